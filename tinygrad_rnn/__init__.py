@@ -1,0 +1,11 @@
+"""tinygrad_rnn: a small reverse-mode autodiff engine on NumPy, for recurrent networks."""
+from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad
+from tinygrad_rnn.tensor import (
+    Tensor, abs, arange, broadcast_to, clip, concatenate, exp, eye, get_rng, log, log_softmax,
+    logsumexp, manual_seed, matmul, max, mean, min, ones, ones_like, rand, randn, relu, reshape,
+    sigmoid, softmax, sqrt, stack, sum, tanh, tensor, transpose, where, zeros, zeros_like,
+)
+from tinygrad_rnn.autograd import grad
+from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
+
+__version__ = "0.1.0"

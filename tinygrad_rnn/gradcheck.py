@@ -1,0 +1,165 @@
+"""Numerical gradient checking: float64 central differences against the analytic backward."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from tinygrad_rnn import autograd
+from tinygrad_rnn.tensor import Tensor
+
+# full Jacobian when (output size x input size) is at most this; random projections above
+_FULL_JACOBIAN_LIMIT = 4096
+_PROJECTIONS = 3
+
+
+class GradcheckError(AssertionError):
+    """Raised by gradcheck when an analytic gradient disagrees with finite differences."""
+
+
+def _as_float64_inputs(inputs: Sequence[Any]) -> list:
+    out = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            if x.requires_grad or np.issubdtype(x.dtype, np.floating):
+                data = x.data.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x.data
+                out.append(Tensor(data.copy(), requires_grad=x.requires_grad))
+            else:
+                out.append(x)
+        else:
+            out.append(x)
+    return out
+
+
+def _output(fn: Callable, inputs: list) -> Tensor:
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if not np.issubdtype(out.dtype, np.floating):
+        raise TypeError(f"gradcheck: fn must return a floating tensor, got dtype {out.dtype}")
+    return out
+
+
+def _numeric_jacobian(fn: Callable, inputs: list, x: Tensor, eps: float, n_out: int) -> np.ndarray:
+    """J[k, j] = d out_k / d x_j by central differences."""
+    flat = x.data.reshape(-1)
+    jac = np.zeros((n_out, flat.size))
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
+        flat[j] = orig - eps
+        minus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
+        flat[j] = orig
+        jac[:, j] = (plus - minus) / (2 * eps)
+    return jac
+
+
+def _analytic_jacobian(fn: Callable, inputs: list, wrt: list, n_out: int, shape: tuple) -> list:
+    """One backward per output element, rows of the Jacobian for every input in `wrt`."""
+    jacs = [np.zeros((n_out, x.size)) for x in wrt]
+    for k in range(n_out):
+        out = _output(fn, inputs)
+        seed = np.zeros(n_out)
+        seed[k] = 1
+        grads = autograd.grad(out, wrt, seed.reshape(shape).astype(out.dtype))
+        for jac, g in zip(jacs, grads):
+            jac[k] = g.data.reshape(-1)
+    return jacs
+
+
+def _one_sided_disagree(fn: Callable, inputs: list, x: Tensor, j: int, k: int, eps: float,
+                        atol: float, rtol: float) -> bool:
+    """True when left and right differences at element j differ: a kink, not a wrong backward."""
+    flat = x.data.reshape(-1)
+    orig = flat[j]
+    f0 = _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]
+    flat[j] = orig + eps
+    right = (_output(fn, inputs).data.astype(np.float64).reshape(-1)[k] - f0) / eps
+    flat[j] = orig - eps
+    left = (f0 - _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]) / eps
+    flat[j] = orig
+    return abs(right - left) > atol + rtol * max(abs(right), abs(left)) + 10 * eps
+
+
+def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Compare the analytic gradient of `fn` for every input that requires grad with central
+    finite differences, on float64 copies of the inputs.
+
+    Small problems compare the full Jacobian; large ones compare random projections
+    v^T J u and fall back to the full Jacobian to explain a mismatch. Returns True, or raises
+    GradcheckError (returns False when raise_exception=False) naming the input, the worst
+    index, the analytic and numeric values and their error.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    xs = _as_float64_inputs(inputs)
+    wrt_idx = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt_idx:
+        raise ValueError("gradcheck: no input requires grad; nothing to check")
+    out = _output(fn, xs)
+    if out.dtype != np.float64:
+        raise TypeError(f"gradcheck: fn returned dtype {out.dtype} for float64 inputs; "
+                        "compute in the inputs' dtype so differences are not lost to rounding")
+    n_out, shape = out.size, out.shape
+    wrt = [xs[i] for i in wrt_idx]
+    rng = np.random.default_rng(0)
+
+    failure = None
+    for i, x in zip(wrt_idx, wrt):
+        if x.size == 0 or n_out == 0:
+            continue
+        if n_out * x.size <= _FULL_JACOBIAN_LIMIT:
+            failure = _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol)
+        else:
+            for _ in range(_PROJECTIONS):
+                v = rng.standard_normal(n_out)
+                u = rng.standard_normal(x.size)
+                (g,) = autograd.grad(_output(fn, xs), [x], v.reshape(shape))
+                analytic = float(g.data.reshape(-1) @ u)
+                flat = x.data.reshape(-1)
+                orig = flat.copy()
+                flat += eps * u
+                plus = float(_output(fn, xs).data.reshape(-1) @ v)
+                flat[:] = orig - eps * u
+                minus = float(_output(fn, xs).data.reshape(-1) @ v)
+                flat[:] = orig
+                numeric = (plus - minus) / (2 * eps)
+                if abs(analytic - numeric) > atol + rtol * abs(numeric):
+                    failure = _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol)
+                    if failure is None:  # the projection alone disagreed
+                        failure = (f"gradcheck failed for input {i} (shape {x.shape}): a random "
+                                   f"projection v^T J u gave analytic {analytic:.6g}, numeric "
+                                   f"{numeric:.6g}, abs error {abs(analytic - numeric):.3g}")
+                    break
+        if failure:
+            break
+    if failure is None:
+        return True
+    if raise_exception:
+        raise GradcheckError(failure)
+    return False
+
+
+def _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol) -> str | None:
+    numeric = _numeric_jacobian(fn, xs, x, eps, n_out)
+    (analytic,) = _analytic_jacobian(fn, xs, [x], n_out, shape)
+    err = np.abs(analytic - numeric)
+    bad = err > atol + rtol * np.abs(numeric)
+    if not bad.any():
+        return None
+    k, j = np.unravel_index(np.argmax(np.where(bad, err, -1)), err.shape)
+    index = np.unravel_index(j, x.shape) if x.ndim else ()
+    out_index = np.unravel_index(k, shape) if len(shape) else ()
+    a, n = analytic[k, j], numeric[k, j]
+    rel = err[k, j] / max(abs(n), 1e-300)
+    where = (f"input {i} (shape {x.shape}) at index {tuple(int(t) for t in index)}, "
+             f"output index {tuple(int(t) for t in out_index)}")
+    if _one_sided_disagree(fn, xs, x, j, k, eps, atol, rtol):
+        return (f"gradcheck: the function is not differentiable at {where}: left and right "
+                f"finite differences disagree (a kink such as relu at 0 or a tie in max); "
+                f"analytic {a:.6g}, numeric {n:.6g}. Move the input away from the kink.")
+    return (f"gradcheck failed for {where}: analytic {a:.6g}, numeric {n:.6g}, "
+            f"abs error {err[k, j]:.3g}, rel error {rel:.3g} "
+            f"({int(bad.sum())} of {bad.size} Jacobian entries beyond atol={atol}, rtol={rtol})")

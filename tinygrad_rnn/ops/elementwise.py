@@ -1,0 +1,255 @@
+"""Elementwise ops. Broadcast gradients are summed back to each input's shape by the engine."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_rnn.function import Function
+
+
+class Add(Function):
+    """out = a + b;  da = g,  db = g"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    """out = a - b;  da = g,  db = -g"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """out = a * b;  da = g * b,  db = g * a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_arrays
+        da = g * b if ctx.needs_input_grad[0] else None
+        db = g * a if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """out = a / b;  da = g / b,  db = -g * out / b"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b, out = ctx.saved_arrays
+        da = g / b if ctx.needs_input_grad[0] else None
+        db = -g * out / b if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Pow(Function):
+    """out = a ** b;  da = g * b * a ** (b - 1),  db = g * out * log(a)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_arrays
+        da = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        db = None
+        if ctx.needs_input_grad[1]:
+            # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 (the limit for b > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                db = g * np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a)))
+        return da, db
+
+
+class Neg(Function):
+    """out = -x;  dx = -g"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    """y = exp(x);  dx = g * y"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * y
+
+
+class Log(Function):
+    """y = log(x);  dx = g / x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g / x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = g / (2 y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g / (2 * y)
+
+
+class Abs(Function):
+    """y = |x|;  dx = g * sign(x)  (0 at x = 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g * np.sign(x)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dx = g * (1 - y**2)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * (1 - y * y)
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = stable_sigmoid(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = g * (x > 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * (y > 0)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dx = g * (lo <= x <= hi)"""
+
+    @staticmethod
+    def forward(ctx, x, min=None, max=None):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = min, max
+        return np.clip(x, min, max)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        inside = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            inside &= x >= ctx.lo
+        if ctx.hi is not None:
+            inside &= x <= ctx.hi
+        return g * inside
+
+
+class Where(Function):
+    """out = where(c, a, b);  da = g * c,  db = g * ~c  (c gets none)"""
+
+    @staticmethod
+    def forward(ctx, c, a, b):
+        ctx.save_for_backward(c)
+        return np.where(c, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        (c,) = ctx.saved_arrays
+        zero = np.zeros((), dtype=g.dtype)
+        da = np.where(c, g, zero) if ctx.needs_input_grad[1] else None
+        db = np.where(c, zero, g) if ctx.needs_input_grad[2] else None
+        return None, da, db
+
+
+class AsType(Function):
+    """y = x as dtype;  dx = g as x.dtype"""
+
+    @staticmethod
+    def forward(ctx, x, dtype=None):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.in_dtype)

@@ -1,0 +1,48 @@
+"""Matrix product with NumPy's rules: 1-D operands, batched and broadcast stacks."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_rnn.function import Function
+
+
+class MatMul(Function):
+    """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+                             f"{a.shape} and {b.shape}")
+        k_a = a.shape[-1]
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if k_a != k_b:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match: "
+                             f"{k_a} (last axis of a) != {k_b} (first matrix axis of b)")
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_arrays
+        # promote 1-D operands to matrices as numpy.matmul does, then undo it on the way out
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = np.matmul(g, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                da = da[..., 0, :]
+        if ctx.needs_input_grad[1]:
+            if b2.ndim == 2 and a2.ndim > 2:
+                # a shared weight: fold the batch into the rows, one GEMM instead of a stack
+                db = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+            else:
+                db = np.matmul(np.swapaxes(a2, -1, -2), g)
+            if b.ndim == 1:
+                db = db[..., 0]
+        return da, db

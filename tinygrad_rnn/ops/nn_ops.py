@@ -1,0 +1,85 @@
+"""Ops on the neural-network hot path that are single nodes for speed and stability."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_rnn.function import Function
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x, axis);  dx = g - exp(y) * sum(g, axis)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        m = np.max(x, axis=axis, keepdims=True)
+        z = x - m
+        y = z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g - np.exp(y) * np.sum(g, axis=ctx.axis, keepdims=True)
+
+
+class Embedding(Function):
+    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx"""
+
+    @staticmethod
+    def forward(ctx, weight, idx):
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+        n = weight.shape[0]
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError(f"embedding: index out of range [0, {n}): "
+                             f"got min {idx.min()}, max {idx.max()}")
+        ctx.save_for_backward(idx)
+        ctx.weight_shape = weight.shape
+        return weight[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved_arrays
+        dw = np.zeros(ctx.weight_shape, dtype=g.dtype)
+        np.add.at(dw, idx.reshape(-1), g.reshape(-1, ctx.weight_shape[1]))
+        return dw, None
+
+
+class Dropout(Function):
+    """y = x * mask / (1 - p);  dx = g * mask / (1 - p)"""
+
+    @staticmethod
+    def forward(ctx, x, mask=None):
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_arrays
+        return g * mask
+
+
+class CrossEntropy(Function):
+    """loss_i = logsumexp(x_i) - x_i[t_i];  dx_i = g_i * (softmax(x_i) - onehot(t_i))
+
+    x: (N, C) logits, t: (N,) integer targets; returns the (N,) per-row losses.
+    """
+
+    @staticmethod
+    def forward(ctx, x, t):
+        m = np.max(x, axis=-1, keepdims=True)
+        z = x - m
+        lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+        logp = z - lse
+        rows = np.arange(x.shape[0])
+        ctx.save_for_backward(logp, t)
+        return -logp[rows, t]
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, t = ctx.saved_arrays
+        dx = np.exp(logp)
+        dx[np.arange(dx.shape[0]), t] -= 1
+        return dx * g[:, None], None
