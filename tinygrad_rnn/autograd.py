@@ -42,32 +42,29 @@ def _toposort(root: Any) -> list:
     """Nodes behind root (those with a Function), root first, each before its parents."""
     indegree: dict = {}
     stack = [root]
-    seen = {id(root)}
-    order_nodes = []
-    while stack:
-        node = stack.pop()
-        order_nodes.append(node)
-        ctx = node._ctx
+    while stack:  # pass 1: count, for every node, the edges that lead into it
+        ctx = stack.pop()._ctx
         if ctx.released:
             raise RuntimeError(_RELEASED)
         for p in ctx.parents:
-            if p._ctx is None or not p.requires_grad:
-                continue
-            indegree[id(p)] = indegree.get(id(p), 0) + 1
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
+            if p._ctx is not None and p.requires_grad:
+                k = id(p)
+                if k in indegree:
+                    indegree[k] += 1
+                else:
+                    indegree[k] = 1
+                    stack.append(p)
     order = []
     ready = [root]
-    while ready:
+    while ready:  # pass 2 (Kahn): a node is ready once all its consumers are done
         node = ready.pop()
         order.append(node)
         for p in node._ctx.parents:
-            if p._ctx is None or not p.requires_grad:
-                continue
-            indegree[id(p)] -= 1
-            if indegree[id(p)] == 0:
-                ready.append(p)
+            if p._ctx is not None and p.requires_grad:
+                k = id(p)
+                indegree[k] -= 1
+                if not indegree[k]:
+                    ready.append(p)
     return order
 
 
@@ -117,30 +114,34 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
     for node in order:
         g = grads.pop(id(node), None)
         ctx = node._ctx
-        if wanted is not None and id(node) in wanted and g is not None:
+        if wanted is not None and g is not None and id(node) in wanted:
             leaf_out[id(node)] = leaf_out[id(node)] + g if id(node) in leaf_out else g
         if g is None:
             if not retain_graph:
                 _release(ctx)
             continue
-        pgrads = type(ctx).backward(ctx, g)
-        if not isinstance(pgrads, tuple):
+        pgrads = ctx.backward(ctx, g)
+        parents = ctx.parents
+        if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
-        if len(pgrads) != len(ctx.parents):
+        if len(pgrads) != len(parents):
             raise RuntimeError(
                 f"Function {type(ctx).__name__}.backward returned {len(pgrads)} gradients, "
-                f"expected {len(ctx.parents)} (one per input, None where there is none)"
+                f"expected {len(parents)} (one per input, None where there is none)"
             )
-        for i, (p, pg) in enumerate(zip(ctx.parents, pgrads)):
+        for i, p in enumerate(parents):
+            pg = pgrads[i]
             if pg is None or not p.requires_grad:
                 continue
-            pg = _sum_to(np.asarray(pg), p.shape, ctx, i)
-            if pg.dtype != p.dtype:
-                pg = pg.astype(p.dtype)
-            if p._ctx is None:
-                deliver(p, pg)
+            if pg.shape != p.data.shape:
+                pg = _sum_to(np.asarray(pg), p.data.shape, ctx, i)
+            if pg.dtype != p.data.dtype:
+                pg = pg.astype(p.data.dtype)
+            if p._ctx is not None:
+                k = id(p)
+                grads[k] = grads[k] + pg if k in grads else pg
             else:
-                grads[id(p)] = grads[id(p)] + pg if id(p) in grads else pg
+                deliver(p, pg)
         if not retain_graph:
             _release(ctx)
     return leaf_out

@@ -54,13 +54,17 @@ class Function:
     (ndarrays, Python numbers) are treated as constants.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "saved_arrays", "released", "__dict__")
+    __slots__ = ("parents", "saved_arrays", "released", "__dict__")
 
-    def __init__(self, parents: tuple, needs_input_grad: tuple):
+    def __init__(self, parents: tuple = ()):
         self.parents = parents
-        self.needs_input_grad = needs_input_grad
         self.saved_arrays: tuple = ()
         self.released = False
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """For each input, whether it requires a gradient (backward may skip the others)."""
+        return tuple([p.requires_grad for p in self.parents])
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays (or anything else) for backward; read them back as `ctx.saved_arrays`."""
@@ -78,19 +82,29 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> "_tensor.Tensor":
         """Run forward on the inputs' arrays; record the node when an input needs a gradient."""
         Tensor = _tensor.Tensor
-        parents = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
-        needs = tuple(p.requires_grad for p in parents)
-        record = _grad_enabled and any(needs)
-        ctx = cls(parents if record else (), needs)
-        out = cls.forward(ctx, *[p.data for p in parents], **kwargs)
-        if not isinstance(out, np.ndarray):
+        ctx = cls.__new__(cls)
+        ctx.saved_arrays = ()
+        ctx.released = False
+        # unrolled for one and two Tensor inputs without options: the engine's per-op overhead
+        if len(args) == 2 and not kwargs and isinstance(args[0], Tensor) \
+                and isinstance(args[1], Tensor):
+            x, y = args
+            out = cls.forward(ctx, x.data, y.data)
+            needs = x.requires_grad or y.requires_grad
+        elif len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+            out = cls.forward(ctx, args[0].data)
+            needs = args[0].requires_grad
+        else:
+            args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+            out = cls.forward(ctx, *[a.data for a in args], **kwargs)
+            needs = any([a.requires_grad for a in args])
+        ctx.parents = args  # kept even when not recording: ctx is dropped with it then
+        if out.__class__ is not np.ndarray:
             out = np.asarray(out)
-        if record and out.dtype.kind != "f":
-            record = False  # integer and boolean results never carry a gradient
         result = Tensor.__new__(Tensor)
         result.data = out
         result.grad = None
-        if record:
+        if needs and _grad_enabled and out.dtype.kind == "f":
             result.requires_grad = True
             result._ctx = ctx
         else:

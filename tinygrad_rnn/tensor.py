@@ -146,37 +146,37 @@ class Tensor:
 
     # ----- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
-        return ops.Add.apply(self, self._operand(other))
+        return ops.Add.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __radd__(self, other: Any) -> "Tensor":
         return ops.Add.apply(self._operand(other), self)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return ops.Sub.apply(self, self._operand(other))
+        return ops.Sub.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __rsub__(self, other: Any) -> "Tensor":
         return ops.Sub.apply(self._operand(other), self)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return ops.Mul.apply(self, self._operand(other))
+        return ops.Mul.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __rmul__(self, other: Any) -> "Tensor":
         return ops.Mul.apply(self._operand(other), self)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return ops.Div.apply(self, self._operand(other))
+        return ops.Div.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return ops.Div.apply(self._operand(other), self)
 
     def __pow__(self, other: Any) -> "Tensor":
-        return ops.Pow.apply(self, self._operand(other))
+        return ops.Pow.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __rpow__(self, other: Any) -> "Tensor":
         return ops.Pow.apply(self._operand(other), self)
 
     def __matmul__(self, other: Any) -> "Tensor":
-        return ops.MatMul.apply(self, self._operand(other))
+        return ops.MatMul.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
     def __rmatmul__(self, other: Any) -> "Tensor":
         return ops.MatMul.apply(self._operand(other), self)
@@ -304,7 +304,7 @@ class Tensor:
 
     def matmul(self, other: Any) -> "Tensor":
         """Matrix product with NumPy's rules (1-D, batched, broadcast)."""
-        return ops.MatMul.apply(self, self._operand(other))
+        return ops.MatMul.apply(self, other if other.__class__ is Tensor else self._operand(other))
 
 
 def _index_arrays(index: Any) -> Any:
