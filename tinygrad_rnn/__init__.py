@@ -9,3 +9,14 @@ from tinygrad_rnn.autograd import grad
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
+
+_SUBPACKAGES = ("nn", "optim", "data", "testing")
+
+
+def __getattr__(name: str):
+    """`tinygrad_rnn.nn` and friends load on first use, so importing the engine stays light."""
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"tinygrad_rnn.{name}")
+    raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
