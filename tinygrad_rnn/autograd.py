@@ -38,11 +38,11 @@ def _sum_to(g: np.ndarray, shape: tuple, ctx: Any, index: int) -> np.ndarray:
     return g.reshape(shape)
 
 
-def _toposort(root: Any) -> list:
-    """Nodes behind root (those with a Function), root first, each before its parents."""
+def _count_consumers(roots: Sequence) -> dict:
+    """For every node behind `roots`, the number of graph edges that lead into it."""
     indegree: dict = {}
-    stack = [root]
-    while stack:  # pass 1: count, for every node, the edges that lead into it
+    stack = list(roots)
+    while stack:
         ctx = stack.pop()._ctx
         if ctx.released:
             raise RuntimeError(_RELEASED)
@@ -54,18 +54,7 @@ def _toposort(root: Any) -> list:
                 else:
                     indegree[k] = 1
                     stack.append(p)
-    order = []
-    ready = [root]
-    while ready:  # pass 2 (Kahn): a node is ready once all its consumers are done
-        node = ready.pop()
-        order.append(node)
-        for p in node._ctx.parents:
-            if p._ctx is not None and p.requires_grad:
-                k = id(p)
-                indegree[k] -= 1
-                if not indegree[k]:
-                    ready.append(p)
-    return order
+    return indegree
 
 
 def _seed(t: Any, grad: Any) -> np.ndarray:
@@ -83,83 +72,80 @@ def _seed(t: Any, grad: Any) -> np.ndarray:
 
 
 def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
-    """Propagate seeds from roots. Leaf gradients go to .grad, or into `wanted` when given."""
+    """Propagate seeds from roots in topological order (Kahn's algorithm).
+
+    A node runs its backward once every consumer has handed it a gradient. Leaf gradients
+    accumulate into `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
+    """
     grads: dict = {}
-    for r, s in zip(roots, seeds):
-        grads[id(r)] = grads[id(r)] + s if id(r) in grads else s
     leaf_out: dict = {}
-
-    def deliver(node: Any, g: np.ndarray) -> None:
-        if wanted is not None:
-            if id(node) in wanted:
-                leaf_out[id(node)] = leaf_out[id(node)] + g if id(node) in leaf_out else g
-        elif node.grad is None:
-            node.grad = _tensor.Tensor(np.array(g, dtype=node.dtype))
-        else:
-            node.grad.data = node.grad.data + g
-
-    # one toposort over a virtual root that depends on every output
-    order: list = []
-    if len(roots) == 1 and roots[0]._ctx is not None:
-        order = _toposort(roots[0])
-    elif roots:
-        holder = _tensor.Tensor.__new__(_tensor.Tensor)
-        holder._ctx = _Roots(tuple(r for r in roots if r._ctx is not None))
-        holder.requires_grad = True
-        order = _toposort(holder)[1:]
-    for r in roots:
-        if r._ctx is None and id(r) in grads:
-            deliver(r, grads.pop(id(r)))
-
-    for node in order:
-        g = grads.pop(id(node), None)
-        ctx = node._ctx
-        if wanted is not None and g is not None and id(node) in wanted:
-            leaf_out[id(node)] = leaf_out[id(node)] + g if id(node) in leaf_out else g
-        if g is None:
-            if not retain_graph:
-                _release(ctx)
+    inner: dict = {}
+    for r, s in zip(roots, seeds):
+        k = id(r)
+        if r._ctx is None:
+            _deliver(r, s, wanted, leaf_out)
             continue
-        pgrads = ctx.backward(ctx, g)
+        grads[k] = grads[k] + s if k in grads else s
+        inner[k] = r
+    indegree = _count_consumers(list(inner.values()))
+    ready = [r for k, r in inner.items() if k not in indegree]
+
+    while ready:
+        node = ready.pop()
+        ctx = node._ctx
+        g = grads.pop(id(node), None)
         parents = ctx.parents
-        if pgrads.__class__ is not tuple:
-            pgrads = (pgrads,)
-        if len(pgrads) != len(parents):
-            raise RuntimeError(
-                f"Function {type(ctx).__name__}.backward returned {len(pgrads)} gradients, "
-                f"expected {len(parents)} (one per input, None where there is none)"
-            )
+        pgrads = None
+        if g is not None:
+            if wanted is not None and id(node) in wanted:
+                _deliver(node, g, wanted, leaf_out)
+            pgrads = ctx.backward(ctx, g)
+            if pgrads.__class__ is not tuple:
+                pgrads = (pgrads,)
+            if len(pgrads) != len(parents):
+                raise RuntimeError(
+                    f"Function {type(ctx).__name__}.backward returned {len(pgrads)} gradients, "
+                    f"expected {len(parents)} (one per input, None where there is none)"
+                )
         for i, p in enumerate(parents):
-            pg = pgrads[i]
-            if pg is None or not p.requires_grad:
+            if not p.requires_grad:
                 continue
-            if pg.shape != p.data.shape:
-                pg = _sum_to(np.asarray(pg), p.data.shape, ctx, i)
-            if pg.dtype != p.data.dtype:
-                pg = pg.astype(p.data.dtype)
-            if p._ctx is not None:
-                k = id(p)
+            pg = None if pgrads is None else pgrads[i]
+            if pg is not None:
+                if pg.__class__ is not np.ndarray:
+                    pg = np.asarray(pg)
+                if pg.shape != p.data.shape:
+                    pg = _sum_to(pg, p.data.shape, ctx, i)
+                if pg.dtype != p.data.dtype:
+                    pg = pg.astype(p.data.dtype)
+            if p._ctx is None:
+                if pg is not None:
+                    _deliver(p, pg, wanted, leaf_out)
+                continue
+            k = id(p)
+            if pg is not None:
                 grads[k] = grads[k] + pg if k in grads else pg
-            else:
-                deliver(p, pg)
+            n = indegree[k] - 1
+            indegree[k] = n
+            if not n:
+                ready.append(p)
         if not retain_graph:
-            _release(ctx)
+            ctx.saved_arrays = ()
+            ctx.parents = ()
+            ctx.released = True
     return leaf_out
 
 
-class _Roots:
-    """A stand-in Function whose parents are several outputs (for grad() of many outputs)."""
-
-    released = False
-
-    def __init__(self, parents: tuple):
-        self.parents = parents
-
-
-def _release(ctx: Any) -> None:
-    ctx.saved_arrays = ()
-    ctx.parents = ()
-    ctx.released = True
+def _deliver(node: Any, g: np.ndarray, wanted: dict | None, leaf_out: dict) -> None:
+    """Accumulate g into node.grad, or into leaf_out when only `wanted` inputs are collected."""
+    if wanted is not None:
+        k = id(node)
+        if k in wanted:
+            leaf_out[k] = leaf_out[k] + g if k in leaf_out else g
+    elif node.grad is None:
+        node.grad = _tensor.Tensor(np.array(g, dtype=node.data.dtype))
+    else:
+        node.grad.data = node.grad.data + g
 
 
 def backward(t: Any, grad: Any = None, retain_graph: bool = False) -> None:
