@@ -1,0 +1,79 @@
+"""Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+
+from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative, _check_range
+
+
+class Adam(Optimizer):
+    """PyTorch's Adam, at step t:
+
+        g = grad + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
+        (amsgrad: v_max = max(v_max, v), used in place of v below)
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        _check_nonnegative(name, group, "lr", "eps", "weight_decay")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = tuple(betas)
+        for i, beta in enumerate(betas):
+            _check_range(name, f"betas[{i}]", beta, 0.0, 1.0)
+
+    def _state_names(self, group: dict[str, Any]) -> set[str]:
+        names = {"step", "exp_avg", "exp_avg_sq"}
+        return names | {"max_exp_avg_sq"} if group["amsgrad"] else names
+
+    def _update(self, p: np.ndarray, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(p)
+            state["exp_avg_sq"] = np.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        if self._decoupled:
+            p *= 1 - lr * wd
+        elif wd != 0:
+            g = g + wd * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        # m moves toward g by (1 - beta1), the same interpolation PyTorch's lerp performs
+        m += (1 - beta1) * (g - m)
+        v *= beta2
+        v += (1 - beta2) * g * g
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        denom = np.sqrt(v)
+        denom /= math.sqrt(1 - beta2 ** t)
+        denom += eps
+        step_size = lr / (1 - beta1 ** t)
+        p -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (PyTorch's AdamW): first p = p * (1 - lr * weight_decay),
+    then the Adam step on the plain gradient."""
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
