@@ -1,0 +1,20 @@
+"""Neural-network modules: layers, recurrent cells and networks, losses, initialisation.
+
+    from tinygrad_rnn import nn
+    from tinygrad_rnn.nn import functional as F
+"""
+from tinygrad_rnn.nn import functional, init, utils
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from tinygrad_rnn.nn.layers import (
+    BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Identity, Linear, MSELoss, NLLLoss,
+    ReLU, Sigmoid, Tanh,
+)
+from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
+from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
+
+__all__ = [
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "GRU", "GRUCell",
+    "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
+    "Parameter", "RNN", "RNNBase", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
+    "Tanh", "functional", "init", "utils",
+]

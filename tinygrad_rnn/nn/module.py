@@ -1,0 +1,435 @@
+"""Module, Parameter and the containers Sequential and ModuleList.
+
+A Module finds its parameters by attribute: assigning a `Parameter` or another `Module` to an
+attribute records it (in `_parameters` / `_modules`), and `named_parameters()` walks that tree
+with dotted names such as `encoder.weight_ih_l0`. `state_dict()` maps those names to plain
+ndarray copies; `load_state_dict()` checks every key and shape before it writes anything.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+
+import numpy as np
+
+from tinygrad_rnn.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module owns and optimizers update; it always requires grad.
+
+    `Parameter(data)` takes an ndarray (its dtype kept), a Tensor (its array is shared) or a
+    nested list (float32).
+    """
+
+    __slots__ = ()  # Tensor uses __slots__; a Parameter adds no state of its own
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"Parameter needs floating-point data, got dtype {self.dtype}")
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What `load_state_dict(strict=False)` skipped."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses call `super().__init__()` first, assign Parameters and sub-Modules as
+    attributes, and define `forward`. Calling the module runs `forward`.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ----- registration -----------------------------------------------------------------
+    def _check_initialised(self, name: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign '{name}' on {type(self).__name__} before Module.__init__() "
+                f"was called: call super().__init__() first in __init__"
+            )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self._check_initialised(name)
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._check_initialised(name)
+            self._forget(name)
+            self._modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter '{name}' of "
+                    f"{type(self).__name__}: expected a Parameter or None"
+                )
+            self._parameters[name] = None
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to child module '{name}' of "
+                    f"{type(self).__name__}: expected a Module or None"
+                )
+            self._modules[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to buffer '{name}' of "
+                    f"{type(self).__name__}: expected a Tensor or None"
+                )
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        """Drop `name` from every registry and the instance dict before re-registering it."""
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self._non_persistent.discard(name)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: look in the registries
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Record `param` (or None, a declared but absent parameter such as bias=False)."""
+        self._check_initialised(name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Record a Tensor that is state but not a parameter (saved in state_dict if persistent)."""
+        self._check_initialised(name)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer('{name}'): expected a Tensor or None, "
+                            f"got {type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Record a child module under `name` (a name that is not a valid identifier works too)."""
+        self._check_initialised(name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module('{name}'): expected a Module or None, "
+                            f"got {type(module).__name__}")
+        self._forget(name)
+        self._modules[name] = module
+
+    # ----- calling ----------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ----- traversal --------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple]:
+        """(dotted name, module) for this module and every descendant, each once."""
+        seen: set = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items()
+                        if c is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple]:
+        seen: set = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple]:
+        # a tensor shared by two modules is reported once, under its first name
+        seen: set = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, m in modules:
+            for name, t in getattr(m, registry).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{mod_name}.{name}" if mod_name else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
+        """(dotted name, Parameter) pairs, e.g. ('rnn.weight_ih_l0', ...), each parameter once."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call fn on every descendant and then on self (as PyTorch does); return self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ----- state ------------------------------------------------------------------------
+    def _state_items(self) -> list:
+        """(key, tensor) for every parameter and persistent buffer, PyTorch's key order."""
+        items = []
+        for mod_name, m in self.named_modules():
+            pre = f"{mod_name}." if mod_name else ""
+            items += [(pre + n, p) for n, p in m._parameters.items() if p is not None]
+            items += [(pre + n, b) for n, b in m._buffers.items()
+                      if b is not None and n not in m._non_persistent]
+        return items
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter and persistent buffer as plain ndarrays, keyed by
+        dotted names (the same keys PyTorch uses for the same model)."""
+        return OrderedDict((k, np.array(t.data, copy=True)) for k, t in self._state_items())
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters and buffers of the same names, in place.
+
+        Everything is checked before anything is written: values must be numeric arrays of
+        the target's shape; with strict=True the keys must match exactly. A failed load
+        raises and leaves the module unchanged. Values are cast to each target's dtype.
+        """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"load_state_dict for {type(self).__name__}: expected a mapping of "
+                            f"names to arrays, got {type(state_dict).__name__}")
+        own = OrderedDict(self._state_items())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in own]
+        errors = []
+        if strict and missing:
+            errors.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            errors.append(f"unexpected keys: {unexpected}")
+        values = {}
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            arr = value.data if isinstance(value, Tensor) else value
+            try:
+                arr = np.asarray(arr)
+            except Exception:  # noqa: BLE001 - anything unconvertible is reported below
+                arr = None
+            if arr is None or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+                kind = type(value).__name__ if arr is None else f"dtype {arr.dtype}"
+                errors.append(f"value for '{key}' is not a numeric array ({kind})")
+                continue
+            if arr.shape != target.shape:
+                errors.append(f"size mismatch for '{key}': got shape {arr.shape}, "
+                              f"expected {target.shape}")
+                continue
+            values[key] = arr
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: "
+                               + "; ".join(errors) + ". Nothing was loaded.")
+        for key, arr in values.items():
+            target = own[key]
+            if target.data.flags.writeable:
+                np.copyto(target.data, arr, casting="unsafe")
+            else:
+                target.data = arr.astype(target.dtype, copy=True)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----- modes and dtypes -------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active) on this module and every descendant."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (dropout off); the same as train(False)."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients (set to None, or fill with zeros)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data = np.zeros_like(p.grad.data)
+
+    def to(self, dtype: Any) -> "Module":
+        """Cast floating parameters, their gradients and buffers to `dtype`, in place.
+
+        The Parameter objects stay the same (only their arrays change), so references held
+        elsewhere, such as an optimizer's, remain valid.
+        """
+        dt = np.dtype(dtype)
+        if not np.issubdtype(dt, np.floating):
+            raise TypeError(f"to(dtype): modules hold floating-point parameters, got {dt}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            if np.issubdtype(t.dtype, np.floating):
+                t.data = t.data.astype(dt)
+                if t.grad is not None:
+                    t.grad.data = t.grad.data.astype(dt)
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    # ----- printing ---------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The constructor arguments shown in repr(); subclasses override it."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, m in self._modules.items():
+            child = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order: `Sequential(a, b, c)(x) == c(b(a(x)))`.
+
+    Also accepts one OrderedDict of name -> module. Children are named '0', '1', ...
+    """
+
+    def __init__(self, *modules: Any):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            for name, m in modules[0].items():
+                self._add(str(name), m)
+        else:
+            for i, m in enumerate(modules):
+                self._add(str(i), m)
+
+    def _add(self, name: str, m: Any) -> None:
+        if not isinstance(m, Module):
+            raise TypeError(f"Sequential: element '{name}' must be a Module, "
+                            f"got {type(m).__name__}")
+        self.add_module(name, m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def append(self, module: Module) -> "Sequential":
+        self._add(str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            return Sequential(*mods[i])
+        return mods[_checked_index(i, len(mods), "Sequential")]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (children '0', '1', ...)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: elements must be Modules, got {type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __getitem__(self, i: int) -> Module:
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            return ModuleList(mods[i])
+        return mods[_checked_index(i, len(mods), "ModuleList")]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleList is a container: call its elements")
+
+
+def _checked_index(i: int, n: int, what: str) -> int:
+    if not isinstance(i, (int, np.integer)):
+        raise TypeError(f"{what} indices must be integers or slices, got {type(i).__name__}")
+    if not -n <= i < n:
+        raise IndexError(f"{what} index {i} is out of range for {n} modules")
+    return int(i) % n

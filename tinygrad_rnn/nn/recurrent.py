@@ -1,0 +1,497 @@
+"""Multi-layer, optionally bidirectional recurrent networks: a Python loop over
+time x layers x directions, one cell step at a time.
+
+`RNN`, `LSTM` and `GRU` follow PyTorch: the same constructor arguments, parameter names
+(`weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`, with `_reverse` for the
+backward direction), shapes, gate orders and initialisation, so `state_dict()` keys equal
+`torch.nn.LSTM(...).state_dict()` keys and weights move both ways. Each step calls the static
+`step` of `RNNCell` / `LSTMCell` / `GRUCell` with the layer's weights: a hand-written loop over
+a cell gives exactly the layer's numbers.
+
+`Recurrent` runs any cell (a Module with `forward(x, state) -> state` and `hidden_size`) in the
+same multi-layer, bidirectional loop.
+
+Shapes (L = num_layers, D = 2 if bidirectional else 1, H = hidden_size):
+    x:       (T, B, input_size), or (B, T, input_size) with batch_first, or (T, input_size)
+    h0, h_n: (L * D, B, H), or (L * D, H) for unbatched input; LSTM: a pair (h, c)
+    output:  (T, B, D * H), or (B, T, D * H) with batch_first, or (T, D * H); at each time t
+             the forward and backward directions' hidden states, concatenated.
+
+Speed path: with `fused=True` (the default), a layer-direction runs as one call to
+`tinygrad_rnn.nn.fused.{rnn,lstm,gru}_sequence` when that module provides it (whole-sequence
+ops with a hand-derived backward); otherwise, and always with `fused=False`, it loops over
+the cell's step. Both give the same numbers.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from tinygrad_rnn import ops
+from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.nn import init
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
+from tinygrad_rnn.nn.module import Module, Parameter
+from tinygrad_rnn.tensor import Tensor, concatenate, stack
+
+
+def _fused_function(name: str) -> Callable | None:
+    """The whole-sequence function `name` from nn.fused, or None when it is not available.
+
+    Looked up at call time, so that the layers work (by the cell loop) without that module.
+    """
+    try:
+        from tinygrad_rnn.nn import fused
+    except ImportError:
+        return None
+    return getattr(fused, name, None)
+
+
+# A sequence travels between layers either as one (T, B, F) Tensor (fused path, input) or as
+# a list of T (B, F) Tensors (cell loop): slicing a Tensor per step would give each step a
+# backward that writes a full (T, B, F) gradient, quadratic in T.
+def _as_steps(seq: Any) -> list:
+    return seq if isinstance(seq, list) else [seq[t] for t in range(seq.shape[0])]
+
+
+def _as_tensor(seq: Any) -> Tensor:
+    return stack(seq, axis=0) if isinstance(seq, list) else seq
+
+
+def _concat_directions(outs: list) -> Any:
+    if all(isinstance(o, list) for o in outs):
+        return [concatenate(list(step), axis=-1) for step in zip(*outs)]
+    return concatenate([_as_tensor(o) for o in outs], axis=-1)
+
+
+def _dropout_sequence(seq: Any, p: float) -> Any:
+    """F.dropout on the (T, B, F) sequence; a list gets the same mask, step by step."""
+    if not isinstance(seq, list):
+        return F.dropout(seq, p, True)
+    if p == 1.0:
+        return [x * 0.0 for x in seq]
+    mask = F._dropout_mask((len(seq),) + seq[0].shape, p, seq[0].dtype)
+    return [ops.Dropout.apply(x, mask=mask[t]) for t, x in enumerate(seq)]
+
+
+def _hidden(state: Any) -> Any:
+    """The output of a step: the state itself, or its first element (h of an (h, c) pair)."""
+    return state[0] if isinstance(state, (tuple, list)) else state
+
+
+class _SequenceRunner(Module):
+    """The loop shared by RNN, LSTM, GRU and Recurrent; subclasses say how to step a cell."""
+
+    def __init__(self, num_layers: int, bidirectional: bool, batch_first: bool,
+                 dropout: float):
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)):
+            raise TypeError(f"{name}: num_layers must be an int, got {type(num_layers).__name__}")
+        if num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 (it acts "
+                          f"between layers, not after the last)", stacklevel=3)
+        self.num_layers = int(num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    # ----- hooks ------------------------------------------------------------------------
+    def _expected_input_size(self) -> int | None:
+        return None
+
+    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
+        raise NotImplementedError
+
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
+        raise NotImplementedError
+
+    def _pack_states(self, finals: list, unbatched: bool) -> Any:
+        raise NotImplementedError
+
+    # ----- the loop ---------------------------------------------------------------------
+    def _check_input(self, x: Any) -> tuple:
+        """x as a time-major (T, B, F) Tensor, and whether it came unbatched (2-D)."""
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"{name}: input must be floating-point, got dtype {x.dtype}")
+        if x.ndim not in (2, 3):
+            layout = "(batch, seq_len, input_size)" if self.batch_first else \
+                "(seq_len, batch, input_size)"
+            raise ValueError(f"{name}: expected a 3-D input {layout} or a 2-D unbatched input "
+                             f"(seq_len, input_size), got a {x.ndim}-D tensor of shape {x.shape}")
+        expected = self._expected_input_size()
+        if expected is not None and x.shape[-1] != expected:
+            raise ValueError(f"{name}: input has {x.shape[-1]} features (last axis of shape "
+                             f"{x.shape}), expected input_size={expected}")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x.reshape(x.shape[0], 1, x.shape[1])
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: the sequence is empty (input shape {x.shape}); "
+                             f"need at least one time step")
+        return x, unbatched
+
+    def forward(self, x: Tensor, hx: Any = None) -> tuple:
+        """Run every layer and direction over the sequence; return (output, final states)."""
+        seq, unbatched = self._check_input(x)
+        T, B = seq.shape[0], seq.shape[1]
+        states = self._initial_states(hx, B, seq.dtype, unbatched)
+        L, D = self.num_layers, self.num_directions
+        finals: list = [None] * (L * D)
+        for layer in range(L):
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                out, finals[k] = self._run_direction(layer, d, seq, states[k], reverse=d == 1)
+                outs.append(out)
+            seq = outs[0] if D == 1 else _concat_directions(outs)
+            if self.dropout > 0 and self.training and layer < L - 1:
+                seq = _dropout_sequence(seq, self.dropout)
+        output = _as_tensor(seq)
+        if unbatched:
+            output = output.reshape(T, output.shape[-1])
+        elif self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return output, self._pack_states(finals, unbatched)
+
+    def _run_direction(self, layer: int, direction: int, seq: Any, state: Any,
+                       reverse: bool) -> tuple:
+        """One layer-direction over the whole sequence: (outputs in input time order, final
+        state). Reverse runs from the last step to the first."""
+        xs = _as_steps(seq)
+        T = len(xs)
+        outs: list = [None] * T
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            state = self._step(layer, direction, xs[t], state)
+            outs[t] = _hidden(state)
+        return outs, state
+
+    def extra_repr(self) -> str:
+        s = f"num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        for flag, default in (("batch_first", False), ("bidirectional", False)):
+            if getattr(self, flag) != default:
+                s += f", {flag}={getattr(self, flag)}"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        return s.lstrip(", ")
+
+
+def _checked_state(t: Any, what: str, owner: str, n: int, batch: int, unbatched: bool,
+                   hidden: int | None) -> Tensor:
+    """A (n, B, ...) stacked initial state; unbatched (n, ...) gains a batch axis of 1."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{owner}: {what} must be a Tensor, got {type(t).__name__}")
+    if hidden is not None:
+        expected = (n, hidden) if unbatched else (n, batch, hidden)
+        if t.shape != expected:
+            layout = "(num_layers * num_directions, hidden_size) for unbatched input" \
+                if unbatched else "(num_layers * num_directions, batch, hidden_size)"
+            raise ValueError(f"{owner}: {what} has shape {t.shape}, expected {expected} {layout}")
+    else:
+        rank = 2 if unbatched else 3
+        if t.ndim < rank or t.shape[0] != n or (not unbatched and t.shape[1] != batch):
+            want = f"({n}, ...)" if unbatched else f"({n}, {batch}, ...)"
+            raise ValueError(f"{owner}: {what} has shape {t.shape}, expected {want}: "
+                             f"num_layers * num_directions first" +
+                             ("" if unbatched else ", then batch"))
+    return t.reshape(t.shape[0], 1, *t.shape[1:]) if unbatched else t
+
+
+def _unbatch(t: Tensor, unbatched: bool) -> Tensor:
+    return t.reshape(t.shape[0], *t.shape[2:]) if unbatched else t
+
+
+class RNNBase(_SequenceRunner):
+    """Shared by RNN, LSTM and GRU: PyTorch's flat parameters, a cell's step per time step."""
+
+    _cell: type = RNNCell
+    _fused_name = ""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, fused: bool = True):
+        name = type(self).__name__
+        check_sizes(input_size, hidden_size, name)
+        super().__init__(num_layers, bidirectional, batch_first, dropout)
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.bias = bool(bias)
+        self.fused = bool(fused)
+        rows = self._cell._gates * hidden_size
+        for layer in range(self.num_layers):
+            in_features = input_size if layer == 0 else hidden_size * self.num_directions
+            for d in range(self.num_directions):
+                sfx = self._suffix(layer, d)
+                shapes = [("weight_ih", (rows, in_features)), ("weight_hh", (rows, hidden_size))]
+                if bias:
+                    shapes += [("bias_ih", (rows,)), ("bias_hh", (rows,))]
+                for pname, shape in shapes:
+                    self.register_parameter(pname + sfx, Parameter(np.empty(shape, np.float32)))
+        self.reset_parameters()
+
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction else "")
+
+    def reset_parameters(self) -> None:
+        """Every parameter from U(-k, k), k = 1 / sqrt(hidden_size), as PyTorch."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    def flatten_parameters(self) -> None:
+        """Nothing to do here (PyTorch compacts cuDNN weights); kept so ported code runs."""
+
+    def _layer_weights(self, layer: int, direction: int) -> tuple:
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer-direction; biases may be None."""
+        sfx = self._suffix(layer, direction)
+        p = self._parameters
+        return (p["weight_ih" + sfx], p["weight_hh" + sfx],
+                p.get("bias_ih" + sfx), p.get("bias_hh" + sfx))
+
+    def _expected_input_size(self) -> int:
+        return self.input_size
+
+    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
+        n = self.num_layers * self.num_directions
+        if hx is None:
+            return [Tensor(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(n)]
+        if isinstance(hx, (tuple, list)):
+            raise TypeError(f"{type(self).__name__}: h0 must be a Tensor, got a "
+                            f"{type(hx).__name__} (only LSTM takes a pair (h0, c0))")
+        h0 = _checked_state(hx, "h0", type(self).__name__, n, batch, unbatched,
+                            self.hidden_size)
+        return [h0[k] for k in range(n)]
+
+    def _pack_states(self, finals: list, unbatched: bool) -> Tensor:
+        return _unbatch(stack(finals, axis=0), unbatched)
+
+    def _run_direction(self, layer: int, direction: int, seq: Any, state: Any,
+                       reverse: bool) -> tuple:
+        fn = _fused_function(self._fused_name) if self.fused else None
+        if fn is None:
+            return super()._run_direction(layer, direction, seq, state, reverse)
+        return self._fused_call(fn, _as_tensor(seq), state,
+                                self._layer_weights(layer, direction), reverse)
+
+    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
+                    reverse: bool) -> tuple:
+        out, h_n = fn(x, state, *weights, reverse=reverse)
+        return out, h_n
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        rest = super().extra_repr()
+        if not self.bias:
+            rest = (rest + ", bias=False").lstrip(", ")
+        return s + (", " + rest if rest else "")
+
+
+class RNN(RNNBase):
+    """Elman RNN: per layer and direction, h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)
+    with act = tanh | relu | sigmoid (see RNNCell). Shapes in the module docstring.
+
+    `forward(x, h0=None)` returns (output, h_n).
+    """
+
+    _cell = RNNCell
+    _fused_name = "rnn_sequence"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, fused: bool = True):
+        nonlinearity = check_nonlinearity(nonlinearity, "RNN")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, fused)
+        self.nonlinearity = nonlinearity
+
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
+        return RNNCell.step(x, state, *self._layer_weights(layer, direction),
+                            nonlinearity=self.nonlinearity)
+
+    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
+                    reverse: bool) -> tuple:
+        out, h_n = fn(x, state, *weights, nonlinearity=self.nonlinearity, reverse=reverse)
+        return out, h_n
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes."""
+        return super().forward(x, h0)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s + (f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity != "tanh" else "")
+
+
+class LSTM(RNNBase):
+    """LSTM: per layer and direction, the LSTMCell equations (gates i, f, g, o) at each step.
+    Shapes in the module docstring; the state is a pair (h, c) of equal shapes.
+
+    `forward(x, (h0, c0)=None)` returns (output, (h_n, c_n)).
+    """
+
+    _cell = LSTMCell
+    _fused_name = "lstm_sequence"
+
+    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
+        n = self.num_layers * self.num_directions
+        if hx is None:
+            return [(Tensor(np.zeros((batch, self.hidden_size), dtype=dtype)),
+                     Tensor(np.zeros((batch, self.hidden_size), dtype=dtype))) for _ in range(n)]
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTM: the initial state must be a pair (h0, c0) of Tensors or "
+                            f"None, got {type(hx).__name__}")
+        h0 = _checked_state(hx[0], "h0", "LSTM", n, batch, unbatched, self.hidden_size)
+        c0 = _checked_state(hx[1], "c0", "LSTM", n, batch, unbatched, self.hidden_size)
+        return [(h0[k], c0[k]) for k in range(n)]
+
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> tuple:
+        return LSTMCell.step(x, state, *self._layer_weights(layer, direction))
+
+    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
+                    reverse: bool) -> tuple:
+        out, h_n, c_n = fn(x, state[0], state[1], *weights, reverse=reverse)
+        return out, (h_n, c_n)
+
+    def _pack_states(self, finals: list, unbatched: bool) -> tuple:
+        h_n = stack([h for h, _ in finals], axis=0)
+        c_n = stack([c for _, c in finals], axis=0)
+        return _unbatch(h_n, unbatched), _unbatch(c_n, unbatched)
+
+    def forward(self, x: Tensor, hx: tuple | None = None) -> tuple:
+        """(output, (h_n, c_n)); see the module docstring for shapes."""
+        return super().forward(x, hx)
+
+
+class GRU(RNNBase):
+    """GRU: per layer and direction, the GRUCell equations (gates r, z, n) at each step.
+    Shapes in the module docstring.
+
+    `forward(x, h0=None)` returns (output, h_n).
+    """
+
+    _cell = GRUCell
+    _fused_name = "gru_sequence"
+
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
+        return GRUCell.step(x, state, *self._layer_weights(layer, direction))
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes."""
+        return super().forward(x, h0)
+
+
+class Recurrent(_SequenceRunner):
+    """Run any cell over time x layers x directions, as LSTM runs LSTMCell.
+
+        Recurrent(cell, num_layers=1, bidirectional=False, batch_first=False, dropout=0.0,
+                  input_size=None)
+
+    `cell` is either
+      - a factory `cell(in_features) -> Module`, called once per layer and direction with that
+        layer's input width (`input_size` for layer 0, `hidden_size * D` above); `input_size`
+        is then required; or
+      - a sequence of `num_layers * D` cell modules ordered layer 0, layer 0 reverse, layer 1, ...
+    A cell is any Module with an int attribute `hidden_size` (the same for all) and
+    `forward(x, state) -> state`, where x is (B, in_features) and state is None at the first
+    step (the cell starts from zeros) or what the cell returned before: a Tensor h (B, H), or
+    a tuple whose first element is h (like LSTMCell's (h, c)). h is the step's output.
+
+    The cells are children named `cell_l0`, `cell_l0_reverse`, `cell_l1`, ...
+    `forward(x, hx=None)` returns (output, h_n) with the shapes of the module docstring; h_n
+    stacks the final states: a Tensor (L * D, B, H), or a tuple of such for tuple states. hx
+    has the same structure (or None).
+    """
+
+    def __init__(self, cell: Callable[[int], Module] | Sequence[Module], num_layers: int = 1,
+                 bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
+                 input_size: int | None = None):
+        super().__init__(num_layers, bidirectional, batch_first, dropout)
+        n = self.num_layers * self.num_directions
+        if isinstance(cell, Module) or not callable(cell):
+            cells = list(cell) if isinstance(cell, (list, tuple)) else [cell]
+            if len(cells) != n:
+                raise ValueError(f"Recurrent: got {len(cells)} cells, expected num_layers * "
+                                 f"num_directions = {n} (or pass a factory cell(in_features))")
+        else:
+            if input_size is None:
+                raise ValueError("Recurrent: a cell factory needs input_size= (the input "
+                                 "width of the first layer)")
+            cells = []
+            for layer in range(self.num_layers):
+                for _ in range(self.num_directions):
+                    width = input_size if layer == 0 else cells[-1].hidden_size * self.num_directions
+                    cells.append(cell(width))
+                    self._check_cell(cells[-1], len(cells) - 1)
+        for k, c in enumerate(cells):
+            self._check_cell(c, k)
+        sizes = {c.hidden_size for c in cells}
+        if len(sizes) != 1:
+            raise ValueError(f"Recurrent: all cells need the same hidden_size, got "
+                             f"{[c.hidden_size for c in cells]}")
+        self.hidden_size = sizes.pop()
+        self.input_size = input_size if input_size is not None else \
+            getattr(cells[0], "input_size", None)
+        for k, c in enumerate(cells):
+            self.add_module("cell" + RNNBase._suffix(k // self.num_directions,
+                                                     k % self.num_directions), c)
+
+    @staticmethod
+    def _check_cell(c: Any, k: int) -> None:
+        if not isinstance(c, Module):
+            raise TypeError(f"Recurrent: cell {k} must be a Module, got {type(c).__name__}")
+        h = getattr(c, "hidden_size", None)
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
+            raise TypeError(f"Recurrent: cell {k} ({type(c).__name__}) needs a positive int "
+                            f"attribute hidden_size, got {h!r}")
+
+    def cell(self, layer: int, direction: int = 0) -> Module:
+        """The cell of one layer (direction 1 is the reverse one)."""
+        return self._modules["cell" + RNNBase._suffix(layer, direction)]
+
+    def _expected_input_size(self) -> int | None:
+        return self.input_size
+
+    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
+        n = self.num_layers * self.num_directions
+        if hx is None:
+            return [None] * n
+        if isinstance(hx, (tuple, list)):
+            parts = [_checked_state(t, f"hx[{i}]", "Recurrent", n, batch, unbatched, None)
+                     for i, t in enumerate(hx)]
+            return [tuple(p[k] for p in parts) for k in range(n)]
+        h0 = _checked_state(hx, "hx", "Recurrent", n, batch, unbatched, None)
+        return [h0[k] for k in range(n)]
+
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
+        cell = self._modules["cell" + RNNBase._suffix(layer, direction)]
+        new = cell(x, state)
+        h = _hidden(new)
+        if not isinstance(h, Tensor) or h.shape != (x.shape[0], self.hidden_size):
+            got = h.shape if isinstance(h, Tensor) else type(h).__name__
+            raise ValueError(f"Recurrent: cell {type(cell).__name__} returned a state whose "
+                             f"output h is {got}, expected a Tensor of shape "
+                             f"{(x.shape[0], self.hidden_size)} (batch, hidden_size)")
+        return new
+
+    def _pack_states(self, finals: list, unbatched: bool) -> Any:
+        if isinstance(finals[0], (tuple, list)):
+            return tuple(_unbatch(stack([f[i] for f in finals], axis=0), unbatched)
+                         for i in range(len(finals[0])))
+        return _unbatch(stack(finals, axis=0), unbatched)

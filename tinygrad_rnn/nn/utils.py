@@ -1,0 +1,135 @@
+"""Gradient clipping, truncated-BPTT state handling and calling a module with given tensors.
+
+Truncated backpropagation through time: run a long sequence in chunks, carrying the
+recurrent state from one chunk to the next but cutting the graph between them, so each
+backward covers one chunk and memory stays bounded::
+
+    state = None
+    for x, y in chunks:                      # consecutive windows of one long stream
+        out, state = lstm(x, state)
+        loss = F.cross_entropy(head(out), y)
+        model.zero_grad()
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        ...                                  # optimizer step
+        state = detach_state(state)          # keep the values, drop the history
+
+`detach_state` works on a Tensor, on an LSTM's (h, c) pair, or on any nesting of tuples
+and lists of Tensors (None passes through).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from tinygrad_rnn.nn.module import Module
+from tinygrad_rnn.tensor import Tensor
+
+
+def _grads(parameters: Iterable[Tensor] | Tensor) -> list:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    out = []
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"expected Tensors (parameters), got {type(p).__name__}")
+        if p.grad is not None:
+            out.append(p.grad)
+    return out
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
+    """Scale all gradients together so that their joint norm is at most max_norm.
+
+    total = norm of the vector of all gradient entries (p-norm, or max |g| for inf);
+    when max_norm / (total + 1e-6) < 1 every gradient is multiplied by that factor, in place.
+    Returns total, the norm before clipping, as a float.
+    """
+    norm_type = float(norm_type)
+    if max_norm < 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm}")
+    if norm_type <= 0 and not math.isinf(norm_type):
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    grads = _grads(parameters)
+    if not grads:
+        return 0.0
+    flat = [np.abs(g.data.astype(np.float64, copy=False)).ravel() for g in grads]
+    if math.isinf(norm_type):
+        total = max(float(f.max()) if f.size else 0.0 for f in flat)
+    else:
+        total = float(sum(np.sum(f ** norm_type) for f in flat)) ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total gradient norm is {total}; "
+                           f"set error_if_nonfinite=False to clip anyway")
+    clip_coef = max_norm / (total + 1e-6)
+    if clip_coef < 1:
+        for g in grads:
+            g.data *= np.asarray(clip_coef, dtype=g.dtype)
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clamp every gradient entry to [-clip_value, clip_value], in place."""
+    if clip_value < 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+    for g in _grads(parameters):
+        np.clip(g.data, -clip_value, clip_value, out=g.data)
+
+
+def detach_state(state: Any) -> Any:
+    """The same values cut from the graph: a Tensor, or nested tuples/lists of them."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    raise TypeError(f"detach_state: expected a Tensor, a tuple/list of Tensors or None, "
+                    f"got {type(state).__name__}")
+
+
+@contextlib.contextmanager
+def _swapped(module: Module, tensors: Mapping[str, Tensor]) -> Iterator[None]:
+    owners = []
+    for name, t in tensors.items():
+        *path, leaf = name.split(".")
+        owner = module
+        for part in path:
+            owner = owner._modules.get(part)
+            if owner is None:
+                raise KeyError(f"functional_call: no submodule '{part}' on the path of '{name}'")
+        if leaf in owner._parameters:
+            registry = owner._parameters
+        elif leaf in owner._buffers:
+            registry = owner._buffers
+        else:
+            raise KeyError(f"functional_call: '{name}' is not a parameter or buffer of "
+                           f"{type(module).__name__}")
+        if not isinstance(t, Tensor):
+            raise TypeError(f"functional_call: value for '{name}' must be a Tensor, "
+                            f"got {type(t).__name__}")
+        owners.append((registry, leaf, registry[leaf]))
+        registry[leaf] = t
+    try:
+        yield
+    finally:
+        for registry, leaf, old in reversed(owners):
+            registry[leaf] = old
+
+
+def functional_call(module: Module, tensors: Mapping[str, Tensor], *args: Any,
+                    **kwargs: Any) -> Any:
+    """module(*args, **kwargs) with the named parameters/buffers replaced by `tensors` for the
+    duration of the call (the module is unchanged afterwards). Lets gradients flow to
+    tensors that the module does not own, e.g. to gradcheck a module::
+
+        names = [n for n, _ in model.named_parameters()]
+        fn = lambda x, *ps: functional_call(model, dict(zip(names, ps)), x)[0]
+        gradcheck(fn, [x, *model.parameters()])
+    """
+    with _swapped(module, tensors):
+        return module(*args, **kwargs)
