@@ -129,8 +129,8 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
             indegree[k] = n
             if not n:
                 ready.append(p)
-        if not retain_graph:
-            ctx.saved_arrays = ()
+        if not retain_graph:  # free the saved arrays and the graph behind this node now
+            ctx.__dict__.clear()
             ctx.parents = ()
             ctx.released = True
     return leaf_out

@@ -54,12 +54,12 @@ class Function:
     (ndarrays, Python numbers) are treated as constants.
     """
 
-    __slots__ = ("parents", "saved_arrays", "released", "__dict__")
+    __slots__ = ("parents", "__dict__")
+    saved_arrays: tuple = ()  # class defaults: most nodes never set them, so forward is cheaper
+    released = False
 
     def __init__(self, parents: tuple = ()):
         self.parents = parents
-        self.saved_arrays: tuple = ()
-        self.released = False
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -83,8 +83,6 @@ class Function:
         """Run forward on the inputs' arrays; record the node when an input needs a gradient."""
         Tensor = _tensor.Tensor
         ctx = cls.__new__(cls)
-        ctx.saved_arrays = ()
-        ctx.released = False
         # unrolled for one and two Tensor inputs without options: the engine's per-op overhead
         if len(args) == 2 and not kwargs and isinstance(args[0], Tensor) \
                 and isinstance(args[1], Tensor):
