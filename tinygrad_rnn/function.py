@@ -84,18 +84,21 @@ class Function:
         Tensor = _tensor.Tensor
         ctx = cls.__new__(cls)
         # unrolled for one and two Tensor inputs without options: the engine's per-op overhead
-        if len(args) == 2 and not kwargs and isinstance(args[0], Tensor) \
-                and isinstance(args[1], Tensor):
-            x, y = args
-            out = cls.forward(ctx, x.data, y.data)
-            needs = x.requires_grad or y.requires_grad
-        elif len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
-            out = cls.forward(ctx, args[0].data)
-            needs = args[0].requires_grad
-        else:
-            args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
-            out = cls.forward(ctx, *[a.data for a in args], **kwargs)
-            needs = any([a.requires_grad for a in args])
+        try:  # free unless forward raises; then the error gets the op's name and shapes
+            if len(args) == 2 and not kwargs and isinstance(args[0], Tensor) \
+                    and isinstance(args[1], Tensor):
+                x, y = args
+                out = cls.forward(ctx, x.data, y.data)
+                needs = x.requires_grad or y.requires_grad
+            elif len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+                out = cls.forward(ctx, args[0].data)
+                needs = args[0].requires_grad
+            else:
+                args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+                out = cls.forward(ctx, *[a.data for a in args], **kwargs)
+                needs = any([a.requires_grad for a in args])
+        except ValueError as e:
+            raise _named_error(cls, args, e) from None
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
@@ -112,6 +115,16 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} with {len(self.parents)} parents>"
+
+
+def _named_error(cls: type, args: tuple, e: ValueError) -> ValueError:
+    """e, prefixed with the op's name and its input shapes unless its message names the op."""
+    msg = str(e)
+    if cls.__name__.lower() in msg.lower().replace("_", ""):
+        return e
+    shapes = " and ".join(str(np.shape(a.data if isinstance(a, _tensor.Tensor) else a))
+                          for a in args)
+    return ValueError(f"{cls.__name__}: {msg.strip()} (input shapes {shapes})")
 
 
 # module reference, resolved at call time (tensor.py imports this module first)

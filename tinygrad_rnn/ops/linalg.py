@@ -28,10 +28,11 @@ class MatMul(Function):
         # promote 1-D operands to matrices as numpy.matmul does, then undo it on the way out
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
+        # b's axis first: for a 1-D @ 1-D dot product g is 0-d and becomes (1, 1)
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
         da = db = None
         if ctx.needs_input_grad[0]:
             da = np.matmul(g, np.swapaxes(b2, -1, -2))
