@@ -70,13 +70,18 @@ GRAPH = {"rnn": graph_rnn, "lstm": graph_lstm, "gru": graph_gru}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-def _problem(kind, t, b, i, h, bias, seed, dtype=np.float64):
-    """Random inputs for one layer: (positional tensors, the ones that require grad)."""
+def _problem(kind, t, b, i, h, bias, seed, dtype=np.float64, frozen=()):
+    """Random inputs for one layer: (positional tensors, the ones that require grad).
+
+    The inputs whose positions are in `frozen` are constants (requires_grad=False).
+    """
     rng = np.random.default_rng(seed)
     g = GATES[kind]
+    count = iter(range(100))
 
     def leaf(*shape):
-        return Tensor((rng.standard_normal(shape) * 0.6).astype(dtype), requires_grad=True)
+        data = (rng.standard_normal(shape) * 0.6).astype(dtype)
+        return Tensor(data, requires_grad=next(count) not in frozen)
 
     x, h0 = leaf(t, b, i), leaf(b, h)
     states = [h0, leaf(b, h)] if kind == "lstm" else [h0]
@@ -84,7 +89,9 @@ def _problem(kind, t, b, i, h, bias, seed, dtype=np.float64):
     b_ih = leaf(g * h) if bias in ("both", "ih") else None
     b_hh = leaf(g * h) if bias in ("both", "hh") else None
     args = [x, *states, w_ih, w_hh, b_ih, b_hh]
-    return args, [a for a in args if a is not None]
+    w_hh.requires_grad = w_hh.requires_grad or not any(a is not None and a.requires_grad
+                                                       for a in args)
+    return args, [a for a in args if a is not None and a.requires_grad]
 
 
 def _run(fn, args, kwargs, leaves, seed):
@@ -103,29 +110,37 @@ def _assert_same(fused, graph, names):
 
 sizes = st.tuples(st.integers(1, 6), st.integers(1, 3), st.integers(1, 4), st.integers(1, 5))
 biases = st.sampled_from(["both", "none", "ih", "hh"])
+# positions of inputs that are constants: each gradient must not depend on the others' flags
+frozen_inputs = st.one_of(st.just(frozenset()), st.frozensets(st.integers(0, 6), max_size=5))
 
 
+@settings(max_examples=60)
 @given(sizes=sizes, reverse=st.booleans(), bias=biases,
-       nonlinearity=st.sampled_from(["tanh", "relu", "sigmoid"]), seed=st.integers(0, 2**16))
-def test_rnn_sequence_matches_graph(sizes, reverse, bias, nonlinearity, seed):
-    args, leaves = _problem("rnn", *sizes, bias, seed)
+       nonlinearity=st.sampled_from(["tanh", "relu", "sigmoid"]), seed=st.integers(0, 2**16),
+       frozen=frozen_inputs)
+def test_rnn_sequence_matches_graph(sizes, reverse, bias, nonlinearity, seed, frozen):
+    args, leaves = _problem("rnn", *sizes, bias, seed, frozen=frozen)
     kw = {"nonlinearity": nonlinearity, "reverse": reverse}
     fused = _run(rnn_sequence, args, kw, leaves, seed)
     graph = _run(graph_rnn, args, kw, leaves, seed)
     _assert_same(fused, graph, ["out", "h_n"] + [f"grad {k}" for k in range(len(leaves))])
 
 
-@given(sizes=sizes, reverse=st.booleans(), bias=biases, seed=st.integers(0, 2**16))
-def test_lstm_sequence_matches_graph(sizes, reverse, bias, seed):
-    args, leaves = _problem("lstm", *sizes, bias, seed)
+@settings(max_examples=60)
+@given(sizes=sizes, reverse=st.booleans(), bias=biases, seed=st.integers(0, 2**16),
+       frozen=frozen_inputs)
+def test_lstm_sequence_matches_graph(sizes, reverse, bias, seed, frozen):
+    args, leaves = _problem("lstm", *sizes, bias, seed, frozen=frozen)
     fused = _run(lstm_sequence, args, {"reverse": reverse}, leaves, seed)
     graph = _run(graph_lstm, args, {"reverse": reverse}, leaves, seed)
     _assert_same(fused, graph, ["out", "h_n", "c_n"] + [f"grad {k}" for k in range(len(leaves))])
 
 
-@given(sizes=sizes, reverse=st.booleans(), bias=biases, seed=st.integers(0, 2**16))
-def test_gru_sequence_matches_graph(sizes, reverse, bias, seed):
-    args, leaves = _problem("gru", *sizes, bias, seed)
+@settings(max_examples=60)
+@given(sizes=sizes, reverse=st.booleans(), bias=biases, seed=st.integers(0, 2**16),
+       frozen=frozen_inputs)
+def test_gru_sequence_matches_graph(sizes, reverse, bias, seed, frozen):
+    args, leaves = _problem("gru", *sizes, bias, seed, frozen=frozen)
     fused = _run(gru_sequence, args, {"reverse": reverse}, leaves, seed)
     graph = _run(graph_gru, args, {"reverse": reverse}, leaves, seed)
     _assert_same(fused, graph, ["out", "h_n"] + [f"grad {k}" for k in range(len(leaves))])
@@ -229,3 +244,61 @@ def test_bad_shapes_are_refused(call, match):
          "b1": Tensor(np.zeros(4))}
     with pytest.raises(ValueError, match=match):
         call(a)
+
+
+# ----- the layers: fused=True and the cell loop (fused=False) agree -----------------------
+def _layer_classes():
+    nn = pytest.importorskip("tinygrad_rnn.nn")
+    if not all(hasattr(nn, k) for k in ("RNN", "LSTM", "GRU")):
+        pytest.skip("nn.RNN / nn.LSTM / nn.GRU are not available")
+    return {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _make_layer(cls, kw):
+    try:
+        return cls(**kw)
+    except TypeError as e:
+        if "fused" in str(e):
+            pytest.skip("the recurrent layers take no fused= flag")
+        raise
+
+
+def _layer_run(layer, x, hx, seed):
+    out, state = layer(x, hx)
+    states = list(state) if isinstance(state, tuple) else [state]
+    rng = np.random.default_rng(seed)
+    loss = sum((o * rng.standard_normal(o.shape)).sum() for o in [out] + states)
+    leaves = [x] + ([hx] if isinstance(hx, Tensor) else list(hx or [])) + list(layer.parameters())
+    grads = tg.grad(loss, leaves)
+    return [out.data] + [s.data for s in states], [g.data for g in grads]
+
+
+@settings(max_examples=20)
+@given(kind=st.sampled_from(["rnn", "lstm", "gru"]), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), batch_first=st.booleans(), bias=st.booleans(),
+       with_state=st.booleans(), sizes=sizes, seed=st.integers(0, 2**16))
+def test_layer_fused_matches_cell_loop(kind, num_layers, bidirectional, batch_first, bias,
+                                       with_state, sizes, seed):
+    classes = _layer_classes()
+    t, b, i, h = sizes
+    kw = dict(input_size=i, hidden_size=h, num_layers=num_layers, bias=bias,
+              batch_first=batch_first, bidirectional=bidirectional)
+    if kind == "rnn":
+        kw["nonlinearity"] = ["tanh", "relu"][seed % 2]
+    fused = _make_layer(classes[kind], dict(kw, fused=True)).to(np.float64)
+    loop = _make_layer(classes[kind], dict(kw, fused=False)).to(np.float64)
+    loop.load_state_dict(fused.state_dict())
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((b, t, i) if batch_first else (t, b, i))
+    n = num_layers * (2 if bidirectional else 1)
+    hs = [rng.standard_normal((n, b, h)) * 0.5 for _ in range(2 if kind == "lstm" else 1)]
+
+    def inputs():
+        states = [Tensor(s.copy(), requires_grad=True) for s in hs] if with_state else None
+        hx = None if states is None else (tuple(states) if kind == "lstm" else states[0])
+        return Tensor(x.copy(), requires_grad=True), hx
+
+    a = _layer_run(fused, *inputs(), seed)
+    ref = _layer_run(loop, *inputs(), seed)
+    names = ["output", "h_n", "c_n"][:len(a[0])] + ["grad"] * len(a[1])
+    _assert_same(a, ref, names)

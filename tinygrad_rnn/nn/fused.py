@@ -72,10 +72,11 @@ def _sum_outer_prev(d_pre: np.ndarray, hs: np.ndarray, h0: np.ndarray,
     return dw
 
 
-def _input_grads(ctx, d_pre2: np.ndarray, x2: np.ndarray, w_ih: np.ndarray, shape: tuple):
+def _input_grads(ctx, d_pre2: np.ndarray, x2: np.ndarray, w_ih: np.ndarray, shape: tuple,
+                 w_ih_index: int):
     """dx = d_pre @ W_ih and dW_ih = d_pre^T @ x, each one GEMM over all T*B rows."""
     dx = (d_pre2 @ w_ih).reshape(shape) if ctx.needs_input_grad[0] else None
-    dw_ih = d_pre2.T @ x2 if ctx.needs_input_grad[2] else None
+    dw_ih = d_pre2.T @ x2 if ctx.needs_input_grad[w_ih_index] else None
     return dx, dw_ih
 
 
@@ -191,7 +192,7 @@ class RNNSequence(Function):
             if t != last or ctx.needs_input_grad[1]:
                 np.matmul(dz[t], w_hh, out=dh)
         dz2 = dz.reshape(t_len * b, h)
-        dx, dw_ih = _input_grads(ctx, dz2, x2, w_ih, ctx.x_shape)
+        dx, dw_ih = _input_grads(ctx, dz2, x2, w_ih, ctx.x_shape, 2)
         dh0 = dh if ctx.needs_input_grad[1] else None
         dw_hh = _sum_outer_prev(dz, out, h0, ctx.reverse) if ctx.needs_input_grad[3] else None
         if not ctx.has_bias:
@@ -327,7 +328,7 @@ class LSTMSequence(Function):
             np.matmul(dat.reshape(b, 4 * h), w_hh, out=dh)
         da3 = da.reshape(t_len, b, 4 * h)
         da2 = da3.reshape(t_len * b, 4 * h)
-        dx, dw_ih = _input_grads(ctx, da2, x2, w_ih, ctx.x_shape)
+        dx, dw_ih = _input_grads(ctx, da2, x2, w_ih, ctx.x_shape, 3)
         dh0 = dh if ctx.needs_input_grad[1] else None
         dc0 = dc if ctx.needs_input_grad[2] else None
         dw_hh = _sum_outer_prev(da3, hs, h0, ctx.reverse) if ctx.needs_input_grad[4] else None
