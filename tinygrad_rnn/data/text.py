@@ -22,8 +22,8 @@ class CharVocab:
 
     def __init__(self, text: str | Iterable[str], unk: str | None = None):
         chars = set(text)
-        if unk is not None:
-            chars.add(unk)
+        if isinstance(unk, str) and len(unk) == 1:
+            chars.add(unk)  # anything else is refused by _set with a message
         self._set(sorted(chars), unk)
 
     @classmethod

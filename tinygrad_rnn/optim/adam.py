@@ -50,22 +50,28 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         if self._decoupled:
-            p *= 1 - lr * wd
+            if wd != 0:
+                p *= 1 - lr * wd
         elif wd != 0:
             g = g + wd * p
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        tmp = np.subtract(g, m, out=np.empty_like(p))  # one scratch array, reused below
         # m moves toward g by (1 - beta1), the same interpolation PyTorch's lerp performs
-        m += (1 - beta1) * (g - m)
+        tmp *= 1 - beta1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * g * g
+        v += tmp
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=tmp)
         denom /= math.sqrt(1 - beta2 ** t)
         denom += eps
-        step_size = lr / (1 - beta1 ** t)
-        p -= step_size * (m / denom)
+        update = np.divide(m, denom, out=tmp)
+        update *= lr / (1 - beta1 ** t)
+        p -= update
 
 
 class AdamW(Adam):

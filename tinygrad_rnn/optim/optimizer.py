@@ -158,6 +158,10 @@ class Optimizer:
         params: list[Tensor] = []
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if not isinstance(saved, dict):
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} is a {type(saved).__name__}, expected a dict"
+                )
             n_saved = len(saved.get("params", ()))
             if n_saved != len(group["params"]):
                 raise ValueError(

@@ -41,7 +41,7 @@ class SGD(Optimizer):
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype)  # a 0-d array, not a scalar
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * g

@@ -1,0 +1,373 @@
+"""Optimizers: each update rule against its formula written out in NumPy, against PyTorch when
+installed, state dict round trips (also through an .npz file), param groups and bad input."""
+import io
+
+import numpy as np
+import pytest
+
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.optim import (
+    SGD, Adagrad, Adam, AdamW, RMSprop, optimizer_state_from_arrays, optimizer_state_to_arrays,
+)
+
+SHAPES = [(3,), (2, 4), (2, 1, 3), ()]
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.03, betas=(0.85, 0.99), weight_decay=0.2, amsgrad=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.05)),
+    ("RMSprop", dict(lr=0.005, centered=True, momentum=0.7)),
+]
+CLASSES = dict(SGD=SGD, Adam=Adam, AdamW=AdamW, Adagrad=Adagrad, RMSprop=RMSprop)
+IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CONFIGS]
+
+
+# ----- the rules, written out as textbook NumPy (one parameter, whole history) -----------------
+def ref_sgd(p, grads, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    buf = None
+    for g in grads:
+        d = g + weight_decay * p
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        p = p - lr * d
+    return p
+
+
+def ref_adam(p, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, decoupled=False):
+    b1, b2 = betas
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    vmax = np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        vmax = np.maximum(vmax, v)
+        m_hat = m / (1 - b1 ** t)
+        v_used = vmax if amsgrad else v
+        p = p - lr * m_hat / (np.sqrt(v_used) / np.sqrt(1 - b2 ** t) + eps)
+    return p
+
+
+def ref_adamw(p, grads, lr, weight_decay=1e-2, **kw):
+    return ref_adam(p, grads, lr, weight_decay=weight_decay, decoupled=True, **kw)
+
+
+def ref_adagrad(p, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    s = np.full_like(p, initial_accumulator_value)
+    for t, g in enumerate(grads, start=1):
+        g = g + weight_decay * p
+        s = s + g ** 2
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+    return p
+
+
+def ref_rmsprop(p, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    v = np.zeros_like(p)
+    a = np.zeros_like(p)
+    buf = np.zeros_like(p)
+    for g in grads:
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g ** 2
+        a = alpha * a + (1 - alpha) * g
+        denom = np.sqrt(v - a ** 2 if centered else v) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / denom
+            p = p - lr * buf
+        else:
+            p = p - lr * g / denom
+    return p
+
+
+REFS = dict(SGD=ref_sgd, Adam=ref_adam, AdamW=ref_adamw, Adagrad=ref_adagrad, RMSprop=ref_rmsprop)
+
+
+def make_problem(seed, n_steps, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(n_steps)]
+    return init, grads
+
+
+def run(name, kw, init, grads, opt=None, params=None):
+    params = params if params is not None else [Tensor(x.copy(), requires_grad=True) for x in init]
+    opt = opt if opt is not None else CLASSES[name](params, **kw)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = Tensor(g.copy())
+        opt.step()
+    return params, opt
+
+
+# ----- against the formulas -------------------------------------------------------------------
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_matches_formula_step_by_step(name, kw):
+    init, grads = make_problem(1, 6)
+    params = [Tensor(x.copy(), requires_grad=True) for x in init]
+    opt = CLASSES[name](params, **kw)
+    for k in range(1, len(grads) + 1):
+        run(name, kw, init, grads[k - 1:k], opt=opt, params=params)
+        for i, p in enumerate(params):
+            expected = REFS[name](init[i], [g[i] for g in grads[:k]], **kw)
+            np.testing.assert_allclose(p.data, expected, rtol=1e-12, atol=1e-14,
+                                       err_msg=f"{name} parameter {i} after step {k}")
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_matches_torch(name, kw, torch):
+    init, grads = make_problem(2, 20)
+    params, _ = run(name, kw, init, grads)
+    tparams = [torch.tensor(x.copy(), requires_grad=True) for x in init]
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step_grads in grads:
+        for p, g in zip(tparams, step_grads):
+            p.grad = torch.tensor(g)
+        topt.step()
+    for i, (p, tp) in enumerate(zip(params, tparams)):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-12,
+                                   err_msg=f"{name} parameter {i} after 20 steps")
+
+
+# ----- state dict round trip ------------------------------------------------------------------
+def _npz_round_trip(arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    buf.seek(0)
+    with np.load(buf, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_state_dict_round_trip_continues_identically(name, kw):
+    init, grads = make_problem(3, 10)
+    params, opt = run(name, kw, init, grads[:5])
+    saved = opt.state_dict()
+    restored_sd = optimizer_state_from_arrays(_npz_round_trip(optimizer_state_to_arrays(saved, "optim/")),
+                                              "optim/")
+    run(name, kw, init, grads[5:], opt=opt, params=params)  # must not alter `saved`
+
+    fresh, _ = run(name, kw, init, grads[:5])  # the weights of step 5, on new tensors
+    other = CLASSES[name](fresh, lr=123.0)  # hyperparameters come from the state dict
+    other.load_state_dict(restored_sd)
+    assert other.param_groups[0]["lr"] == kw["lr"]
+    run(name, kw, init, grads[5:], opt=other, params=fresh)
+    for p, q in zip(fresh, params):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_state_dict_is_a_copy_with_indices():
+    init, grads = make_problem(4, 2)
+    params, opt = run("Adam", {"lr": 0.1}, init, grads)
+    sd = opt.state_dict()
+    assert sd["param_groups"][0]["params"] == [0, 1, 2, 3]
+    assert set(sd["state"]) == {0, 1, 2, 3}
+    assert sd["state"][1]["step"] == 2 and sd["state"][1]["exp_avg"].shape == (2, 4)
+    before = sd["state"][0]["exp_avg"].copy()
+    run("Adam", {}, init, grads, opt=opt, params=params)
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"], before)
+
+
+def test_arrays_round_trip_restores_types():
+    init, grads = make_problem(5, 3)
+    _, opt = run("Adam", dict(lr=0.01, betas=(0.8, 0.9)), init, grads)
+    arrays = optimizer_state_to_arrays(opt.state_dict())
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in arrays.values())
+    back = optimizer_state_from_arrays(_npz_round_trip(arrays))
+    group = back["param_groups"][0]
+    assert group["betas"] == (0.8, 0.9) and group["params"] == [0, 1, 2, 3]
+    assert group["amsgrad"] is False and back["state"][2]["step"] == 3
+    np.testing.assert_array_equal(back["state"][2]["exp_avg_sq"], opt.state_dict()["state"][2]["exp_avg_sq"])
+
+
+# ----- mechanics ------------------------------------------------------------------------------
+def test_float32_stays_float32_and_update_is_in_place():
+    init, grads = make_problem(6, 3, dtype=np.float32)
+    params = [Tensor(x.copy(), requires_grad=True) for x in init]
+    arrays = [p.data for p in params]
+    _, opt = run("Adam", dict(lr=0.1), init, grads, params=params)
+    for p, a in zip(params, arrays):
+        assert p.data is a and p.dtype == np.float32
+    assert all(v.dtype == np.float32 for s in opt.state.values() for v in s.values()
+               if isinstance(v, np.ndarray))
+    expected = ref_adam(init[1].astype(np.float64), [g[1].astype(np.float64) for g in grads], lr=0.1)
+    np.testing.assert_allclose(params[1].data, expected, rtol=1e-5)
+
+
+def test_float64_gradient_on_float32_parameter_keeps_dtype():
+    p = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    p.grad = Tensor(np.full(3, 2.0))
+    SGD([p], lr=0.5).step()
+    assert p.dtype == np.float32
+    np.testing.assert_array_equal(p.data, np.zeros(3, dtype=np.float32))
+
+
+def test_parameters_without_grad_are_skipped_and_grads_untouched():
+    a = Tensor(np.ones(2), requires_grad=True)
+    b = Tensor(np.ones(2), requires_grad=True)
+    opt = SGD([a, b], lr=0.1, momentum=0.9, weight_decay=0.5)
+    a.grad = Tensor(np.array([1.0, 2.0]))
+    opt.step()
+    np.testing.assert_array_equal(b.data, [1.0, 1.0])
+    assert b not in opt.state or not opt.state[b]
+    np.testing.assert_array_equal(a.grad.data, [1.0, 2.0])
+    np.testing.assert_allclose(a.data, [1 - 0.1 * 1.5, 1 - 0.1 * 2.5])
+
+
+def test_zero_grad():
+    a = Tensor(np.ones(2), requires_grad=True)
+    opt = Adam([a])
+    a.grad = Tensor(np.ones(2))
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(a.grad.data, [0.0, 0.0])
+    opt.zero_grad()
+    assert a.grad is None
+
+
+def test_minimises_a_quadratic_through_autograd():
+    target = np.array([1.0, -2.0, 3.0])
+    w = Tensor(np.zeros(3), requires_grad=True)
+    opt = Adam([w], lr=0.1)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = ((w - Tensor(target)) ** 2).sum()
+        loss.backward()
+        opt.step()
+    np.testing.assert_allclose(w.data, target, atol=1e-3)
+
+
+def test_param_groups_take_their_own_hyperparameters():
+    a = Tensor(np.ones(2), requires_grad=True)
+    b = Tensor(np.ones(2), requires_grad=True)
+    opt = SGD([{"params": [a]}, {"params": b, "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["momentum"] == 0
+    assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.9
+    a.grad = Tensor(np.ones(2))
+    b.grad = Tensor(np.ones(2))
+    opt.step()
+    np.testing.assert_allclose(a.data, [0.9, 0.9])
+    np.testing.assert_allclose(b.data, [0.5, 0.5])
+    assert set(opt.state_dict()["state"]) == {1}  # plain SGD keeps no state
+    assert opt.state_dict()["param_groups"][1]["params"] == [1]
+
+
+def test_closure_loss_is_returned():
+    a = Tensor(np.ones(2), requires_grad=True)
+    opt = SGD([a], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (a * a).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 2.0
+    np.testing.assert_allclose(a.data, [0.8, 0.8])
+
+
+# ----- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize("make,match", [
+    (lambda ps: SGD(ps, lr=-0.1), r"SGD: invalid lr=-0.1 \(expected lr >= 0\)"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=-1), r"invalid momentum=-1"),
+    (lambda ps: SGD(ps, lr=0.1, nesterov=True), r"Nesterov momentum requires momentum > 0 and dampening = 0"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), r"dampening=0.1"),
+    (lambda ps: Adam(ps, lr=float("nan")), r"Adam: invalid lr=nan"),
+    (lambda ps: Adam(ps, betas=(0.9, 1.0)), r"invalid betas\[1\]=1.0 \(expected 0.0 <= betas\[1\] < 1.0\)"),
+    (lambda ps: Adam(ps, betas=(0.9,)), r"betas must be a pair"),
+    (lambda ps: AdamW(ps, eps=-1e-8), r"AdamW: invalid eps"),
+    (lambda ps: Adagrad(ps, lr_decay=-1), r"Adagrad: invalid lr_decay=-1"),
+    (lambda ps: RMSprop(ps, alpha=-0.5), r"RMSprop: invalid alpha=-0.5"),
+    (lambda ps: RMSprop(ps, weight_decay=-0.5), r"invalid weight_decay=-0.5"),
+    (lambda ps: SGD([{"params": ps, "lr": -1.0}], lr=0.1), r"invalid lr=-1.0"),
+    (lambda ps: SGD([], lr=0.1), r"SGD got an empty parameter list"),
+    (lambda ps: SGD(ps + ps, lr=0.1), r"appear more than once"),
+    (lambda ps: SGD([{"params": ps}, {"params": ps[:1]}], lr=0.1), r"appear more than once"),
+    (lambda ps: SGD([{"lr": 0.1}], lr=0.1), r"must have a 'params' key"),
+    (lambda ps: SGD([ps[0] * 2], lr=0.1), r"non-leaf"),
+])
+def test_bad_hyperparameters_and_params_raise_value_error(make, match):
+    ps = [Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)]
+    with pytest.raises(ValueError, match=match):
+        make(ps)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: SGD(Tensor(np.ones(2), requires_grad=True), lr=0.1), r"got a single Tensor; wrap it in a list"),
+    (lambda: SGD([np.ones(2)], lr=0.1), r"parameters must be Tensors, got ndarray at position 0"),
+    (lambda: SGD([Tensor(np.arange(3))], lr=0.1), r"parameter 0 has dtype int64"),
+    (lambda: SGD([Tensor(np.ones(2), requires_grad=True)], lr="0.1"), r"lr must be a number, got str"),
+])
+def test_bad_types_raise_type_error(make, match):
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
+def test_gradient_shape_mismatch_names_both_shapes():
+    p = Tensor(np.ones((2, 3)), requires_grad=True)
+    p.grad = Tensor(np.ones((3, 2)))
+    with pytest.raises(RuntimeError, match=r"gradient of shape \(3, 2\) does not match its parameter of shape \(2, 3\)"):
+        Adam([p]).step()
+
+
+def _trained(name, kw, shapes):
+    params = [Tensor(np.ones(s), requires_grad=True) for s in shapes]
+    opt = CLASSES[name](params, **kw)
+    for p in params:
+        p.grad = Tensor(np.ones(p.shape))
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("target,match", [
+    (lambda: _trained("Adam", {}, [(2,)]), r"has 2 parameter groups but this optimizer has 1"),
+    (lambda: _trained("Adam", {}, [(2,), (3,), (4,)]), r"group 0 has 2 parameters in the state dict but 3"),
+    (lambda: _trained("Adam", {}, [(3,), (2,)]), r"state 'exp_avg' of parameter 0 has shape \(2,\) but the parameter has shape \(3,\)"),
+    (lambda: _trained("SGD", dict(lr=0.1, momentum=0.9), [(2,), (3,)]), r"has entries \['exp_avg', 'exp_avg_sq', 'step'\] but SGD with these settings keeps \['momentum_buffer'\]"),
+])
+def test_load_state_dict_refuses_mismatches_without_changing_anything(target, match):
+    source = _trained("Adam", dict(lr=0.5), [(2,), (3,)])
+    sd = source.state_dict()
+    if "2 parameter groups" in match:
+        sd["param_groups"].append(dict(sd["param_groups"][0], params=[]))
+    opt = target()
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=match):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    assert set(after["state"]) == set(before["state"])
+
+
+def test_load_state_dict_rejects_non_state_dicts_and_bad_values():
+    opt = _trained("Adam", {}, [(2,)])
+    with pytest.raises(ValueError, match=r"expects a dict with keys 'state' and 'param_groups', got keys \['weight'\]"):
+        opt.load_state_dict({"weight": np.ones(2)})
+    sd = opt.state_dict()
+    sd["state"][5] = sd["state"].pop(0)
+    with pytest.raises(ValueError, match=r"state for parameter 5 but the optimizer has 1 parameters"):
+        opt.load_state_dict(sd)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["lr"] = -3.0
+    with pytest.raises(ValueError, match=r"invalid lr=-3.0"):
+        opt.load_state_dict(sd)
+
+
+def test_from_arrays_without_optimizer_state_raises():
+    with pytest.raises(ValueError, match=r"no optimizer state found: key 'opt/meta' is missing"):
+        optimizer_state_from_arrays({"model/weight": np.ones(2)}, prefix="opt/")
+    with pytest.raises(ValueError, match=r"optimizer state 'meta' is corrupt"):
+        optimizer_state_from_arrays({"meta": np.array("{not json")})
