@@ -226,14 +226,18 @@ class Module:
         return self
 
     # ----- state ------------------------------------------------------------------------
-    def _state_items(self) -> list:
-        """(key, tensor) for every parameter and persistent buffer, PyTorch's key order."""
-        items = []
-        for mod_name, m in self.named_modules():
-            pre = f"{mod_name}." if mod_name else ""
-            items += [(pre + n, p) for n, p in m._parameters.items() if p is not None]
-            items += [(pre + n, b) for n, b in m._buffers.items()
-                      if b is not None and n not in m._non_persistent]
+    def _state_items(self, prefix: str = "") -> list:
+        """(key, tensor) for every parameter and persistent buffer, PyTorch's key order.
+
+        Unlike named_parameters, a module reached by two paths appears under both names,
+        as in PyTorch's state_dict.
+        """
+        items = [(prefix + n, p) for n, p in self._parameters.items() if p is not None]
+        items += [(prefix + n, b) for n, b in self._buffers.items()
+                  if b is not None and n not in self._non_persistent]
+        for name, m in self._modules.items():
+            if m is not None:
+                items += m._state_items(f"{prefix}{name}.")
         return items
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

@@ -1,0 +1,87 @@
+"""Shared helpers for the nn tests: gradchecking modules, PyTorch twins of our layers."""
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.nn.utils import functional_call
+
+
+def flatten_state(state) -> list:
+    """Tensors of a Tensor / (nested) tuple state, in order."""
+    if state is None:
+        return []
+    if isinstance(state, Tensor):
+        return [state]
+    return [t for s in state for t in flatten_state(s)]
+
+
+def rebuild_state(template, tensors: list):
+    """The structure of `template` filled with `tensors` (consumed from the front)."""
+    if template is None:
+        return None
+    if isinstance(template, Tensor):
+        return tensors.pop(0)
+    return tuple(rebuild_state(s, tensors) for s in template)
+
+
+def gradcheck_module(model: nn.Module, x: Tensor, state=None, **kwargs) -> bool:
+    """Gradcheck model(x, state) w.r.t. x, every state tensor and every parameter.
+
+    The output and all returned state tensors are joined into one vector and projected on
+    a fixed random matrix with 3 columns, so a wrong gradient of any of them shows.
+    """
+    names = [n for n, _ in model.named_parameters()]
+    params = [p for _, p in model.named_parameters()]
+    states = flatten_state(state)
+    n_states = len(states)
+
+    def fn(x, *rest):
+        st = rebuild_state(state, list(rest[:n_states]))
+        result = functional_call(model, dict(zip(names, rest[n_states:])), x, st)
+        parts = flatten_state(result)
+        flat = tg.concatenate([p.reshape(-1) for p in parts])
+        proj = np.random.default_rng(1).standard_normal((flat.shape[0], 3))
+        return flat @ Tensor(proj)
+
+    return tg.gradcheck(fn, [x, *states, *params], **kwargs)
+
+
+def randn(*shape, requires_grad=False, dtype=np.float64) -> Tensor:
+    return Tensor(tg.get_rng().standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def make_layer(mode: str, *args, **kwargs) -> nn.Module:
+    """mode: 'rnn_tanh', 'rnn_relu', 'rnn_sigmoid', 'lstm' or 'gru'."""
+    if mode.startswith("rnn_"):
+        return nn.RNN(*args, nonlinearity=mode[4:], **kwargs)
+    return {"lstm": nn.LSTM, "gru": nn.GRU}[mode](*args, **kwargs)
+
+
+def make_state(mode: str, n: int, batch: int | None, hidden: int, requires_grad=False):
+    shape = (n, hidden) if batch is None else (n, batch, hidden)
+    if mode == "lstm":
+        return (randn(*shape, requires_grad=requires_grad),
+                randn(*shape, requires_grad=requires_grad))
+    return randn(*shape, requires_grad=requires_grad)
+
+
+def torch_layer(torch, ours: nn.Module):
+    """A torch.nn twin of our RNN/LSTM/GRU (or cell) holding the same weights, in float64."""
+    kind = type(ours).__name__
+    if kind.endswith("Cell"):
+        kwargs = dict(bias=ours.bias)
+        if kind == "RNNCell":
+            kwargs["nonlinearity"] = ours.nonlinearity
+        twin = getattr(torch.nn, kind)(ours.input_size, ours.hidden_size, **kwargs)
+    else:
+        kwargs = dict(num_layers=ours.num_layers, bias=ours.bias, batch_first=ours.batch_first,
+                      dropout=ours.dropout, bidirectional=ours.bidirectional)
+        if kind == "RNN":
+            kwargs["nonlinearity"] = ours.nonlinearity
+        twin = getattr(torch.nn, kind)(ours.input_size, ours.hidden_size, **kwargs)
+    twin = twin.double()
+    twin.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float64))
+                          for k, v in ours.state_dict().items()})
+    return twin
