@@ -240,13 +240,14 @@ class Trainer:
             self.state = None
         x, y = self.train_windows[i]
         self.optimizer.zero_grad()
-        out, state = self.model(x, self.state)
-        loss = self.loss_fn(out, Tensor(y))
-        value = float(loss.item())
         step = self.step + 1
-        if not math.isfinite(value):
-            raise TrainingDiverged(self._diverged_message(step, f"the loss is {value}"))
-        loss.backward()
+        with np.errstate(all="ignore"):  # overflow is caught below, with the step number
+            out, state = self.model(x, self.state)
+            loss = self.loss_fn(out, Tensor(y))
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise TrainingDiverged(self._diverged_message(step, f"the loss is {value}"))
+            loss.backward()
         params = [p for p in self.model.parameters() if p.grad is not None]
         for name, p in self.model.named_parameters():
             if p.grad is not None and not np.isfinite(p.grad.data).all():
