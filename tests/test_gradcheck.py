@@ -1,0 +1,193 @@
+"""gradcheck: it passes correct gradients and catches wrong ones, with a useful message."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Function, GradcheckError, Tensor, gradcheck
+
+# the package attribute `gradcheck` is the function; the module holds its internals
+gradcheck_module = importlib.import_module("tinygrad_rnn.gradcheck")
+
+
+class HalfSquare(Function):
+    """y = x**2 with a wrong backward: dx = g * x (the factor 2 is missing)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g * x
+
+
+class OneWrongEntry(Function):
+    """y = 3x, whose backward is wrong at one flat index (`at`) only."""
+
+    @staticmethod
+    def forward(ctx, x, at=0):
+        ctx.at = at
+        return 3 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = 3 * g
+        dx.reshape(-1)[ctx.at] += 1.0
+        return dx
+
+
+class SwappedMatMul(Function):
+    """out = a @ b with a wrong backward for a: g @ b instead of g @ b^T (square b only)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_arrays
+        return g @ b, a.T @ g
+
+
+def x64(values, requires_grad=True) -> Tensor:
+    return Tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad)
+
+
+def test_correct_gradients_pass():
+    x = x64([[0.3, -1.2, 0.7], [1.5, 0.1, -0.4]])
+    w = x64([[0.5], [-0.3], [0.8]])
+    assert gradcheck(lambda x, w: ((x @ w).tanh() * x.sum(axis=1, keepdims=True)).sum(), [x, w])
+
+
+def test_wrong_backward_returns_false_or_raises_with_details():
+    x = x64([0.5, -1.5, 2.0])
+    assert gradcheck(lambda x: HalfSquare.apply(x).sum(), [x], raise_exception=False) is False
+    with pytest.raises(GradcheckError) as e:
+        gradcheck(lambda x: HalfSquare.apply(x).sum(), [x])
+    msg = str(e.value)
+    # worst entry: |x - 2x| is largest at x = 2.0, index 2
+    assert "input 0" in msg and "index (2,)" in msg
+    assert "analytic 2," in msg and "numeric 4," in msg
+    assert "abs error 2" in msg and "rel error" in msg
+    assert isinstance(e.value, AssertionError)  # plain `assert gradcheck(...)` users see it too
+
+
+def test_names_the_failing_input_among_several():
+    a, b = x64(np.eye(2) + 0.5), x64([[1.0, 2.0], [3.0, -1.0]])
+    with pytest.raises(GradcheckError, match=r"input 0 \(shape \(2, 2\)\) at index \(\d, \d\)"):
+        gradcheck(lambda a, b: SwappedMatMul.apply(a, b), [a, b])
+    # the same op with only b checked passes: b's backward is right
+    assert gradcheck(lambda a, b: SwappedMatMul.apply(a, b), [a.detach(), b])
+
+
+def test_full_jacobian_path_for_small_problems(monkeypatch):
+    calls = []
+    real = gradcheck_module._numeric_jacobian
+    monkeypatch.setattr(gradcheck_module, "_numeric_jacobian",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert gradcheck(lambda x: x.exp() * 2, [x64([[0.1, 0.2], [0.3, -0.4]])])
+    assert calls
+
+
+def test_random_projection_path_for_large_inputs(monkeypatch):
+    x = x64(np.random.default_rng(0).standard_normal((50, 100)))  # 5000 entries > full limit
+
+    def no_full(*a, **k):
+        raise AssertionError("the full Jacobian was computed for a large input")
+
+    monkeypatch.setattr(gradcheck_module, "_numeric_jacobian", no_full)
+    assert gradcheck(lambda x: (x.tanh() * x).sum(), [x])
+
+
+def test_random_projection_catches_a_single_wrong_entry():
+    x = x64(np.random.default_rng(1).standard_normal((50, 100)))
+    with pytest.raises(GradcheckError, match=r"input 0 \(shape \(50, 100\)\) at index \(12, 34\)"):
+        gradcheck(lambda x: OneWrongEntry.apply(x, at=1234).sum(), [x])
+
+
+def test_relu_at_zero_is_reported_as_a_kink_not_a_wrong_gradient():
+    x = x64([0.0, 1.0, -2.0])
+    with pytest.raises(GradcheckError, match=r"not differentiable.*index \(0,\)") as e:
+        gradcheck(lambda x: x.relu().sum(), [x])
+    assert "kink" in str(e.value)
+    assert gradcheck(lambda x: x.relu().sum(), [x64([0.5, 1.0, -2.0])])
+
+
+def test_non_scalar_outputs():
+    a = x64([[0.3, -1.2, 0.7], [1.5, 0.1, -0.4]])
+    b = x64([[0.5, 1.0], [-0.3, 0.2], [0.8, -0.6]])
+    assert gradcheck(lambda a, b: a @ b, [a, b])
+    assert gradcheck(lambda a: a.T.log_softmax(axis=0), [a])
+    with pytest.raises(GradcheckError, match=r"output index \(\d+,\)"):
+        gradcheck(lambda x: HalfSquare.apply(x) * 1.0, [x64([0.5, -1.5, 2.0])])
+
+
+def test_large_non_scalar_output_uses_projection(monkeypatch):
+    x = x64(np.random.default_rng(2).standard_normal(65))  # 65 x 65 Jacobian > full limit
+    calls = []
+    real = gradcheck_module._numeric_jacobian
+    monkeypatch.setattr(gradcheck_module, "_numeric_jacobian",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert gradcheck(lambda x: x.sigmoid() * 3, [x])
+    assert not calls
+    # a mismatch found by projection is explained from the full Jacobian
+    with pytest.raises(GradcheckError, match=r"index \(40,\), output index \(40,\)"):
+        gradcheck(lambda x: OneWrongEntry.apply(x, at=40) * 1.0, [x])
+    assert calls
+
+
+def test_works_on_float64_copies_and_leaves_inputs_alone():
+    x32 = Tensor(np.array([0.5, -0.25], dtype=np.float32), requires_grad=True)
+    before = x32.data.copy()
+    assert gradcheck(lambda x: (x * x).sum(), [x32])
+    np.testing.assert_array_equal(x32.data, before)
+    assert x32.dtype == np.float32 and x32.grad is None
+
+
+def test_constant_and_integer_inputs_are_passed_through():
+    w = x64(np.arange(6.0).reshape(3, 2) / 5)
+    idx = Tensor(np.array([2, 0, 2]))
+    c = x64([1.0, 2.0], requires_grad=False)
+    assert gradcheck(lambda w, idx, c: (w[idx.data] * c).sum(), [w, idx, c])
+
+
+def test_bad_arguments_are_refused():
+    x = x64([1.0])
+    with pytest.raises(ValueError, match="no input requires grad"):
+        gradcheck(lambda x: x * 2, [x.detach()])
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        gradcheck(lambda x: 3.0, [x])
+    with pytest.raises(TypeError, match="float32.*compute in the inputs' dtype"):
+        gradcheck(lambda x: x.astype(np.float32), [x])
+
+
+def test_tolerances_are_respected():
+    # y = x**2 + 1e-4 * noise-like wrong term: caught by tight atol, accepted by a loose one
+    class Nearly(Function):
+        """y = x**2;  dx = 2 g x + 1e-4 (slightly wrong)."""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_arrays
+            return 2 * g * x + 1e-4
+
+    x = x64([0.5, 1.5])
+    assert not gradcheck(lambda x: Nearly.apply(x).sum(), [x], atol=1e-6, rtol=1e-6,
+                         raise_exception=False)
+    assert gradcheck(lambda x: Nearly.apply(x).sum(), [x], atol=1e-3)
+
+
+def test_module_level_gradcheck_is_the_same_function():
+    assert tg.gradcheck is gradcheck_module.gradcheck

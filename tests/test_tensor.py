@@ -1,0 +1,204 @@
+"""Tensor: construction and dtype rules, creation functions, repr, comparisons, conversions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor
+
+
+# ----- constructor dtype rules --------------------------------------------------------------
+@pytest.mark.parametrize("data", [1, 2.5, True, [1, 2], [[1.0, 2.0], [3.0, 4.0]], (1, 2)])
+def test_python_scalars_and_lists_become_float32(data):
+    t = Tensor(data)
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.int64, bool])
+def test_ndarrays_keep_their_dtype(dtype):
+    arr = np.ones((2, 3), dtype=dtype)
+    t = Tensor(arr)
+    assert t.dtype == dtype and t.shape == (2, 3)
+
+
+def test_numpy_scalars_keep_their_dtype_and_explicit_dtype_wins():
+    assert Tensor(np.float64(1.5)).dtype == np.float64
+    assert Tensor(np.ones(2), dtype=np.float32).dtype == np.float32
+    assert Tensor([1, 2], dtype=np.int64).dtype == np.int64
+    assert tg.tensor([1.0], dtype="float64").dtype == np.float64
+
+
+def test_tensor_function_is_the_constructor():
+    t = tg.tensor([1.0, 2.0], requires_grad=True)
+    assert isinstance(t, Tensor) and t.requires_grad and t.dtype == np.float32
+
+
+def test_bad_data_is_refused_with_its_type():
+    with pytest.raises(TypeError, match="got str"):
+        Tensor("abc")
+    with pytest.raises(TypeError, match="got dict"):
+        Tensor({"a": 1})
+
+
+def test_attributes():
+    t = Tensor(np.zeros((2, 3, 4)))
+    assert (t.shape, t.ndim, t.size, t.dtype) == ((2, 3, 4), 3, 24, np.float64)
+    assert t.grad is None and t.requires_grad is False
+    assert len(t) == 2 and [s.shape for s in t] == [(3, 4), (3, 4)]
+    with pytest.raises(TypeError, match="0-d"):
+        len(Tensor(1.0))
+
+
+# ----- creation functions -----------------------------------------------------------------------
+@pytest.mark.parametrize("make", [tg.zeros, tg.ones, tg.randn, tg.rand])
+def test_creation_functions_take_shapes_dtype_and_requires_grad(make):
+    a, b = make(2, 3), make((2, 3))
+    assert a.shape == b.shape == (2, 3) and a.dtype == np.float32 and not a.requires_grad
+    c = make(4, dtype=np.float64, requires_grad=True)
+    assert c.dtype == np.float64 and c.requires_grad and c.is_leaf
+    assert make().shape == ()
+
+
+def test_zeros_ones_values():
+    np.testing.assert_array_equal(tg.zeros(2).data, [0, 0])
+    np.testing.assert_array_equal(tg.ones(2).data, [1, 1])
+    like = Tensor(np.ones((2, 2), dtype=np.float64))
+    z, o = tg.zeros_like(like), tg.ones_like(like, requires_grad=True)
+    assert z.dtype == np.float64 and z.shape == (2, 2) and not z.data.any()
+    assert o.requires_grad and o.data.all()
+
+
+def test_random_tensors_follow_manual_seed():
+    tg.manual_seed(123)
+    a, r = tg.randn(5), tg.rand(5)
+    tg.manual_seed(123)
+    assert np.array_equal(a.data, tg.randn(5).data) and np.array_equal(r.data, tg.rand(5).data)
+    assert np.all((r.data >= 0) & (r.data < 1))
+    assert isinstance(tg.get_rng(), np.random.Generator)
+
+
+def test_arange_and_eye():
+    a = tg.arange(5)
+    assert a.dtype == np.float32 and a.data.tolist() == [0, 1, 2, 3, 4]
+    assert tg.arange(1, 2, 0.5).data.tolist() == [1.0, 1.5]
+    assert tg.arange(3, dtype=np.int64).dtype == np.int64
+    np.testing.assert_array_equal(tg.eye(3).data, np.eye(3))
+    assert tg.eye(2, 3).shape == (2, 3) and tg.eye(2, requires_grad=True).requires_grad
+
+
+# ----- repr -------------------------------------------------------------------------------------
+def test_repr_shows_shape_dtype_and_op():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    r = repr(x)
+    assert "shape=(2, 3)" in r and "float64" in r and "requires_grad=True" in r
+    y = x.tanh()
+    assert "grad_fn=Tanh" in repr(y) and "shape=(2, 3)" in repr(y)
+    assert "grad_fn" not in repr(y.detach())
+    big = repr(tg.zeros(1000))
+    assert "..." in big and len(big) < 300
+
+
+# ----- comparisons ------------------------------------------------------------------------------
+def test_comparisons_give_bool_tensors_without_grad():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = Tensor(np.array([3.0, 2.0, 1.0]))
+    cases = {
+        "<": (x < y, [True, False, False]), "<=": (x <= y, [True, True, False]),
+        ">": (x > y, [False, False, True]), ">=": (x >= y, [False, True, True]),
+        "==": (x == y, [False, True, False]), "!=": (x != y, [True, False, True]),
+    }
+    for op, (got, want) in cases.items():
+        assert isinstance(got, Tensor) and got.dtype == bool, op
+        assert not got.requires_grad and got._ctx is None, op
+        assert got.data.tolist() == want, op
+
+
+def test_comparisons_with_scalars_and_ndarrays_on_either_side():
+    x = Tensor(np.array([1.0, 2.0, 3.0]))
+    assert (x > 2).data.tolist() == [False, False, True]
+    assert (2 < x).data.tolist() == [False, False, True]
+    lhs = np.array([3.0, 2.0, 1.0]) < x
+    assert isinstance(lhs, Tensor) and lhs.data.tolist() == [False, False, True]
+    assert (x == np.array([1.0, 0.0, 3.0])).data.tolist() == [True, False, True]
+
+
+def test_tensors_stay_hashable():
+    x = Tensor([1.0])
+    assert {x: 1}[x] == 1
+
+
+# ----- conversions ------------------------------------------------------------------------------
+def test_item_numpy_detach():
+    x = Tensor(np.array([[2.5]]), requires_grad=True)
+    assert x.item() == 2.5 and isinstance(x.item(), float)
+    assert Tensor(np.array(3, dtype=np.int64)).item() == 3
+    with pytest.raises(ValueError, match=r"one element.*\(2,\)"):
+        Tensor([1.0, 2.0]).item()
+    assert x.numpy() is x.data
+    d = (x * 2).detach()
+    assert not d.requires_grad and d._ctx is None and d.item() == 5.0
+
+
+def test_astype_is_differentiable_and_casts_the_gradient_back():
+    x = Tensor(np.array([1.5, -2.0], dtype=np.float32), requires_grad=True)
+    y = x.astype(np.float64)
+    assert y.dtype == np.float64 and y.requires_grad
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, [3.0, -4.0])
+    assert x.double().dtype == np.float64 and x.double().float().dtype == np.float32
+    i = x.astype(np.int64)
+    assert i.dtype == np.int64 and not i.requires_grad and i.data.tolist() == [1, -2]
+
+
+# ----- scalars and ndarrays on either side ------------------------------------------------------
+def test_ndarray_on_the_left_gives_a_tensor():
+    t = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    for r in (np.ones(3) + t, np.ones(3) - t, np.ones(3) * t, np.ones(3) / t, np.ones(3) ** t,
+              np.ones((2, 3)) @ t):
+        assert isinstance(r, Tensor) and r.requires_grad
+    (np.full(3, 2.0) * t).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [2.0, 2.0, 2.0])
+
+
+def test_python_scalars_keep_the_tensor_dtype():
+    t = Tensor(np.array([1.0, 2.0], dtype=np.float32))
+    for r in (t + 1, 1 + t, t - 1.5, 2 - t, t * 2, 2 * t, t / 2, 2 / t, t ** 2, 2 ** t, -t,
+              np.float64(2.0) * t):
+        assert r.dtype == np.float32
+    assert (t + np.ones(2)).dtype == np.float64  # an ndarray promotes as in NumPy
+
+
+def test_module_functions_match_methods():
+    x = Tensor(np.array([[0.5, 1.5], [2.0, 0.25]]))
+    for name in ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"]:
+        np.testing.assert_array_equal(getattr(tg, name)(x).data, getattr(x, name)().data)
+    for name in ["sum", "mean", "max", "min", "logsumexp"]:
+        np.testing.assert_array_equal(getattr(tg, name)(x, 1, True).data,
+                                      getattr(x, name)(1, True).data)
+    for name in ["softmax", "log_softmax"]:
+        np.testing.assert_array_equal(getattr(tg, name)(x, 0).data, getattr(x, name)(0).data)
+    np.testing.assert_array_equal(tg.clip(x, 0.6, 1.0).data, x.clip(0.6, 1.0).data)
+    np.testing.assert_array_equal(tg.reshape(x, 4).data, x.reshape(4).data)
+    np.testing.assert_array_equal(tg.transpose(x).data, x.T.data)
+    np.testing.assert_array_equal(tg.matmul(x, x).data, (x @ x).data)
+
+
+def test_reshape_and_transpose_spellings():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.reshape(4, 6).shape == x.reshape((4, 6)).shape == x.reshape([4, -1]).shape
+    assert x.transpose(2, 0, 1).shape == x.transpose((2, 0, 1)).shape == (4, 2, 3)
+    assert x.transpose().shape == x.T.shape == (4, 3, 2)
+    with pytest.raises(ValueError, match=r"transpose: axes \(0, 0, 1\).*3 axes"):
+        x.transpose(0, 0, 1)
+    with pytest.raises(ValueError, match="clip needs at least one of min and max"):
+        x.clip()
+
+
+def test_softmax_rows_sum_to_one_and_mean_keeps_dtype():
+    x = tg.randn(3, 5)
+    np.testing.assert_allclose(x.softmax(axis=1).sum(axis=1).data, np.ones(3), rtol=1e-6)
+    assert x.mean().dtype == np.float32
+    np.testing.assert_allclose(x.mean(axis=(0, 1)).data, x.data.mean(), rtol=1e-6)
