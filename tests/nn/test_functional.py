@@ -87,7 +87,8 @@ def test_mse_loss(reduction):
     a, b = randn(3, 4, requires_grad=True), randn(3, 4, requires_grad=True)
     loss = F.mse_loss(a, b, reduction=reduction)
     sq = (a.data - b.data) ** 2
-    np.testing.assert_allclose(loss.data, {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction])
+    ref = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
+    np.testing.assert_allclose(loss.data, ref)
     assert tg.gradcheck(lambda u, v: F.mse_loss(u, v, reduction=reduction), [a, b])
     with pytest.raises(ValueError, match=r"mse_loss: target shape \(4, 3\) must equal input "
                                          r"shape \(3, 4\)"):
@@ -180,7 +181,8 @@ def test_layer_modules():
     assert abs(emb.weight.data.std() - 1) < 0.05 and abs(emb.weight.data.mean()) < 0.05
     assert emb(np.array([[1, 2, 3]])).shape == (1, 3, 8)
     logits, t = randn(4, 3), np.array([0, 1, 2, 0])
-    np.testing.assert_allclose(nn.CrossEntropyLoss()(logits, t).data, F.cross_entropy(logits, t).data)
+    np.testing.assert_allclose(nn.CrossEntropyLoss()(logits, t).data,
+                               F.cross_entropy(logits, t).data)
     np.testing.assert_allclose(nn.CrossEntropyLoss(reduction="sum")(logits, t).data,
                                F.cross_entropy(logits, t, reduction="sum").data)
     np.testing.assert_allclose(nn.NLLLoss()(logits, t).data, F.nll_loss(logits, t).data)

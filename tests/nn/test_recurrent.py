@@ -414,12 +414,13 @@ def test_bad_inputs_are_rejected_with_clear_messages(mode):
     layer = make_layer(mode, 3, 4, 2)
     name = type(layer).__name__
     with pytest.raises(ValueError, match=rf"{name}: expected a 3-D input \(seq_len, batch, "
-                                         rf"input_size\).*got a 4-D tensor of shape \(1, 2, 3, 3\)"):
+                                         rf"input_size\).*got a 4-D tensor of shape "
+                                         rf"\(1, 2, 3, 3\)"):
         layer(tg.randn(1, 2, 3, 3))
     with pytest.raises(ValueError, match="got a 1-D tensor"):
         layer(tg.randn(3))
-    with pytest.raises(ValueError, match=r"input has 5 features \(last axis of shape \(2, 4, 5\)\), "
-                                         r"expected input_size=3"):
+    with pytest.raises(ValueError, match=r"input has 5 features \(last axis of shape "
+                                         r"\(2, 4, 5\)\), expected input_size=3"):
         layer(tg.randn(2, 4, 5))
     with pytest.raises(TypeError, match="floating-point, got dtype int64"):
         layer(Tensor(np.zeros((2, 4, 3), dtype=np.int64)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.nn.utils import (
     clip_grad_norm_, clip_grad_value_, detach_state, functional_call,

@@ -112,7 +112,8 @@ class _CellBase(Module):
 class RNNCell(_CellBase):
     """Elman cell.
 
-        h' = act(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh),  act = tanh | relu | sigmoid
+        h' = act(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+        act = tanh | relu | sigmoid
 
     x: (batch, input_size) or (input_size,);  h, h': (batch, hidden_size) or (hidden_size,);
     weight_ih: (hidden_size, input_size);  weight_hh: (hidden_size, hidden_size);

@@ -57,7 +57,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def embedding(idx: Any, weight: Tensor) -> Tensor:
-    """Rows of `weight` (num_embeddings, dim) picked by integer indices: shape idx.shape + (dim,)."""
+    """Rows of `weight` (num_embeddings, dim) picked by integer indices: idx.shape + (dim,)."""
     arr = _index_array(idx, "embedding", "indices")
     return ops.Embedding.apply(weight, Tensor(arr))
 

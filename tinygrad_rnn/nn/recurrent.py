@@ -436,7 +436,8 @@ class Recurrent(_SequenceRunner):
             cells = []
             for layer in range(self.num_layers):
                 for _ in range(self.num_directions):
-                    width = input_size if layer == 0 else cells[-1].hidden_size * self.num_directions
+                    width = (input_size if layer == 0
+                             else cells[-1].hidden_size * self.num_directions)
                     cells.append(cell(width))
                     self._check_cell(cells[-1], len(cells) - 1)
         for k, c in enumerate(cells):
