@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--quick", action="store_true", help="fewer epochs, for a smoke test")
     args = p.parse_args(argv)
     if args.quick or os.environ.get("TINYGRAD_RNN_QUICK"):
-        args.epochs = min(args.epochs, 15)
+        args.epochs = min(args.epochs, 30)
 
     tinygrad_rnn.manual_seed(args.seed)
     dt = 0.1
