@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinygrad_rnn import tensor as _tensor
+from tinygrad_rnn.function import IndexedGrad
 
 _RELEASED = (
     "Trying to backward through part of the graph a second time: its saved arrays were "
@@ -78,6 +79,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
     accumulate into `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
     """
     grads: dict = {}
+    owned: set = set()  # ids whose buffer in `grads` was allocated here and may grow in place
     leaf_out: dict = {}
     inner: dict = {}
     for r, s in zip(roots, seeds):
@@ -94,6 +96,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         node = ready.pop()
         ctx = node._ctx
         g = grads.pop(id(node), None)
+        owned.discard(id(node))
         parents = ctx.parents
         pgrads = None
         if g is not None:
@@ -111,7 +114,19 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
             if not p.requires_grad:
                 continue
             pg = None if pgrads is None else pgrads[i]
-            if pg is not None:
+            if pg.__class__ is IndexedGrad:
+                if p._ctx is None:
+                    pg = pg.dense(p.data.dtype)  # leaves: rare, keep the simple path
+                else:
+                    k = id(p)
+                    buf = grads.get(k)
+                    if k not in owned:  # a fresh buffer that no other node shares
+                        buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
+                        owned.add(k)
+                    pg.add_to(buf)
+                    grads[k] = buf
+                    pg = None
+            elif pg is not None:
                 if pg.__class__ is not np.ndarray:
                     pg = np.asarray(pg)
                 if pg.shape != p.data.shape:
@@ -124,7 +139,10 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                 continue
             k = id(p)
             if pg is not None:
-                grads[k] = grads[k] + pg if k in grads else pg
+                if k in owned:
+                    grads[k] += pg
+                else:
+                    grads[k] = grads[k] + pg if k in grads else pg
             n = indegree[k] - 1
             indegree[k] = n
             if not n:

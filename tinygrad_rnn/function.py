@@ -42,6 +42,32 @@ def enable_grad() -> Iterator[None]:
         _grad_enabled = previous
 
 
+class IndexedGrad:
+    """A gradient that is zero everywhere except at `x[index]`, where it is `values`.
+
+    The backward of indexing returns one, so that the engine adds it into a single gradient
+    buffer in place: backprop through T per-step slices of a (T, ...) tensor then costs
+    O(T) in all, not O(T**2) for T dense zero arrays. `dense()` gives the ndarray.
+    """
+
+    __slots__ = ("index", "values", "shape", "advanced")
+
+    def __init__(self, index, values: np.ndarray, shape: tuple, advanced: bool):
+        self.index, self.values, self.shape, self.advanced = index, values, shape, advanced
+
+    def add_to(self, buffer: np.ndarray) -> None:
+        """buffer[index] += values, accumulating repeated indices."""
+        if self.advanced:
+            np.add.at(buffer, self.index, self.values)
+        else:
+            buffer[self.index] += self.values  # basic slicing selects each element once
+
+    def dense(self, dtype=None) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=dtype or self.values.dtype)
+        self.add_to(out)
+        return out
+
+
 class Function:
     """Base class of every differentiable op.
 

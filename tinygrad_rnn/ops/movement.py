@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, IndexedGrad
 
 
 class Reshape(Function):
@@ -54,12 +54,8 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        dx = np.zeros(ctx.in_shape, dtype=g.dtype)
-        if _has_array(ctx.index):
-            np.add.at(dx, ctx.index, g)
-        else:
-            dx[ctx.index] = g  # basic slicing: each element is selected at most once
-        return dx
+        # handed to the engine unexpanded: it scatters into one buffer per input, in place
+        return IndexedGrad(ctx.index, g, ctx.in_shape, _has_array(ctx.index))
 
 
 class Concatenate(Function):
