@@ -222,7 +222,7 @@ OPS: list = [
            "embedding", ("Embedding",),
            torch=lambda w, idx: _t_nnf().embedding(idx, w)),
     OpSpec("dropout (fixed mask)", lambda x, mask: ops.Dropout.apply(x, mask=mask),
-           lambda x, mask: x * mask, "dropout", ("Dropout",),
+           lambda x, mask: x * mask.astype(x.dtype), "dropout", ("Dropout",),
            torch=lambda x, mask: x * __import__("torch").from_numpy(mask)),
     OpSpec("cross_entropy", lambda x, t: ops.CrossEntropy.apply(x, t), _np_cross_entropy,
            "cross_entropy", ("CrossEntropy",),
@@ -263,14 +263,17 @@ def cases(draw, spec: OpSpec) -> tuple:
         axis, keepdims = draw(tt.axis_and_keepdims(x.shape))
         return [x], {"axis": axis, "keepdims": keepdims}
     if k == "softmax":
-        x = draw(_arr(draw(tt.shapes(min_dims=1, max_dims=MAX_DIMS, max_side=MAX_SIDE)), dom(0)))
-        return [x], {"axis": draw(st.integers(-x.ndim, x.ndim - 1))}
+        x = draw(_arr(draw(shapes), dom(0)))
+        nd = max(x.ndim, 1)  # a 0-d tensor takes axis 0 or -1, as in PyTorch
+        return [x], {"axis": draw(st.integers(-nd, nd - 1))}
     if k == "reshape":
         x = draw(_arr(draw(shapes), dom(0)))
         return [x], {"shape": draw(_reshape_targets(x.shape))}
     if k == "transpose":
         x = draw(_arr(draw(shapes), dom(0)))
         axes = draw(st.one_of(st.just(()), st.permutations(range(x.ndim)).map(tuple)))
+        if axes and draw(st.booleans()):  # negative spellings of the same permutation
+            axes = tuple(a - x.ndim if draw(st.booleans()) else a for a in axes)
         return [x], {"axes": axes}
     if k == "broadcast_to":
         x = draw(_arr(draw(shapes), dom(0)))

@@ -32,6 +32,7 @@ def _bind(spec: OpSpec, inputs: list, params: dict):
 
 
 @pytest.mark.parametrize("spec", OPS, ids=OP_IDS)
+@settings(max_examples=15)  # x 60 ops: the whole table in a few seconds
 @given(data=st.data())
 def test_forward_matches_numpy_and_gradcheck(spec, data):
     inputs, params = data.draw(cases(spec), label="inputs, params")
@@ -213,3 +214,39 @@ def test_pow_gradient_with_zero_base():
         (a ** b).sum().backward()
     np.testing.assert_allclose(a.grad.data, [0.0, 12.0])
     np.testing.assert_allclose(b.grad.data, [0.0, 8.0 * np.log(2.0)])
+
+
+# ----- regressions found by the properties above ----------------------------------------------
+def test_matmul_of_two_vectors_has_a_gradient():
+    a, b = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True), tg.Tensor(np.array([3.0, 4.0]),
+                                                                        requires_grad=True)
+    (a @ b).backward()
+    np.testing.assert_array_equal(a.grad.data, [3.0, 4.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0, 2.0])
+
+
+def test_transpose_with_negative_axes_inverts_the_permutation():
+    data = np.arange(24.0).reshape(2, 3, 4)
+    x = tg.Tensor(data, requires_grad=True)
+    y = x.transpose(0, -1, 1)
+    assert y.shape == (2, 4, 3)
+    seed = np.arange(24.0).reshape(2, 4, 3)
+    y.backward(seed)
+    np.testing.assert_array_equal(x.grad.data, np.transpose(seed, (0, 2, 1)))
+
+
+def test_dropout_mask_does_not_change_the_dtype():
+    x = tg.Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
+    y = ops.Dropout.apply(x, mask=np.array([[2.0, 0.0], [0.0, 2.0]]))
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [[2.0, 0.0], [0.0, 2.0]])
+
+
+def test_log_softmax_of_a_0d_tensor():
+    x = tg.Tensor(np.array(3.0), requires_grad=True)
+    y = x.log_softmax()
+    assert y.shape == () and y.item() == 0.0
+    (x.softmax(0) * 2 + y).backward()
+    assert x.grad.item() == 0.0

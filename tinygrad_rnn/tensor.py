@@ -281,7 +281,8 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
         """self - logsumexp(self, axis, keepdims=True)."""
-        return ops.LogSoftmax.apply(self, axis=_norm_axis(axis, self.ndim, "log_softmax")[0])
+        ax = _norm_axis(axis, self.ndim, "log_softmax")
+        return ops.LogSoftmax.apply(self, axis=ax[0] if ax else None)  # None: a 0-d tensor
 
     def softmax(self, axis: int = -1) -> "Tensor":
         """exp(log_softmax(self, axis))."""

@@ -28,8 +28,9 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, x, axes=None):
-        ctx.axes = axes
-        return np.transpose(x, axes)
+        # negative axes normalised first: argsort of (-1, 0) is not the inverse of (1, 0)
+        ctx.axes = None if axes is None else tuple(a % x.ndim for a in axes)
+        return np.transpose(x, ctx.axes)
 
     @staticmethod
     def backward(ctx, g):

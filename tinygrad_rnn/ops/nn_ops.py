@@ -48,10 +48,11 @@ class Embedding(Function):
 
 
 class Dropout(Function):
-    """y = x * mask / (1 - p);  dx = g * mask / (1 - p)"""
+    """y = x * mask;  dx = g * mask  (mask holds 0 or 1 / (1 - p), drawn by the caller)"""
 
     @staticmethod
     def forward(ctx, x, mask=None):
+        mask = np.asarray(mask).astype(x.dtype, copy=False)  # a float64 mask must not upcast x
         ctx.save_for_backward(mask)
         return x * mask
 
