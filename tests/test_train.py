@@ -19,7 +19,7 @@ TEXT = "the quick brown fox jumps over the lazy dog. " * 12
 
 
 def _setup(tmp_path=None, *, seed=0, cell="lstm", layers=2, dropout=0.3, schedule=True,
-           val=True, **kw):
+           val=True, quiet=True, **kw):
     tinygrad_rnn.manual_seed(seed)
     vocab = CharVocab(TEXT)
     ids = vocab.encode(TEXT)
@@ -30,7 +30,7 @@ def _setup(tmp_path=None, *, seed=0, cell="lstm", layers=2, dropout=0.3, schedul
     opt = optim.Adam(list(model.parameters()), lr=1e-2)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30) if schedule else None
     trainer = Trainer(model, opt, F.cross_entropy, train, scheduler=sched, val_windows=val_w,
-                      clip_norm=1.0, val_every=5, out_dir=tmp_path, quiet=True,
+                      clip_norm=1.0, val_every=5, out_dir=tmp_path, quiet=quiet,
                       meta={"model_config": model.config, "vocab": vocab.to_list()}, **kw)
     return trainer
 
@@ -289,3 +289,40 @@ def test_sine_regression_with_mse_and_float_windows():
                       clip_value=1.0, quiet=True)
     result = trainer.fit(steps=60)
     assert np.mean([r["loss"] for r in result.history[-5:]]) < 0.1 * result.history[0]["loss"]
+
+
+class _Terminal:
+    """A stderr stand-in that says it is a terminal and keeps what is written."""
+
+    def __init__(self, tty):
+        self.tty, self.parts = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.parts.append(s)
+
+    def flush(self):
+        pass
+
+    @property
+    def text(self):
+        return "".join(self.parts)
+
+
+@pytest.mark.parametrize("tty,quiet", [(True, False), (False, False), (True, True)])
+def test_progress_bar_on_a_terminal_log_lines_otherwise(monkeypatch, tty, quiet):
+    import sys
+    term = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", term)
+    trainer = _setup(quiet=quiet)
+    trainer.fit(steps=10)
+    if quiet:
+        assert term.text == ""
+    elif tty:  # tqdm: step count, smoothed loss, validation loss, speed
+        assert "10/10" in term.text and "loss=" in term.text and "chars/s=" in term.text
+    else:      # one plain line per validation
+        lines = [l for l in term.text.splitlines() if l]
+        assert len(lines) == 2 and lines[0].startswith("step      5 | loss ")
+        assert "val " in lines[0] and "chars/s" in lines[0]
