@@ -250,3 +250,14 @@ def test_log_softmax_of_a_0d_tensor():
     assert y.shape == () and y.item() == 0.0
     (x.softmax(0) * 2 + y).backward()
     assert x.grad.item() == 0.0
+
+
+def test_pow_with_zero_exponent_has_zero_gradient_at_zero_base(strict_floats):
+    x = tg.Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    a = tg.Tensor(np.array([0.0, 0.0]), requires_grad=True)
+    b = tg.Tensor(np.array([0.0, 1.0]), requires_grad=True)
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])

@@ -75,8 +75,11 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved_arrays
-        da = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
-        db = None
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            # b * a**(b-1) is 0 where b == 0 (a**0 is constant), not 0 * inf at a == 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = g * np.where(b == 0, 0, b * a ** (b - 1))
         if ctx.needs_input_grad[1]:
             # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 (the limit for b > 0)
             with np.errstate(divide="ignore", invalid="ignore"):
