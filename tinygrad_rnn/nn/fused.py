@@ -22,6 +22,9 @@ Sigmoid gates use ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``: the sigmoid rows of 
 and biases are halved once per call (exact in binary floating point), so one ``tanh`` over
 all gates of a step replaces separate ``exp``/``divide`` passes.
 
+Products are `np.dot`: on 2-D operands it always reaches BLAS (with transpose flags), while
+`np.matmul` runs a slow non-BLAS loop for some transposed or one-row operands.
+
 The engine's Function returns one array, so the LSTM packs ``c_n`` after the outputs and
 the wrappers (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``) slice the result.
 Shapes: x ``(T, B, I)`` time-major, states ``(B, H)``, weights in PyTorch's layout
@@ -67,16 +70,16 @@ def _sum_outer_prev(d_pre: np.ndarray, hs: np.ndarray, h0: np.ndarray,
     """sum_t d_pre[t]^T @ h_{t-1}: the recurrent weight gradient as one GEMM over T*B rows."""
     g = d_pre.shape[-1]
     (bulk, prev), (first, h_first) = _shifted(hs, h0, reverse)
-    dw = d_pre[bulk].reshape(-1, g).T @ prev.reshape(-1, prev.shape[-1])
-    dw += d_pre[first].T @ h_first
+    dw = np.dot(d_pre[bulk].reshape(-1, g).T, prev.reshape(-1, prev.shape[-1]))
+    dw += np.dot(d_pre[first].T, h_first)
     return dw
 
 
 def _input_grads(ctx, d_pre2: np.ndarray, x2: np.ndarray, w_ih: np.ndarray, shape: tuple,
                  w_ih_index: int):
     """dx = d_pre @ W_ih and dW_ih = d_pre^T @ x, each one GEMM over all T*B rows."""
-    dx = (d_pre2 @ w_ih).reshape(shape) if ctx.needs_input_grad[0] else None
-    dw_ih = d_pre2.T @ x2 if ctx.needs_input_grad[w_ih_index] else None
+    dx = np.dot(d_pre2, w_ih).reshape(shape) if ctx.needs_input_grad[0] else None
+    dw_ih = np.dot(d_pre2.T, x2) if ctx.needs_input_grad[w_ih_index] else None
     return dx, dw_ih
 
 
@@ -138,19 +141,19 @@ class RNNSequence(Function):
         h = w_hh.shape[0]
         out = np.empty((t_len, b, h), dtype=dt)
         x2 = x.reshape(t_len * b, i)
-        np.matmul(x2, w_ih.T, out=out.reshape(t_len * b, h))
+        np.dot(x2, w_ih.T, out=out.reshape(t_len * b, h))
         if b_ih is not None:
             out += (b_ih + b_hh).astype(dt, copy=False)
         if nonlinearity == "sigmoid":
             out *= 0.5  # sigmoid(a) = 0.5 tanh(a/2) + 0.5; the recurrent term is halved below
-            w_rec = (0.5 * w_hh).T
+            w_rec = np.ascontiguousarray((0.5 * w_hh).T)
         else:
-            w_rec = w_hh.T
+            w_rec = np.ascontiguousarray(w_hh.T)
         tmp = np.empty((b, h), dtype=dt)
         prev = h0
         for t in _steps(t_len, reverse):
             ht = out[t]
-            np.matmul(prev, w_rec, out=tmp)
+            np.dot(prev, w_rec, out=tmp)
             ht += tmp
             if nonlinearity == "relu":
                 np.maximum(ht, 0, out=ht)
@@ -190,7 +193,7 @@ class RNNSequence(Function):
                 np.add(g[t], dh, out=tmp)
                 np.multiply(tmp, dz[t], out=dz[t])
             if t != last or ctx.needs_input_grad[1]:
-                np.matmul(dz[t], w_hh, out=dh)
+                np.dot(dz[t], w_hh, out=dh)
         dz2 = dz.reshape(t_len * b, h)
         dx, dw_ih = _input_grads(ctx, dz2, x2, w_ih, ctx.x_shape, 2)
         dh0 = dh if ctx.needs_input_grad[1] else None
@@ -248,11 +251,11 @@ class LSTMSequence(Function):
         scale = np.full(4 * h, 0.5, dtype=dt)
         scale[2 * h:3 * h] = 1.0
         x2 = x.reshape(t_len * b, i)
-        gates = x2 @ (w_ih * scale[:, None]).T
+        gates = np.dot(x2, (w_ih * scale[:, None]).T)
         if b_ih is not None:
             gates += (b_ih + b_hh).astype(dt, copy=False) * scale
         gates = gates.reshape(t_len, b, 4 * h)
-        w_rec = (w_hh * scale[:, None]).T
+        w_rec = np.ascontiguousarray((w_hh * scale[:, None]).T)
         packed = np.empty((t_len + 1, b, h), dtype=dt)
         hs = packed[:t_len]
         cs = np.empty((t_len, b, h), dtype=dt)
@@ -262,7 +265,7 @@ class LSTMSequence(Function):
         h_prev, c_prev = h0, c0
         for t in _steps(t_len, reverse):
             a = gates[t]
-            np.matmul(h_prev, w_rec, out=tmp)
+            np.dot(h_prev, w_rec, out=tmp)
             a += tmp
             np.tanh(a, out=a)
             _sigmoid_from_tanh_(a[:, :2 * h])
@@ -325,7 +328,7 @@ class LSTMSequence(Function):
             np.multiply(dc[:, None, :], dat[:, :3], out=dat[:, :3])
             np.multiply(dht, dat[:, 3], out=dat[:, 3])
             dc *= gf[t]
-            np.matmul(dat.reshape(b, 4 * h), w_hh, out=dh)
+            np.dot(dat.reshape(b, 4 * h), w_hh, out=dh)
         da3 = da.reshape(t_len, b, 4 * h)
         da2 = da3.reshape(t_len * b, 4 * h)
         dx, dw_ih = _input_grads(ctx, da2, x2, w_ih, ctx.x_shape, 3)
@@ -382,7 +385,7 @@ class GRUSequence(Function):
         scale = np.full(3 * h, 0.5, dtype=dt)  # halved r, z rows: sigmoid via tanh
         scale[2 * h:] = 1.0
         x2 = x.reshape(t_len * b, i)
-        gates = x2 @ (w_ih * scale[:, None]).T
+        gates = np.dot(x2, (w_ih * scale[:, None]).T)
         b_hn = None
         if b_ih is not None:
             b_ih, b_hh = b_ih.astype(dt, copy=False), b_hh.astype(dt, copy=False)
@@ -391,7 +394,7 @@ class GRUSequence(Function):
             gates += bias
             b_hn = b_hh[2 * h:]
         gates = gates.reshape(t_len, b, 3 * h)
-        w_rec = (w_hh * scale[:, None]).T
+        w_rec = np.ascontiguousarray((w_hh * scale[:, None]).T)
         out = np.empty((t_len, b, h), dtype=dt)
         q = np.empty((t_len, b, h), dtype=dt)
         tmp = np.empty((b, 3 * h), dtype=dt)
@@ -399,7 +402,7 @@ class GRUSequence(Function):
         prev = h0
         for t in _steps(t_len, reverse):
             a = gates[t]
-            np.matmul(prev, w_rec, out=tmp)
+            np.dot(prev, w_rec, out=tmp)
             rz = a[:, :2 * h]
             rz += tmp[:, :2 * h]
             np.tanh(rz, out=rz)
@@ -461,7 +464,7 @@ class GRUSequence(Function):
             ft = fac[t]
             np.multiply(dht[:, None, :], ft, out=ft)
             if t != last or ctx.needs_input_grad[1]:
-                np.matmul(ft.reshape(b, 3 * h), w_hh, out=dh)
+                np.dot(ft.reshape(b, 3 * h), w_hh, out=dh)
                 np.multiply(dht, z[t], out=tmp)
                 dh += tmp
         d_hh = fac.reshape(t_len, b, 3 * h)
@@ -472,11 +475,13 @@ class GRUSequence(Function):
         d_rz2 = d_hh2[:, :2 * h]
         dx = dw_ih = None
         if ctx.needs_input_grad[0]:
-            dx = (d_rz2 @ w_ih[:2 * h] + da_n2 @ w_ih[2 * h:]).reshape(ctx.x_shape)
+            dx = np.dot(d_rz2, w_ih[:2 * h])
+            dx += np.dot(da_n2, w_ih[2 * h:])
+            dx = dx.reshape(ctx.x_shape)
         if ctx.needs_input_grad[2]:
             dw_ih = np.empty_like(w_ih)
-            np.matmul(d_rz2.T, x2, out=dw_ih[:2 * h])
-            np.matmul(da_n2.T, x2, out=dw_ih[2 * h:])
+            np.dot(d_rz2.T, x2, out=dw_ih[:2 * h])
+            np.dot(da_n2.T, x2, out=dw_ih[2 * h:])
         dh0 = dh if ctx.needs_input_grad[1] else None
         dw_hh = _sum_outer_prev(d_hh, out, h0, ctx.reverse) if ctx.needs_input_grad[3] else None
         if not ctx.has_bias:
