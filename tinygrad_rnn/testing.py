@@ -4,6 +4,7 @@ Shapes include 0-d arrays and size-1 axes (where broadcasting bugs hide); values
 float64 arrays chosen per *domain* so that finite differences are meaningful: kinks (0 for
 `abs`/`relu`, clip bounds) and ties (for `max`/`min`) are avoided by construction.
 
+    import numpy as np
     from hypothesis import given
     from tinygrad_rnn import testing as tt
 
