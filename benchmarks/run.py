@@ -442,9 +442,9 @@ def main(argv=None) -> int:
     if "overhead" in parts:
         results["per_op_us"] = add_chain_us(100, 20 if args.quick else 60, torch)
     if "scaling" in parts:
-        impls = ["tg layer", "tg cells", "numpy"] + (["torch layer"] if torch else [])
+        impls = ["tg layer", "tg cells"] + (["torch layer"] if torch else [])
         results["scaling_A"] = seq_scaling("A", (1000, 10000), impls, torch,
-                                           1 if args.quick else 3)
+                                           1 if args.quick else 2)
     if "memory" in parts:
         seqs = [64, 1024] if args.quick else [64, 256, 1024]
         impls = ["numpy", "tg layer"] + (["torch layer"] if torch else [])
