@@ -19,8 +19,6 @@ import argparse
 import os
 from typing import Sequence
 
-import numpy as np
-
 import tinygrad_rnn
 from tinygrad_rnn import optim
 from tinygrad_rnn.data import CharVocab, TBPTTBatcher, default_corpus, load_text

@@ -1,7 +1,6 @@
 """Checkpoints: round trip, atomic writes, and refusal of every kind of bad file."""
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
