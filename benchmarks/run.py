@@ -292,14 +292,15 @@ def _child_memory(impl: str, config: str, seq: int) -> dict:
                                    "layer" if impl == "torch layer" else "cell")
     data = make_data(cfg)
     step(*data)  # first step: one-time allocations (optimizer state, caches)
+    traced = not impl.startswith("torch")  # tracemalloc does not see torch's allocator
     rss0 = _reset_peak_rss()
+    if traced:
+        tracemalloc.start()
     t0 = time.perf_counter()
     step(*data)
     step_s = time.perf_counter() - t0
     res = {"maxrss_delta_mb": (_peak_rss() - rss0) / 2**20, "step_s": step_s}
-    if not impl.startswith("torch"):
-        tracemalloc.start()
-        step(*data)
+    if traced:
         res["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     return res
@@ -401,8 +402,8 @@ def main(argv=None) -> int:
 
     parts = set(filter(None, args.only.split(","))) or {"A", "B", "C", "D", "overhead", "memory",
                                                         "scaling", "gemm"}
-    repeats = args.repeats or (3 if args.quick else 7)
-    block_s = 0.12 if args.quick else 0.3
+    repeats = args.repeats or (3 if args.quick else 5)
+    block_s = 0.12 if args.quick else 0.25
     torch = _torch()
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
@@ -419,7 +420,7 @@ def main(argv=None) -> int:
           f"(threads {threads}), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"{os.cpu_count()} cpus, load average {load:.1f}; {repeats} interleaved blocks of "
           f"~{block_s}s each, medians")
-    if load > 0.5 * (os.cpu_count() or 1):
+    if load > 0.5 * (os.cpu_count() or 1) and not args.threads:
         print("note: the machine is busy; multi-threaded BLAS suffers most from that "
               "(compare with --threads 1)")
     t_start = time.perf_counter()
@@ -522,7 +523,8 @@ def print_table(results: dict) -> None:
                 print(f"  {k:<22} error: {v['error']}")
                 continue
             traced = f"{v['traced_peak_mb']:7.1f} MB" if "traced_peak_mb" in v else "      n/a"
-            print(f"  {k:<22} {v['maxrss_delta_mb']:7.1f} MB  {traced}  {v['step_s'] * 1e3:8.1f} ms")
+            ms = v["step_s"] * 1e3
+            print(f"  {k:<22} {v['maxrss_delta_mb']:7.1f} MB  {traced}  {ms:8.1f} ms")
     print("\ngoals:")
     for text, g in results["goals"].items():
         mark = {True: "met", False: "MISSED", None: "n/a"}[g["met"]]

@@ -22,8 +22,8 @@ Sigmoid gates use ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``: the sigmoid rows of 
 and biases are halved once per call (exact in binary floating point), so one ``tanh`` over
 all gates of a step replaces separate ``exp``/``divide`` passes.
 
-Products are `np.dot`: on 2-D operands it always reaches BLAS (with transpose flags), while
-`np.matmul` runs a slow non-BLAS loop for some transposed or one-row operands.
+Products are ``np.dot``: on 2-D operands it hands transposed views to BLAS directly, while
+``np.matmul`` is many times slower on rank-1 products such as ``d^T h`` with one row.
 
 The engine's Function returns one array, so the LSTM packs ``c_n`` after the outputs and
 the wrappers (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``) slice the result.
