@@ -43,6 +43,7 @@ def _count_consumers(roots: Sequence) -> dict:
     """For every node behind `roots`, the number of graph edges that lead into it."""
     indegree: dict = {}
     stack = list(roots)
+    expanded = {id(r) for r in roots}  # a root reached from another root is walked once
     while stack:
         ctx = stack.pop()._ctx
         if ctx.released:
@@ -54,7 +55,9 @@ def _count_consumers(roots: Sequence) -> dict:
                     indegree[k] += 1
                 else:
                     indegree[k] = 1
-                    stack.append(p)
+                    if k not in expanded:
+                        expanded.add(k)
+                        stack.append(p)
     return indegree
 
 
@@ -161,7 +164,9 @@ def _deliver(node: Any, g: np.ndarray, wanted: dict | None, leaf_out: dict) -> N
         if k in wanted:
             leaf_out[k] = leaf_out[k] + g if k in leaf_out else g
     elif node.grad is None:
-        node.grad = _tensor.Tensor(np.array(g, dtype=node.data.dtype))
+        node.grad = _tensor.Tensor(np.array(g, dtype=node.data.dtype))  # a copy we own
+    elif node.grad.data.shape == g.shape and node.grad.data.flags.writeable:
+        node.grad.data += g  # accumulate in place: a recurrent weight gets T contributions
     else:
         node.grad.data = node.grad.data + g
 

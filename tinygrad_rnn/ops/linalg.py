@@ -20,11 +20,24 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match: "
                              f"{k_a} (last axis of a) != {k_b} (first matrix axis of b)")
         ctx.save_for_backward(a, b)
+        if b.ndim == 2 and a.ndim >= 2:
+            # a stack times one matrix is one GEMM over the folded rows; np.dot goes straight
+            # to BLAS, where np.matmul is far slower for thin products
+            return np.dot(a.reshape(-1, k_a), b).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_arrays
+        needs_a, needs_b = ctx.needs_input_grad
+        da = db = None
+        if b.ndim == 2 and a.ndim >= 2:
+            g2 = g.reshape(-1, g.shape[-1])
+            if needs_a:
+                da = np.dot(g2, b.T).reshape(a.shape)
+            if needs_b:
+                db = np.dot(a.reshape(-1, a.shape[-1]).T, g2)
+            return da, db
         # promote 1-D operands to matrices as numpy.matmul does, then undo it on the way out
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -33,17 +46,12 @@ class MatMul(Function):
             g = g[..., None]
         if a.ndim == 1:
             g = g[..., None, :]
-        da = db = None
-        if ctx.needs_input_grad[0]:
+        if needs_a:
             da = np.matmul(g, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 da = da[..., 0, :]
-        if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
-                # a shared weight: fold the batch into the rows, one GEMM instead of a stack
-                db = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-            else:
-                db = np.matmul(np.swapaxes(a2, -1, -2), g)
+        if needs_b:
+            db = np.matmul(np.swapaxes(a2, -1, -2), g)
             if b.ndim == 1:
                 db = db[..., 0]
         return da, db
