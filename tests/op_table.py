@@ -221,6 +221,10 @@ OPS: list = [
     OpSpec("embedding", lambda w, idx: ops.Embedding.apply(w, idx), lambda w, idx: w[idx],
            "embedding", ("Embedding",),
            torch=lambda w, idx: _t_nnf().embedding(idx, w)),
+    OpSpec("linear", lambda x, w, b: ops.Linear.apply(x, w, b), lambda x, w, b: x @ w.T + b,
+           "linear", ("Linear",), torch=lambda x, w, b: _t_nnf().linear(x, w, b)),
+    OpSpec("linear (no bias)", lambda x, w: ops.Linear.apply(x, w), lambda x, w: x @ w.T,
+           "linear_nobias", ("Linear",), torch=lambda x, w: _t_nnf().linear(x, w)),
     OpSpec("dropout (fixed mask)", lambda x, mask: ops.Dropout.apply(x, mask=mask),
            lambda x, mask: x * mask.astype(x.dtype), "dropout", ("Dropout",),
            torch=lambda x, mask: x * __import__("torch").from_numpy(mask)),
@@ -232,7 +236,7 @@ OPS: list = [
 
 KINDS = ("elementwise", "broadcast", "matmul", "where", "where1", "reduce", "softmax", "reshape",
          "transpose", "broadcast_to", "slice", "index", "index1", "concat", "stack", "embedding",
-         "dropout", "cross_entropy")
+         "linear", "linear_nobias", "dropout", "cross_entropy")
 
 
 # ----- how each kind draws its inputs and parameters -------------------------------------
@@ -303,6 +307,11 @@ def cases(draw, spec: OpSpec) -> tuple:
         v, d = draw(st.integers(1, 5)), draw(st.integers(1, 4))
         idx = draw(_repeating_ints(0, v - 1, draw(tt.shapes(max_dims=2, max_side=4))))
         return [draw(_arr((v, d), dom(0))), idx], {}
+    if k in ("linear", "linear_nobias"):
+        lead = draw(tt.shapes(max_dims=2, max_side=MAX_SIDE))
+        n_in, n_out = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+        x, w = draw(_arr(lead + (n_in,), dom(0))), draw(_arr((n_out, n_in), dom(1)))
+        return [x, w] + ([draw(_arr((n_out,), dom(2)))] if k == "linear" else []), {}
     if k == "dropout":
         x = draw(_arr(draw(shapes), dom(0)))
         p = draw(st.sampled_from([0.25, 0.5]))

@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import ops
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.tensor import Tensor
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """x @ weight.T + bias (shapes are checked once, at the module boundary)."""
-    y = x @ weight.T
-    return y if bias is None else y + bias
+    """x @ weight.T + bias as one graph node (shapes are checked at the module boundary)."""
+    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
 _ACTIVATIONS = {

@@ -45,20 +45,24 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 # ----- maps ----------------------------------------------------------------------------
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ weight.T + bias, for x (..., in), weight (out, in), bias (out,)."""
+    if isinstance(x, np.ndarray):
+        x = Tensor(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear: input must be a Tensor (or an ndarray), got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"linear: input must be floating-point, got dtype {x.dtype} "
+                        f"(convert it with .astype(np.float32))")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} needs last dimension "
                          f"{weight.shape[1]} to match weight of shape {weight.shape}")
-    y = x @ weight.T
-    if bias is not None:
-        y = y + bias
-    return y
+    return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
 def embedding(idx: Any, weight: Tensor) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by integer indices: idx.shape + (dim,)."""
-    arr = _index_array(idx, "embedding", "indices")
+    arr = _index_array(idx, "embedding", "indices", kind="row numbers")
     return ops.Embedding.apply(weight, Tensor(arr))
 
 
@@ -97,10 +101,11 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _index_array(target: Any, op: str, what: str = "target") -> np.ndarray:
+def _index_array(target: Any, op: str, what: str = "target",
+                 kind: str = "class indices") -> np.ndarray:
     arr = target.data if isinstance(target, Tensor) else np.asarray(target)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{op}: {what} must hold integer class indices, got dtype {arr.dtype} "
+        raise TypeError(f"{op}: {what} must hold integer {kind}, got dtype {arr.dtype} "
                         f"(build it with an integer array, e.g. np.array(..., dtype=np.int64))")
     return arr
 

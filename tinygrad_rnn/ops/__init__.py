@@ -4,12 +4,12 @@ from tinygrad_rnn.ops.elementwise import (
 )
 from tinygrad_rnn.ops.linalg import MatMul
 from tinygrad_rnn.ops.movement import BroadcastTo, Concatenate, GetItem, Reshape, Stack, Transpose
-from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, LogSoftmax
+from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
 from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Sum
 
 __all__ = [
     "Abs", "Add", "AsType", "BroadcastTo", "Clip", "Concatenate", "CrossEntropy", "Div",
-    "Dropout", "Embedding", "Exp", "GetItem", "Log", "LogSoftmax", "LogSumExp", "MatMul", "Max",
+    "Dropout", "Embedding", "Exp", "GetItem", "Linear", "Log", "LogSoftmax", "LogSumExp", "MatMul", "Max",
     "Min", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Sqrt", "Stack", "Sub", "Sum",
     "Tanh", "Transpose", "Where",
 ]

@@ -24,6 +24,38 @@ class LogSoftmax(Function):
         return g - np.exp(y) * np.sum(g, axis=ctx.axis, keepdims=True)
 
 
+class Linear(Function):
+    """y = x @ w^T + b;  dx = g @ w,  dw = g^T @ x,  db = sum of g over all but the last axis
+
+    x: (..., in), w: (out, in), b: (out,) or absent. One node (and one GEMM each way over the
+    folded leading axes) for the affine map at the heart of every cell and readout.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                             f"{w.shape} (expected input (..., {w.shape[-1]}) and 2-D weight)")
+        if b is not None and b.shape != w.shape[:1]:
+            raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
+        ctx.save_for_backward(x, w)
+        y = np.dot(x.reshape(-1, x.shape[-1]), w.T)
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + w.shape[:1])
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_arrays
+        needs = ctx.needs_input_grad
+        g2 = g.reshape(-1, w.shape[0])
+        dx = np.dot(g2, w).reshape(x.shape) if needs[0] else None
+        dw = np.dot(g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None
+        if len(needs) == 2:
+            return dx, dw
+        return dx, dw, (g2.sum(axis=0) if needs[2] else None)
+
+
 class Embedding(Function):
     """y = weight[idx];  dweight = zeros with g scatter-added at rows idx"""
 
