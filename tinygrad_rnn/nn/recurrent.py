@@ -214,6 +214,16 @@ def _checked_state(t: Any, what: str, owner: str, n: int, batch: int, unbatched:
     return t.reshape(t.shape[0], 1, *t.shape[1:]) if unbatched else t
 
 
+def _state_argument(owner: str, h0: Any, hx: Any) -> Any:
+    """The initial state given as h0 (this package's name) or hx (PyTorch's), not both."""
+    if hx is None:
+        return h0
+    if h0 is not None:
+        raise TypeError(f"{owner}.forward: got both h0 and hx; they name the same initial "
+                        f"state (hx is PyTorch's name), pass only one")
+    return hx
+
+
 def _unbatch(t: Tensor, unbatched: bool) -> Tensor:
     return t.reshape(t.shape[0], *t.shape[2:]) if unbatched else t
 
@@ -330,9 +340,9 @@ class RNN(RNNBase):
         out, h_n = fn(x, state, *weights, nonlinearity=self.nonlinearity, reverse=reverse)
         return out, h_n
 
-    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple:
-        """(output, h_n); see the module docstring for shapes."""
-        return super().forward(x, h0)
+    def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
+        return super().forward(x, _state_argument(type(self).__name__, h0, hx))
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -343,7 +353,7 @@ class LSTM(RNNBase):
     """LSTM: per layer and direction, the LSTMCell equations (gates i, f, g, o) at each step.
     Shapes in the module docstring; the state is a pair (h, c) of equal shapes.
 
-    `forward(x, (h0, c0)=None)` returns (output, (h_n, c_n)).
+    `forward(x, h0=None)`, h0 a pair (h_0, c_0), returns (output, (h_n, c_n)).
     """
 
     _cell = LSTMCell
@@ -374,9 +384,10 @@ class LSTM(RNNBase):
         c_n = stack([c for _, c in finals], axis=0)
         return _unbatch(h_n, unbatched), _unbatch(c_n, unbatched)
 
-    def forward(self, x: Tensor, hx: tuple | None = None) -> tuple:
-        """(output, (h_n, c_n)); see the module docstring for shapes."""
-        return super().forward(x, hx)
+    def forward(self, x: Tensor, h0: tuple | None = None, *, hx: tuple | None = None) -> tuple:
+        """(output, (h_n, c_n)) from the initial pair h0 = (h_0, c_0); see the module docstring
+        for shapes. `hx=` is PyTorch's name for h0."""
+        return super().forward(x, _state_argument("LSTM", h0, hx))
 
 
 class GRU(RNNBase):
@@ -392,9 +403,9 @@ class GRU(RNNBase):
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
         return GRUCell.step(x, state, *self._layer_weights(layer, direction))
 
-    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple:
-        """(output, h_n); see the module docstring for shapes."""
-        return super().forward(x, h0)
+    def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
+        return super().forward(x, _state_argument(type(self).__name__, h0, hx))
 
 
 class Recurrent(_SequenceRunner):
