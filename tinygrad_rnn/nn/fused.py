@@ -471,27 +471,17 @@ class GRUSequence(Function):
                 dh += tmp
         d_hh = fac.reshape(t_len, b, 3 * h)
         d_hh2 = d_hh.reshape(t_len * b, 3 * h)
-        da_n = a_n
-        da_n *= dhs
-        da_n2 = da_n.reshape(t_len * b, h)
-        d_rz2 = d_hh2[:, :2 * h]
-        dx = dw_ih = None
-        if ctx.needs_input_grad[0]:
-            dx = np.dot(d_rz2, w_ih[:2 * h])
-            dx += np.dot(da_n2, w_ih[2 * h:])
-            dx = dx.reshape(ctx.x_shape)
-        if ctx.needs_input_grad[2]:
-            dw_ih = np.empty_like(w_ih)
-            np.dot(d_rz2.T, x2, out=dw_ih[:2 * h])
-            np.dot(da_n2.T, x2, out=dw_ih[2 * h:])
         dh0 = dh if ctx.needs_input_grad[1] else None
         dw_hh = _sum_outer_prev(d_hh, out, h0, ctx.reverse) if ctx.needs_input_grad[3] else None
+        db_hh = d_hh2.sum(axis=0) if ctx.has_bias else None
+        # the input side sees [da_r, da_z, da_n]: overwrite dq with da_n in place, so dx and
+        # dW_ih are one GEMM each on a contiguous array (a column slice would send BLAS down
+        # a slow strided path)
+        np.multiply(a_n, dhs, out=f_q)
+        dx, dw_ih = _input_grads(ctx, d_hh2, x2, w_ih, ctx.x_shape, 2)
         if not ctx.has_bias:
             return dx, dh0, dw_ih, dw_hh
-        db_hh = d_hh2.sum(axis=0)
-        db_ih = db_hh.copy()
-        db_ih[2 * h:] = da_n2.sum(axis=0)
-        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
+        return dx, dh0, dw_ih, dw_hh, d_hh2.sum(axis=0), db_hh
 
 
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
