@@ -1,6 +1,6 @@
 """Checks of the public contract (SPEC) that the other suites leave out: keyword names of the
 recurrent layers' initial state, input checks of the functional layers, boolean-mask indexing,
-memory over an LSTM training loop, and known gaps of the engine (marked xfail, strict)."""
+memory over an LSTM training loop, and engine gaps found in review (now fixed)."""
 from __future__ import annotations
 
 import gc
@@ -119,37 +119,39 @@ def test_lstm_training_loop_does_not_grow_memory(fused):
 
 
 # ----- engine gaps, for the engine's owners ---------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="Tensor has __len__ but no __bool__: bool() of a 0-d "
-                                       "tensor raises 'len() of a 0-d tensor'")
 def test_bool_of_a_one_element_comparison():
     assert bool(Tensor(0.5) < 1.0) is True
     assert bool(Tensor([0.0]) > 1.0) is False
 
 
-@pytest.mark.xfail(strict=True, reason="bool() of a multi-element tensor falls back to len() "
-                                       "and is silently True (so `t in [other]` is True)")
 def test_bool_of_a_multi_element_tensor_is_ambiguous():
     with pytest.raises((RuntimeError, ValueError, TypeError), match="(?i)ambiguous|one element"):
         bool(Tensor([1.0, 0.0]))
 
 
-@pytest.mark.xfail(strict=True, reason="log_softmax/softmax with a tuple axis silently use "
-                                       "only its first axis")
 def test_softmax_rejects_a_tuple_axis():
     x = Tensor(np.ones((2, 3)))
     with pytest.raises((ValueError, TypeError), match="axis"):
         x.log_softmax(axis=(0, 1))
 
 
-@pytest.mark.xfail(strict=True, reason="comparisons call NumPy directly: a shape mismatch "
-                                       "gives NumPy's message without the op's name")
 def test_comparison_shape_mismatch_names_the_op_and_both_shapes():
     with pytest.raises(ValueError, match=r"(?i)(less|lt|<|compar).*\(2, 3\).*\(3, 2\)"):
         Tensor(np.ones((2, 3))) < np.ones((3, 2))
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor accepts string/object arrays; the error comes "
-                                       "later from a NumPy ufunc")
 def test_tensor_refuses_non_numeric_data_naming_the_dtype():
     with pytest.raises(TypeError, match="<U1"):
         Tensor(np.array(["a", "b"]))
+
+
+# ----- Sequential slices keep their children's names (PyTorch's state_dict keys) --------------
+def test_sequential_slice_keeps_names_and_append_does_not_overwrite(torch):
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 4))[1:]
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 4))[1:]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["2.weight", "2.bias"]
+    last = ours[1]
+    ours.append(nn.Linear(4, 1))
+    assert ours[1] is last and len(ours) == 3
+    assert list(ours.state_dict()) == ["2.weight", "2.bias", "3.weight", "3.bias"]
+    assert ours(Tensor(np.ones((1, 3), dtype=np.float32))).shape == (1, 1)

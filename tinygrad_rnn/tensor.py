@@ -55,6 +55,9 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         self.data = _as_array(data, dtype)
+        if self.data.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor data must be numeric (bool, integer or floating), got "
+                            f"dtype {self.data.dtype}")
         if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
             raise TypeError(
                 f"only floating-point tensors can require grad, got dtype {self.data.dtype}"
@@ -189,7 +192,19 @@ class Tensor:
 
     # ----- comparisons: boolean results, outside the graph ------------------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> "Tensor":
-        return Tensor(ufunc(self.data, self._operand(other).data))
+        b = self._operand(other).data
+        try:
+            return Tensor(ufunc(self.data, b))
+        except ValueError:
+            raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
+                             f"broadcast together") from None
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
+                               "only one-element tensors convert to bool (use .any() on .data "
+                               "or compare .item())")
+        return bool(self.data)
 
     def __lt__(self, other: Any) -> "Tensor":
         return self._compare(other, np.less)
@@ -281,6 +296,8 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> "Tensor":
         """self - logsumexp(self, axis, keepdims=True)."""
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"log_softmax/softmax: axis must be one int, got {axis!r}")
         ax = _norm_axis(axis, self.ndim, "log_softmax")
         return ops.LogSoftmax.apply(self, axis=ax[0] if ax else None)  # None: a 0-d tensor
 
