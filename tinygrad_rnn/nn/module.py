@@ -380,13 +380,16 @@ class Sequential(Module):
         return x
 
     def append(self, module: Module) -> "Sequential":
-        self._add(str(len(self._modules)), module)
+        n = len(self._modules)
+        while str(n) in self._modules:  # a slice keeps its names: '1', '2' + append -> '3'
+            n += 1
+        self._add(str(n), module)
         return self
 
     def __getitem__(self, i: int) -> Module:
         mods = list(self._modules.values())
-        if isinstance(i, slice):
-            return Sequential(*mods[i])
+        if isinstance(i, slice):  # children keep their names, hence their state_dict keys
+            return Sequential(OrderedDict(list(self._modules.items())[i]))
         return mods[_checked_index(i, len(mods), "Sequential")]
 
     def __len__(self) -> int:
