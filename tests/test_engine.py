@@ -40,3 +40,33 @@ def test_matmul_of_a_stack_by_a_matrix_keeps_numpy_semantics():
     w = Tensor(rng.standard_normal((5, 4)), requires_grad=True)
     np.testing.assert_allclose((a @ w.T).data, a.data @ w.data.T, rtol=1e-12)
     assert tg.gradcheck(lambda a, w: a @ w.T, [a, w])
+
+
+def test_python_conversions():
+    t = Tensor([-1.0, 2.0])
+    np.testing.assert_array_equal(abs(t).data, [1, 2])
+    assert +t is t
+    assert float(Tensor(2.5)) == 2.5 and int(Tensor(3.0)) == 3
+    np.testing.assert_array_equal(np.asarray(t), t.data)
+    assert Tensor([Tensor(1.0), Tensor(2.0)]).data.tolist() == [1.0, 2.0]
+
+
+def test_integer_arrays_do_not_widen_a_float_tensor():
+    t = Tensor(np.ones(2, dtype=np.float32))
+    assert (t + np.array([1, 2])).dtype == np.float32
+    assert (np.array([1, 2]) * t).dtype == np.float32
+
+
+def test_arange_indexes_rows():
+    x = Tensor(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(x[tg.arange(3), np.array([1, 0, 1])].data, [1, 2, 5])
+
+
+def test_bad_axis_and_empty_reduction_name_the_op():
+    import pytest
+    with pytest.raises(TypeError, match="sum: axis must be"):
+        Tensor(np.ones((2, 2))).sum(axis=1.0)
+    with pytest.raises(ValueError, match="^Max: .*zero-size"):
+        Tensor(np.zeros(0)).max()
+    with pytest.raises(ValueError, match="nested list"):
+        Tensor([[1.0], [2.0, 3.0]])

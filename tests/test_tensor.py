@@ -80,9 +80,11 @@ def test_random_tensors_follow_manual_seed():
 
 
 def test_arange_and_eye():
-    a = tg.arange(5)
-    assert a.dtype == np.float32 and a.data.tolist() == [0, 1, 2, 3, 4]
+    a = tg.arange(5)  # integer arguments give int64 indices, as in PyTorch
+    assert a.dtype == np.int64 and a.data.tolist() == [0, 1, 2, 3, 4]
     assert tg.arange(1, 2, 0.5).data.tolist() == [1.0, 1.5]
+    assert tg.arange(1, 2, 0.5).dtype == np.float32
+    assert tg.arange(3, dtype=np.float32, requires_grad=True).requires_grad
     assert tg.arange(3, dtype=np.int64).dtype == np.int64
     np.testing.assert_array_equal(tg.eye(3).data, np.eye(3))
     assert tg.eye(2, 3).shape == (2, 3) and tg.eye(2, requires_grad=True).requires_grad

@@ -146,8 +146,8 @@ class Function:
 def _named_error(cls: type, args: tuple, e: ValueError) -> ValueError:
     """e, prefixed with the op's name and its input shapes unless its message names the op."""
     msg = str(e)
-    if cls.__name__.lower() in msg.lower().replace("_", ""):
-        return e
+    if msg.lower().replace("_", "").startswith(cls.__name__.lower()):
+        return e  # already names the op, as the built-in ops' own checks do
     shapes = " and ".join(str(np.shape(a.data if isinstance(a, _tensor.Tensor) else a))
                           for a in args)
     return ValueError(f"{cls.__name__}: {msg.strip()} (input shapes {shapes})")

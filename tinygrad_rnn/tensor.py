@@ -27,6 +27,15 @@ def get_rng() -> np.random.Generator:
     return _rng
 
 
+def _unwrap(items: Any) -> Any:
+    """A nested list with the arrays of any Tensors inside it, for np.asarray."""
+    if isinstance(items, Tensor):
+        return items.data
+    if isinstance(items, (list, tuple)):
+        return [_unwrap(i) for i in items]
+    return items
+
+
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
@@ -34,9 +43,14 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         return data if dtype is None else data.astype(dtype, copy=False)
     if isinstance(data, np.generic):
         return np.asarray(data, dtype=dtype)
+    if isinstance(data, (list, tuple)):
+        data = _unwrap(data)
     if isinstance(data, (bool, int, float, list, tuple)):
-        arr = np.asarray(data, dtype=_DEFAULT_DTYPE if dtype is None else dtype)
-        return arr
+        try:
+            return np.asarray(data, dtype=_DEFAULT_DTYPE if dtype is None else dtype)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"Tensor data: cannot make an array from this nested list ({e}); "
+                             "expected numbers in lists of equal lengths") from None
     raise TypeError(
         f"Tensor data must be an ndarray, a Python number or a nested list, got {type(data).__name__}"
     )
@@ -143,9 +157,13 @@ class Tensor:
         """Python numbers take this tensor's floating dtype, as a weak scalar does in NumPy."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float, bool)) and np.issubdtype(self.dtype, np.floating):
+        floating = self.data.dtype.kind == "f"
+        if isinstance(other, (int, float, bool)) and floating:
             return Tensor(np.asarray(other, dtype=self.dtype))
-        return Tensor(other if isinstance(other, np.ndarray) else np.asarray(other))
+        other = other if isinstance(other, np.ndarray) else np.asarray(other)
+        if floating and other.dtype.kind in "biu":
+            other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
+        return Tensor(other)
 
     # ----- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
@@ -198,6 +216,22 @@ class Tensor:
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
                              f"broadcast together") from None
+
+    def __abs__(self) -> "Tensor":
+        return self.abs()
+
+    def __pos__(self) -> "Tensor":
+        return self
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """np.asarray(t) gives the data (outside the graph)."""
+        return self.data if dtype is None else self.data.astype(dtype)
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
@@ -340,7 +374,12 @@ def _norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
     """Axis (int, tuple or None) as a sorted tuple of non-negative ints, checked."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(isinstance(a, (int, np.integer)) for a in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
@@ -391,9 +430,12 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as numpy.arange (float32 unless a dtype is given)."""
+    """Evenly spaced values as numpy.arange: int64 for integer arguments (as PyTorch),
+    float32 otherwise, unless a dtype is given."""
     arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return Tensor(arr.astype(dtype or _DEFAULT_DTYPE), requires_grad=requires_grad)
+    if dtype is None:
+        dtype = np.int64 if arr.dtype.kind in "iu" else _DEFAULT_DTYPE
+    return Tensor(arr.astype(dtype), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = _DEFAULT_DTYPE,
