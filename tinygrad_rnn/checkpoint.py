@@ -155,13 +155,14 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory, expected a .npz file")
     try:
-        z = np.load(path, allow_pickle=False)
-        if isinstance(z, np.ndarray):
-            raise CheckpointError(f"{path} is a single .npy array, not a checkpoint")
-        with z:
-            if "meta" not in z.files:
-                raise CheckpointError(f"{path} is not a tinygrad_rnn checkpoint (no 'meta' entry)")
-            arrays = {k: z[k] for k in z.files}
+        with open(path, "rb") as f:  # our own handle: closed even when np.load fails
+            z = np.load(f, allow_pickle=False)
+            if isinstance(z, np.ndarray):
+                raise CheckpointError(f"{path} is a single .npy array, not a checkpoint")
+            with z:
+                if "meta" not in z.files:
+                    raise CheckpointError(f"{path} is not a tinygrad_rnn checkpoint (no 'meta' entry)")
+                arrays = {k: z[k] for k in z.files}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
