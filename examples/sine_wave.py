@@ -55,7 +55,10 @@ class SineWindows:
 
 
 class SineRNN(nn.Module):
-    """h_t = sigma(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh);  y_t = W_out h_t + b_out   (x, y: (T, B, 1))"""
+    """h_t = sigma(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh);  y_t = W_out h_t + b_out
+
+    x, y: (T, B, 1), time-major; sigma is the sigmoid (or tanh).
+    """
 
     def __init__(self, hidden_size: int = 32, nonlinearity: str = "sigmoid"):
         super().__init__()

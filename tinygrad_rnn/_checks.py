@@ -74,7 +74,8 @@ CHECKS: list = [
      [(2, 3)], "any"),
     ("cross_entropy", lambda a: ops.CrossEntropy.apply(a, _TARGETS), [(3, 4)], "any"),
     ("F.mse_loss", lambda a, b: F.mse_loss(a, b), [(2, 3), (2, 3)], "any"),
-    ("F.cross_entropy (T,B,C)", lambda a: F.cross_entropy(a, _TARGETS.reshape(3, 1)), [(3, 1, 4)], "any"),
+    ("F.cross_entropy (T,B,C)", lambda a: F.cross_entropy(a, _TARGETS.reshape(3, 1)),
+     [(3, 1, 4)], "any"),
     ("F.binary_cross_entropy_with_logits",
      lambda a, b: F.binary_cross_entropy_with_logits(a, b.sigmoid()), [(2, 3), (2, 3)], "any"),
 ]
@@ -155,7 +156,8 @@ def run_checks(seed: int = 0) -> list:
         module = getattr(fn, "module", None)
         params = list(module.parameters()) if module is not None else []
         xs = _inputs(shapes, domain, rng)
-        shape_text = " ".join(str(s) for s in shapes) + (f" +{len(params)} params" if params else "")
+        shape_text = " ".join(str(s) for s in shapes)
+        shape_text += f" +{len(params)} params" if params else ""
 
         def with_params(*args, _fn=fn, _n=len(xs)):
             return _fn(*args[:_n])

@@ -62,7 +62,7 @@ class Checkpoint:
         return f"checkpoint {self.path}" if self.path else "checkpoint"
 
     def check_model(self, model: Any) -> None:
-        """Raise CheckpointError unless the parameters fit `model` exactly (names, shapes, dtypes)."""
+        """Raise CheckpointError unless the parameters fit `model` (names, shapes, dtypes)."""
         where = self._where()
         config = getattr(model, "config", None)
         saved = self.model_config
@@ -121,7 +121,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
     manifest = {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()}
     for k, v in arrays.items():
         if v.dtype.hasobject:
-            raise TypeError(f"checkpoint entry {k!r} has object dtype; only plain arrays are stored")
+            raise TypeError(f"checkpoint entry {k!r} has object dtype; "
+                            "only plain arrays are stored")
     meta = dict(ckpt.meta, format=FORMAT_TAG, format_version=FORMAT_VERSION, manifest=manifest)
     arrays["meta"] = _to_bytes(meta)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -161,7 +162,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                 raise CheckpointError(f"{path} is a single .npy array, not a checkpoint")
             with z:
                 if "meta" not in z.files:
-                    raise CheckpointError(f"{path} is not a tinygrad_rnn checkpoint (no 'meta' entry)")
+                    raise CheckpointError(
+                        f"{path} is not a tinygrad_rnn checkpoint (no 'meta' entry)")
                 arrays = {k: z[k] for k in z.files}
     except CheckpointError:
         raise
@@ -183,7 +185,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not isinstance(manifest, dict) or set(manifest) != set(arrays):
         have = set(arrays)
         want = set(manifest) if isinstance(manifest, dict) else set()
-        raise CheckpointError(f"checkpoint {path} is damaged: entries missing {sorted(want - have)}, "
+        raise CheckpointError(f"checkpoint {path} is damaged: entries missing "
+                              f"{sorted(want - have)}, "
                               f"unexpected {sorted(have - want)}")
     ckpt = Checkpoint(meta=meta, path=str(path))
     groups = dict(zip(_GROUPS, (ckpt.params, ckpt.optimizer, ckpt.state)))

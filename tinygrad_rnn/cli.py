@@ -83,44 +83,58 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Train, sample and check recurrent networks built on "
                 "tinygrad_rnn, a small autodiff engine on NumPy.")
     p.add_argument("--version", action="version", version=f"%(prog)s {tinygrad_rnn.__version__}")
-    sub = p.add_subparsers(dest="command", metavar="{train,sample,gradcheck,bench}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,sample,gradcheck,bench}",
+                           parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a character model and print a sample",
                        description="Train a character-level language model with truncated BPTT. "
                        "With no options: an LSTM on the built-in corpus (Python's help topics) "
                        f"for {DEFAULT_TIME_BUDGET:.0f} seconds, then a sample.")
     t.add_argument("--data", metavar="FILE", help="UTF-8 text file (default: the built-in corpus)")
-    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm", help="recurrent cell (default lstm)")
-    t.add_argument("--hidden", type=_positive_int, default=128, help="hidden units per layer (default 128)")
+    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm",
+                   help="recurrent cell (default lstm)")
+    t.add_argument("--hidden", type=_positive_int, default=128,
+                   help="hidden units per layer (default 128)")
     t.add_argument("--layers", type=_positive_int, default=1, help="stacked layers (default 1)")
     t.add_argument("--embedding", type=_nonneg_int, default=0,
                    help="embedding size; 0 feeds one-hot vectors (default 0)")
-    t.add_argument("--dropout", type=_dropout, default=0.0, help="dropout between layers and before the output (default 0)")
-    t.add_argument("--seq-len", type=_positive_int, default=32, help="BPTT window length T (default 32)")
-    t.add_argument("--batch-size", type=_positive_int, default=32, help="parallel streams B (default 32)")
-    t.add_argument("--steps", type=_positive_int, help="optimizer steps to reach (total, also when resuming)")
+    t.add_argument("--dropout", type=_dropout, default=0.0,
+                   help="dropout between layers and before the output (default 0)")
+    t.add_argument("--seq-len", type=_positive_int, default=32,
+                   help="BPTT window length T (default 32)")
+    t.add_argument("--batch-size", type=_positive_int, default=32,
+                   help="parallel streams B (default 32)")
+    t.add_argument("--steps", type=_positive_int,
+                   help="optimizer steps to reach (total, also when resuming)")
     t.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
-                   help=f"stop after this many seconds (default {DEFAULT_TIME_BUDGET:.0f} when --steps is not given)")
+                   help=f"stop after this many seconds (default {DEFAULT_TIME_BUDGET:.0f} when "
+                   "--steps is not given)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="default adam")
     t.add_argument("--lr", type=_positive_float, default=3e-3, help="learning rate (default 3e-3)")
     clip = t.add_mutually_exclusive_group()
     clip.add_argument("--clip-norm", type=_positive_float, default=5.0,
                       help="clip the global gradient norm (default 5)")
-    clip.add_argument("--clip-value", type=_positive_float, help="clip each gradient entry to +-VALUE instead")
+    clip.add_argument("--clip-value", type=_positive_float,
+                      help="clip each gradient entry to +-VALUE instead")
     t.add_argument("--lr-schedule", choices=("none", "step", "cosine"), default="none",
                    help="step: halve every --lr-step-size steps; cosine: anneal to 0 over --steps")
-    t.add_argument("--lr-step-size", type=_positive_int, default=500, help="steps between halvings (default 500)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="tail of the text held out (default 0.1)")
-    t.add_argument("--val-every", type=_nonneg_int, default=100, help="validate every N steps, 0 = only at the end (default 100)")
+    t.add_argument("--lr-step-size", type=_positive_int, default=500,
+                   help="steps between halvings (default 500)")
+    t.add_argument("--val-fraction", type=float, default=0.1,
+                   help="tail of the text held out (default 0.1)")
+    t.add_argument("--val-every", type=_nonneg_int, default=100,
+                   help="validate every N steps, 0 = only at the end (default 100)")
     t.add_argument("--checkpoint-every", type=_nonneg_int, default=500,
                    help="checkpoint every N steps, 0 = only at the end (default 500)")
-    t.add_argument("--out", metavar="DIR", help="output folder (default runs/<data>-<cell>-h<hidden>)")
+    t.add_argument("--out", metavar="DIR",
+                   help="output folder (default runs/<data>-<cell>-h<hidden>)")
     t.add_argument("--resume", nargs="?", const="", metavar="CHECKPOINT",
                    help=f"continue from CHECKPOINT (default <out>/{CHECKPOINT_NAME}); "
                    "give the same options as the first run")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--sample-length", type=_nonneg_int, default=300, help="characters printed at the end (default 300)")
+    t.add_argument("--sample-length", type=_nonneg_int, default=300,
+                   help="characters printed at the end (default 300)")
     t.add_argument("--threads", type=_nonneg_int, default=1,
                    help="BLAS threads; 0 leaves the library's default (default 1: an RNN's small "
                    "matrices run faster on one)")
@@ -128,15 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.")
-    s.add_argument("--checkpoint", required=True, metavar="FILE", help="a checkpoint.npz written by train")
-    s.add_argument("--length", type=_nonneg_int, default=500, help="characters to generate (default 500)")
-    s.add_argument("--temperature", type=_positive_float, default=0.8, help="softmax temperature (default 0.8)")
-    s.add_argument("--top-k", type=_positive_int, help="draw only from the K most likely characters")
+    s.add_argument("--checkpoint", required=True, metavar="FILE",
+                   help="a checkpoint.npz written by train")
+    s.add_argument("--length", type=_nonneg_int, default=500,
+                   help="characters to generate (default 500)")
+    s.add_argument("--temperature", type=_positive_float, default=0.8,
+                   help="softmax temperature (default 0.8)")
+    s.add_argument("--top-k", type=_positive_int,
+                   help="draw only from the K most likely characters")
     s.add_argument("--greedy", action="store_true", help="always take the most likely character")
     s.add_argument("--prime", default="", help="text the model reads first (printed too)")
     s.add_argument("--seed", type=int, help="random seed for repeatable samples")
 
-    g = sub.add_parser("gradcheck", help="check every built-in op, cell and layer against finite differences",
+    g = sub.add_parser("gradcheck",
+                       help="check every built-in op, cell and layer against finite differences",
                        description="Run every built-in op, cell and recurrent layer through "
                        "tinygrad_rnn.gradcheck in float64 and print a table.")
     g.add_argument("--seed", type=int, default=0)
@@ -184,14 +203,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--seq-len {args.seq_len} is longer than the validation text of "
                          f"{source} ({len(val_ids)} characters, the last {args.val_fraction:.0%}); "
                          "use a shorter --seq-len, a larger --val-fraction or a longer text")
-    train_windows = TBPTTBatcher(train_ids, min(args.batch_size, len(train_ids) // (args.seq_len + 1)),
-                                 args.seq_len)
+    train_windows = TBPTTBatcher(
+        train_ids, min(args.batch_size, len(train_ids) // (args.seq_len + 1)), args.seq_len)
     # the held-out tail is short: fewer parallel streams so that each holds a whole window
     val_windows = TBPTTBatcher(val_ids, min(args.batch_size, len(val_ids) // (args.seq_len + 1)),
                                args.seq_len)
     if train_windows.batch_size < args.batch_size:
-        raise ValueError(f"--batch-size {args.batch_size} x --seq-len {args.seq_len} needs at least "
-                         f"{args.batch_size * (args.seq_len + 1)} training characters, {source} "
+        raise ValueError(f"--batch-size {args.batch_size} x --seq-len {args.seq_len} needs at "
+                         f"least {args.batch_size * (args.seq_len + 1)} training characters, "
+                         f"{source} 
                          f"has {len(train_ids)}; use smaller values or a longer text")
 
     out = Path(args.out) if args.out else _default_out(args)
@@ -218,7 +238,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         budget = DEFAULT_TIME_BUDGET
     trainer = Trainer(
         model, opt, F.cross_entropy, train_windows, scheduler=scheduler, val_windows=val_windows,
-        clip_norm=None if args.clip_value is not None else args.clip_norm, clip_value=args.clip_value,
+        clip_norm=None if args.clip_value is not None else args.clip_norm,
+        clip_value=args.clip_value,
         val_every=args.val_every, val_windows_max=50, checkpoint_every=args.checkpoint_every,
         out_dir=out, meta={"model_config": model.config, "vocab": vocab.to_list(),
                            "dtype": args.dtype, "seed": args.seed},
@@ -231,7 +252,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     info(f"training {args.cell.upper()} ({args.layers}x{args.hidden}, "
          f"{sum(p.size for p in model.parameters()):,} parameters) on {source}: "
          f"{len(text):,} characters, vocabulary {len(vocab)}, "
-         + (f"{steps} steps" if steps else f"{budget:.0f} s") + f", output in {out}", file=sys.stderr)
+         + (f"{steps} steps" if steps else f"{budget:.0f} s") + f", output in {out}",
+         file=sys.stderr)
     result = trainer.fit(steps=steps, time_budget=budget)
     chars = result.step * args.seq_len * args.batch_size
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
@@ -311,7 +333,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=script.parent.parent)
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck,
+            "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

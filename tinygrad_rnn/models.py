@@ -36,7 +36,8 @@ class CharRNN(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"CharRNN: dropout must be in [0, 1), got {dropout}")
         if embedding_dim < 0:
-            raise ValueError(f"CharRNN: embedding_dim must be >= 0 (0 = one-hot), got {embedding_dim}")
+            raise ValueError(f"CharRNN: embedding_dim must be >= 0 (0 = one-hot), "
+                             f"got {embedding_dim}")
         self.config = dict(vocab_size=int(vocab_size), hidden_size=int(hidden_size),
                            num_layers=int(num_layers), cell=cell, dropout=float(dropout),
                            embedding_dim=int(embedding_dim), nonlinearity=nonlinearity)

@@ -148,10 +148,12 @@ class Trainer:
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable, train_windows: Any, *,
                  scheduler: Any = None, val_windows: Any = None, clip_norm: float | None = None,
-                 clip_value: float | None = None, val_every: int = 0, val_windows_max: int | None = None,
+                 clip_value: float | None = None, val_every: int = 0,
+                 val_windows_max: int | None = None,
                  checkpoint_every: int = 0, out_dir: str | os.PathLike | None = None,
                  meta: dict | None = None, units_per_step: int | None = None,
-                 smoothing: float = 0.98, quiet: bool = False, log: Callable[[str], None] | None = None):
+                 smoothing: float = 0.98, quiet: bool = False,
+                 log: Callable[[str], None] | None = None):
         if len(train_windows) == 0:
             raise ValueError("Trainer: the training data holds no complete window")
         for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
@@ -266,7 +268,8 @@ class Trainer:
 
     def _diverged_message(self, step: int, what: str) -> str:
         keep = (f"the last good checkpoint is {self.last_checkpoint} (step "
-                f"{self.last_checkpoint_step})" if self.last_checkpoint else "no checkpoint was written")
+                f"{self.last_checkpoint_step})" if self.last_checkpoint
+                else "no checkpoint was written")
         return (f"training diverged at step {step}: {what}; stopped before updating the weights, "
                 f"{keep}. Try a lower --lr or --clip-norm.")
 
@@ -302,9 +305,11 @@ class Trainer:
                 loss = self._train_step()
                 consistent = True
                 b = self.smoothing
-                self.smooth_loss = loss if self.smooth_loss is None else b * self.smooth_loss + (1 - b) * loss
+                self.smooth_loss = (loss if self.smooth_loss is None
+                                    else b * self.smooth_loss + (1 - b) * loss)
                 val = None
-                if self.val_windows is not None and self.val_every and self.step % self.val_every == 0:
+                if (self.val_windows is not None and self.val_every
+                        and self.step % self.val_every == 0):
                     val = self.val_loss = evaluate(self.model, self.val_windows, self.loss_fn,
                                                    self.val_windows_max)
                 elapsed = time.perf_counter() - start
@@ -313,8 +318,8 @@ class Trainer:
                            lr=self._lr(), chars_per_s=speed, elapsed_s=elapsed)
                 self.history.append(row)
                 if writer is not None:
-                    writer.writerow({k: ("" if v is None else f"{v:.6g}" if isinstance(v, float) else v)
-                                     for k, v in row.items()})
+                    writer.writerow({k: ("" if v is None else f"{v:.6g}"
+                                         if isinstance(v, float) else v) for k, v in row.items()})
                 self._report(bar, row)
                 if self.checkpoint_every and self.step % self.checkpoint_every == 0:
                     self.save()
@@ -332,13 +337,15 @@ class Trainer:
         if interrupted and not consistent:
             # interrupted inside a step: the weights may be half-updated, keep the last file
             self.log(f"interrupted during step {self.step + 1}; not saving a half-updated model"
-                     + (f", last checkpoint: {self.last_checkpoint}" if self.last_checkpoint else ""))
+                     + (f", last checkpoint: {self.last_checkpoint}"
+                        if self.last_checkpoint else ""))
         elif self.last_checkpoint_step != self.step or self.last_checkpoint is None:
             self.save()
         last = self.history[-1] if self.history else None
         if (self.val_windows is not None and consistent and last is not None
                 and last["val_loss"] is None):  # report the final weights' validation loss
-            self.val_loss = evaluate(self.model, self.val_windows, self.loss_fn, self.val_windows_max)
+            self.val_loss = evaluate(self.model, self.val_windows, self.loss_fn,
+                                     self.val_windows_max)
         self._plot()
         return TrainResult(step=self.step, smooth_loss=self.smooth_loss, val_loss=self.val_loss,
                            history=self.history, interrupted=interrupted,
