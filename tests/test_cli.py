@@ -266,3 +266,13 @@ def test_bench_runs_the_script_quick(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_bench_script", lambda: script)
     code = cli.main(["bench"])
     assert code == 3  # the script's own status comes back
+
+
+def test_batch_too_large_for_the_text(capsys, tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text(TEXT[:300])
+    code, _, err = run(capsys, "train", "--data", path, "--steps", "2", "--out", tmp_path / "o",
+                       *TINY, "--batch-size", "64")
+    assert code == 1
+    assert ("--batch-size 64 x --seq-len 8 needs at least 576 training characters"
+            in one_line_error(err))

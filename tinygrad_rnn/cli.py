@@ -211,8 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if train_windows.batch_size < args.batch_size:
         raise ValueError(f"--batch-size {args.batch_size} x --seq-len {args.seq_len} needs at "
                          f"least {args.batch_size * (args.seq_len + 1)} training characters, "
-                         f"{source} 
-                         f"has {len(train_ids)}; use smaller values or a longer text")
+                         f"{source} has {len(train_ids)}; use smaller values or a longer text")
 
     out = Path(args.out) if args.out else _default_out(args)
     resume_path = None
