@@ -157,7 +157,8 @@ def test_backward_releases_saved_arrays():
     ctx = y._ctx
     assert ctx.saved_arrays
     y.sum().backward()
-    assert ctx.saved_arrays == () and ctx.parents == ()
+    assert ctx.saved_arrays == () and ctx.parents is None and ctx.released
+    assert "released" in repr(ctx)
 
 
 # ----- grad modes -----------------------------------------------------------------------------

@@ -40,24 +40,24 @@ def _sum_to(g: np.ndarray, shape: tuple, ctx: Any, index: int) -> np.ndarray:
 
 
 def _count_consumers(roots: Sequence) -> dict:
-    """For every node behind `roots`, the number of graph edges that lead into it."""
-    indegree: dict = {}
+    """For every node behind `roots`, the number of graph edges that lead into it.
+
+    Roots start at 0, so a root reached from another root is counted, not walked twice.
+    """
+    indegree = {id(r): 0 for r in roots}
     stack = list(roots)
-    expanded = {id(r) for r in roots}  # a root reached from another root is walked once
     while stack:
-        ctx = stack.pop()._ctx
-        if ctx.released:
+        parents = stack.pop()._ctx.parents
+        if parents is None:
             raise RuntimeError(_RELEASED)
-        for p in ctx.parents:
+        for p in parents:
             if p._ctx is not None and p.requires_grad:
                 k = id(p)
                 if k in indegree:
                     indegree[k] += 1
                 else:
                     indegree[k] = 1
-                    if k not in expanded:
-                        expanded.add(k)
-                        stack.append(p)
+                    stack.append(p)
     return indegree
 
 
@@ -93,13 +93,14 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         grads[k] = grads[k] + s if k in grads else s
         inner[k] = r
     indegree = _count_consumers(list(inner.values()))
-    ready = [r for k, r in inner.items() if k not in indegree]
+    ready = [r for k, r in inner.items() if not indegree[k]]
 
     while ready:
         node = ready.pop()
         ctx = node._ctx
         g = grads.pop(id(node), None)
-        owned.discard(id(node))
+        if owned:
+            owned.discard(id(node))
         parents = ctx.parents
         pgrads = None
         if g is not None:
@@ -142,7 +143,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                 continue
             k = id(p)
             if pg is not None:
-                if k in owned:
+                if owned and k in owned:
                     grads[k] += pg
                 else:
                     grads[k] = grads[k] + pg if k in grads else pg
@@ -152,8 +153,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                 ready.append(p)
         if not retain_graph:  # free the saved arrays and the graph behind this node now
             ctx.__dict__.clear()
-            ctx.parents = ()
-            ctx.released = True
+            ctx.parents = None  # marks the node as released
     return leaf_out
 
 

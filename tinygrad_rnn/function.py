@@ -81,8 +81,12 @@ class Function:
     """
 
     __slots__ = ("parents", "__dict__")
-    saved_arrays: tuple = ()  # class defaults: most nodes never set them, so forward is cheaper
-    released = False
+    saved_arrays: tuple = ()  # a class default: ops that save nothing never set it
+
+    @property
+    def released(self) -> bool:
+        """True once backward has freed this node (its parents become None)."""
+        return self.parents is None
 
     def __init__(self, parents: tuple = ()):
         self.parents = parents
@@ -140,6 +144,8 @@ class Function:
         return result
 
     def __repr__(self) -> str:
+        if self.parents is None:
+            return f"<{type(self).__name__}, released by backward>"
         return f"<{type(self).__name__} with {len(self.parents)} parents>"
 
 
