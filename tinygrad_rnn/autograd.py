@@ -1,11 +1,15 @@
 """Reverse-mode traversal: topological order, gradient accumulation, graph release.
 
-Everything here is iterative (Kahn's algorithm), so a 100,000-op chain needs no recursion
-and time linear in its length. Gradients wait in a dict keyed by node and are popped as
-soon as the node is processed; each node's Function is released after it has been used.
+Every recorded node carries a generation number (`ctx.seq`) that grows with creation, so a
+node is always newer than its inputs. Backward pops nodes newest first from a heap: by the
+time a node comes out, every consumer has handed it its gradient. One pass, no recursion,
+and no counting walk beforehand (a chain keeps a heap of one entry, so a 100,000-op chain
+costs linear time). Gradients wait in a dict keyed by node and are popped when the node is
+processed; each node's Function is released right after it has been used.
 """
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,28 +43,6 @@ def _sum_to(g: np.ndarray, shape: tuple, ctx: Any, index: int) -> np.ndarray:
     return g.reshape(shape)
 
 
-def _count_consumers(roots: Sequence) -> dict:
-    """For every node behind `roots`, the number of graph edges that lead into it.
-
-    Roots start at 0, so a root reached from another root is counted, not walked twice.
-    """
-    indegree = {id(r): 0 for r in roots}
-    stack = list(roots)
-    while stack:
-        parents = stack.pop()._ctx.parents
-        if parents is None:
-            raise RuntimeError(_RELEASED)
-        for p in parents:
-            if p._ctx is not None and p.requires_grad:
-                k = id(p)
-                if k in indegree:
-                    indegree[k] += 1
-                else:
-                    indegree[k] = 1
-                    stack.append(p)
-    return indegree
-
-
 def _seed(t: Any, grad: Any) -> np.ndarray:
     if grad is None:
         if t.size != 1:
@@ -76,81 +58,76 @@ def _seed(t: Any, grad: Any) -> np.ndarray:
 
 
 def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
-    """Propagate seeds from roots in topological order (Kahn's algorithm).
-
-    A node runs its backward once every consumer has handed it a gradient. Leaf gradients
-    accumulate into `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
-    """
+    """Propagate seeds from roots, newest node first. Leaf gradients accumulate into
+    `.grad`, or, for grad(), into the returned dict for the `wanted` inputs."""
     grads: dict = {}
     owned: set = set()  # ids whose buffer in `grads` was allocated here and may grow in place
     leaf_out: dict = {}
-    inner: dict = {}
+    heap: list = []  # (-seq, node): newest first; a node enters when its first gradient arrives
     for r, s in zip(roots, seeds):
         k = id(r)
         if r._ctx is None:
             _deliver(r, s, wanted, leaf_out)
-            continue
-        grads[k] = grads[k] + s if k in grads else s
-        inner[k] = r
-    indegree = _count_consumers(list(inner.values()))
-    ready = [r for k, r in inner.items() if not indegree[k]]
+        elif k in grads:
+            grads[k] = grads[k] + s
+        else:
+            grads[k] = s
+            heappush(heap, (-r._ctx.seq, r))
 
-    while ready:
-        node = ready.pop()
+    while heap:
+        node = heappop(heap)[1]
         ctx = node._ctx
-        g = grads.pop(id(node), None)
+        parents = ctx.parents
+        if parents is None:
+            raise RuntimeError(_RELEASED)
+        g = grads.pop(id(node))
         if owned:
             owned.discard(id(node))
-        parents = ctx.parents
-        pgrads = None
-        if g is not None:
-            if wanted is not None and id(node) in wanted:
-                _deliver(node, g, wanted, leaf_out)
-            pgrads = ctx.backward(ctx, g)
-            if pgrads.__class__ is not tuple:
-                pgrads = (pgrads,)
-            if len(pgrads) != len(parents):
-                raise RuntimeError(
-                    f"Function {type(ctx).__name__}.backward returned {len(pgrads)} gradients, "
-                    f"expected {len(parents)} (one per input, None where there is none)"
-                )
+        if wanted is not None and id(node) in wanted:
+            _deliver(node, g, wanted, leaf_out)
+        pgrads = ctx.backward(ctx, g)
+        if pgrads.__class__ is not tuple:
+            pgrads = (pgrads,)
+        if len(pgrads) != len(parents):
+            raise RuntimeError(
+                f"Function {type(ctx).__name__}.backward returned {len(pgrads)} gradients, "
+                f"expected {len(parents)} (one per input, None where there is none)"
+            )
         for i, p in enumerate(parents):
-            if not p.requires_grad:
+            pg = pgrads[i]
+            if pg is None or not p.requires_grad:
                 continue
-            pg = None if pgrads is None else pgrads[i]
             if pg.__class__ is IndexedGrad:
                 if p._ctx is None:
-                    pg = pg.dense(p.data.dtype)  # leaves: rare, keep the simple path
-                else:
-                    k = id(p)
-                    buf = grads.get(k)
-                    if k not in owned:  # a fresh buffer that no other node shares
-                        buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
-                        owned.add(k)
-                    pg.add_to(buf)
-                    grads[k] = buf
-                    pg = None
-            elif pg is not None:
-                if pg.__class__ is not np.ndarray:
-                    pg = np.asarray(pg)
-                if pg.shape != p.data.shape:
-                    pg = _sum_to(pg, p.data.shape, ctx, i)
-                if pg.dtype != p.data.dtype:
-                    pg = pg.astype(p.data.dtype)
+                    _deliver(p, pg.dense(p.data.dtype), wanted, leaf_out)  # rare: keep simple
+                    continue
+                k = id(p)
+                buf = grads.get(k)
+                if buf is None:
+                    heappush(heap, (-p._ctx.seq, p))
+                if k not in owned:  # a fresh buffer that no other node shares
+                    buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
+                    owned.add(k)
+                pg.add_to(buf)
+                grads[k] = buf
+                continue
+            if pg.__class__ is not np.ndarray:
+                pg = np.asarray(pg)
+            if pg.shape != p.data.shape:
+                pg = _sum_to(pg, p.data.shape, ctx, i)
+            if pg.dtype != p.data.dtype:
+                pg = pg.astype(p.data.dtype)
             if p._ctx is None:
-                if pg is not None:
-                    _deliver(p, pg, wanted, leaf_out)
+                _deliver(p, pg, wanted, leaf_out)
                 continue
             k = id(p)
-            if pg is not None:
-                if owned and k in owned:
-                    grads[k] += pg
-                else:
-                    grads[k] = grads[k] + pg if k in grads else pg
-            n = indegree[k] - 1
-            indegree[k] = n
-            if not n:
-                ready.append(p)
+            if k not in grads:
+                grads[k] = pg
+                heappush(heap, (-p._ctx.seq, p))
+            elif owned and k in owned:
+                grads[k] += pg
+            else:
+                grads[k] = grads[k] + pg
         if not retain_graph:  # free the saved arrays and the graph behind this node now
             ctx.__dict__.clear()
             ctx.parents = None  # marks the node as released

@@ -7,12 +7,14 @@ arrays that backward needs. Grad mode is a single flag flipped by `no_grad()`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any, Iterator
 
 import numpy as np
 
 
 _grad_enabled = True
+_generation = itertools.count()
 
 
 def is_grad_enabled() -> bool:
@@ -80,7 +82,7 @@ class Function:
     (ndarrays, Python numbers) are treated as constants.
     """
 
-    __slots__ = ("parents", "__dict__")
+    __slots__ = ("parents", "seq", "__dict__")
     saved_arrays: tuple = ()  # a class default: ops that save nothing never set it
 
     @property
@@ -136,6 +138,7 @@ class Function:
         result.data = out
         result.grad = None
         if needs and _grad_enabled and out.dtype.kind == "f":
+            ctx.seq = next(_generation)  # newer than every input: backward's topological key
             result.requires_grad = True
             result._ctx = ctx
         else:
