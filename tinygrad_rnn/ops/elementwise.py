@@ -41,8 +41,9 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_arrays
-        da = g * b if ctx.needs_input_grad[0] else None
-        db = g * a if ctx.needs_input_grad[1] else None
+        needs_a, needs_b = ctx.needs_input_grad
+        da = g * b if needs_a else None
+        db = g * a if needs_b else None
         return da, db
 
 
@@ -58,8 +59,9 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         b, out = ctx.saved_arrays
-        da = g / b if ctx.needs_input_grad[0] else None
-        db = -g * out / b if ctx.needs_input_grad[1] else None
+        needs_a, needs_b = ctx.needs_input_grad
+        da = g / b if needs_a else None
+        db = -g * out / b if needs_b else None
         return da, db
 
 
