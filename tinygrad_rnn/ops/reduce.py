@@ -31,9 +31,11 @@ class Sum(Function):
 class Max(Function):
     """y = max(x, axis);  dx = g * (x == y) / count(x == y)  (ties share equally)"""
 
+    _reduce = staticmethod(np.max)
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        y = np.max(x, axis=axis, keepdims=True)
+        y = ctx._reduce(x, axis=axis, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.axis, ctx.keepdims = axis, keepdims
         return y if keepdims else _squeeze(y, axis)
@@ -46,22 +48,10 @@ class Max(Function):
         return mask * (_keep(g, x.shape, ctx.axis, ctx.keepdims) / count)
 
 
-class Min(Function):
+class Min(Max):
     """y = min(x, axis);  dx = g * (x == y) / count(x == y)  (ties share equally)"""
 
-    @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
-        y = np.min(x, axis=axis, keepdims=True)
-        ctx.save_for_backward(x, y)
-        ctx.axis, ctx.keepdims = axis, keepdims
-        return y if keepdims else _squeeze(y, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_arrays
-        mask = x == y
-        count = mask.sum(axis=ctx.axis, keepdims=True)
-        return mask * (_keep(g, x.shape, ctx.axis, ctx.keepdims) / count)
+    _reduce = staticmethod(np.min)  # forward and backward are Max's, with min selecting
 
 
 class LogSumExp(Function):
