@@ -207,32 +207,40 @@ def time_interleaved(impls: dict, batches: list, repeats: int, block_s: float) -
 
 # ----- per-op overhead ------------------------------------------------------------------
 def add_chain_us(n_ops: int, repeats: int, torch) -> dict:
+    """us per op of forward + backward through a chain of n_ops (4, 4) additions.
+
+    The implementations take turns, one chain each per round, and each keeps its best
+    round, so a burst of load from elsewhere cannot favour one of them.
+    """
     import tinygrad_rnn as tg
     rng = np.random.default_rng(0)
     x = tg.Tensor(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
     c = tg.Tensor(rng.standard_normal((4, 4)).astype(np.float32))
     seed = np.ones((4, 4), dtype=np.float32)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def ours():
         y = x
         for _ in range(n_ops):
             y = y + c
         y.backward(seed)
-        best = min(best, time.perf_counter() - t0)
         x.grad = None
-    res = {"tinygrad_rnn": best / n_ops * 1e6}
+
     a, b = c.data, x.data
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def numpy_add():
         for _ in range(n_ops):
             a + b
-        best = min(best, time.perf_counter() - t0)
-    res["numpy add"] = best / n_ops * 1e6
+
+    chains = {"tinygrad_rnn": ours, "numpy add": numpy_add}
     if torch is not None:
-        res["torch"] = torch_ref.add_chain_seconds(torch, n_ops, repeats) / n_ops * 1e6
-    return res
+        chains["torch"] = torch_ref.add_chain(torch, n_ops)
+    best = dict.fromkeys(chains, float("inf"))
+    for _ in range(repeats):
+        for name, run in chains.items():
+            t0 = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: t / n_ops * 1e6 for name, t in best.items()}
 
 
 # ----- GEMM floor -----------------------------------------------------------------------
