@@ -126,9 +126,16 @@ class Function:
                 out = cls.forward(ctx, args[0].data)
                 needs = args[0].requires_grad
             else:
-                args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+                for a in args:
+                    if not isinstance(a, Tensor):  # constants (arrays, numbers) become Tensors
+                        args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+                        break
                 out = cls.forward(ctx, *[a.data for a in args], **kwargs)
-                needs = any([a.requires_grad for a in args])
+                needs = False
+                for a in args:
+                    if a.requires_grad:
+                        needs = True
+                        break
         except ValueError as e:
             raise _named_error(cls, args, e) from None
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then

@@ -49,7 +49,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         x = Tensor(x)
     if not isinstance(x, Tensor):
         raise TypeError(f"linear: input must be a Tensor (or an ndarray), got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise TypeError(f"linear: input must be floating-point, got dtype {x.dtype} "
                         f"(convert it with .astype(np.float32))")
     if weight.ndim != 2:
@@ -104,7 +104,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _index_array(target: Any, op: str, what: str = "target",
                  kind: str = "class indices") -> np.ndarray:
     arr = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":
         raise TypeError(f"{op}: {what} must hold integer {kind}, got dtype {arr.dtype} "
                         f"(build it with an integer array, e.g. np.array(..., dtype=np.int64))")
     return arr

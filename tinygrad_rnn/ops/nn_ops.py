@@ -61,7 +61,7 @@ class Embedding(Function):
 
     @staticmethod
     def forward(ctx, weight, idx):
-        if not np.issubdtype(idx.dtype, np.integer):
+        if idx.dtype.kind not in "iu":
             raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
         n = weight.shape[0]
         if idx.size and (idx.min() < 0 or idx.max() >= n):
