@@ -39,18 +39,23 @@ class Linear(Function):
         if b is not None and b.shape != w.shape[:1]:
             raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
         ctx.save_for_backward(x, w)
-        y = np.dot(x.reshape(-1, x.shape[-1]), w.T)
+        if x.ndim == 2:  # the common case, without the folding reshapes
+            y = np.dot(x, w.T)
+        else:
+            y = np.dot(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + w.shape[:1])
         if b is not None:
             y += b
-        return y.reshape(x.shape[:-1] + w.shape[:1])
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        g2 = g.reshape(-1, w.shape[0])
-        dx = np.dot(g2, w).reshape(x.shape) if needs[0] else None
-        dw = np.dot(g2.T, x.reshape(-1, x.shape[-1])) if needs[1] else None
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        dx = (np.dot(g2, w) if x.ndim == 2 else np.dot(g2, w).reshape(x.shape)) \
+            if needs[0] else None
+        dw = np.dot(g2.T, x2) if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (g2.sum(axis=0) if needs[2] else None)
