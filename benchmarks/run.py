@@ -1,6 +1,7 @@
 """Training-step benchmarks: tinygrad_rnn against hand-written NumPy and PyTorch.
 
     python benchmarks/run.py [--quick] [--repeats N] [--json PATH] [--only A,C,overhead,...]
+                             [--threads N]
 
 Measures characters per second of full training steps (forward, backward, optimizer step)
 for four configurations, every implementation interleaved block by block in one process

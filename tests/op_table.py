@@ -7,7 +7,8 @@ classes it exercises. `torch` is the same op on torch tensors (`SAME` when `fn` 
 on them), or None where PyTorch has no like-for-like op. Inputs listed in `consts` are passed
 as plain ndarrays rather than Tensors (ndarray-on-either-side operators).
 
-Adding an op is one Function class plus one line here.
+Adding an op is one Function class plus one line here (and one in tinygrad_rnn/_checks.py,
+the table of `tinygrad-rnn gradcheck`; a test fails until both exist).
 """
 from __future__ import annotations
 

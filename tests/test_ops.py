@@ -261,3 +261,21 @@ def test_pow_with_zero_exponent_has_zero_gradient_at_zero_base(strict_floats):
     (a ** b).sum().backward()
     np.testing.assert_array_equal(a.grad.data, [0.0, 1.0])
     np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
+
+
+def test_the_cli_gradcheck_table_reaches_every_function():
+    """`tinygrad-rnn gradcheck` walks tinygrad_rnn._checks.CHECKS: each op must appear there."""
+    from tinygrad_rnn import _checks
+
+    rng = np.random.default_rng(0)
+    reached = set()
+    for name, fn, shapes, domain in _checks.CHECKS:
+        out = fn(*_checks._inputs(shapes, domain, rng))
+        stack = [out]
+        while stack:
+            t = stack.pop()
+            if t._ctx is not None:
+                reached.add(type(t._ctx).__name__)
+                stack.extend(t._ctx.parents)
+    missing = sorted(_function_classes() - reached)
+    assert not missing, f"ops that tinygrad_rnn/_checks.py CHECKS never runs: {missing}"

@@ -69,6 +69,7 @@ CHECKS: list = [
     ("stack", lambda a, b: tg.stack([a, b], axis=0), [(2, 3), (2, 3)], "any"),
     ("broadcast_to", lambda a: tg.broadcast_to(a, (2, 3)), [(1, 3)], "any"),
     ("matmul", lambda a, b: a @ b, [(2, 2, 3), (3, 4)], "any"),
+    ("linear", lambda x, w, b: ops.Linear.apply(x, w, b), [(2, 3), (4, 3), (4,)], "any"),
     ("embedding", lambda w: ops.Embedding.apply(w, _IDX), [(3, 2)], "any"),
     ("dropout", lambda a: ops.Dropout.apply(a, mask=np.array([[2.0, 0.0, 2.0], [0.0, 2.0, 2.0]])),
      [(2, 3)], "any"),

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"continue from CHECKPOINT (default <out>/{CHECKPOINT_NAME}); "
                    "give the same options as the first run")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="dtype of parameters and activations (default float32)")
     t.add_argument("--sample-length", type=_nonneg_int, default=300,
                    help="characters printed at the end (default 300)")
     t.add_argument("--threads", type=_nonneg_int, default=1,

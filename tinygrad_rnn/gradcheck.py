@@ -21,9 +21,8 @@ def _as_float64_inputs(inputs: Sequence[Any]) -> list:
     out = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
-            if x.requires_grad or np.issubdtype(x.dtype, np.floating):
-                data = x.data.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x.data
-                out.append(Tensor(data.copy(), requires_grad=x.requires_grad))
+            if x.dtype.kind == "f":  # integer inputs (indices, targets) pass through as they are
+                out.append(Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad))
             else:
                 out.append(x)
         else:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.nn.fused import gru_sequence, lstm_sequence, rnn_sequence
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -104,6 +104,8 @@ def _run(fn, args, kwargs, leaves, seed):
 
 
 def _assert_same(fused, graph, names):
+    assert len(fused[0]) == len(graph[0]) and len(fused[1]) == len(graph[1])
+    assert len(fused[0]) + len(fused[1]) == len(names)
     for what, a, b in zip(names, fused[0] + fused[1], graph[0] + graph[1]):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=what)
 
@@ -247,20 +249,7 @@ def test_bad_shapes_are_refused(call, match):
 
 
 # ----- the layers: fused=True and the cell loop (fused=False) agree -----------------------
-def _layer_classes():
-    nn = pytest.importorskip("tinygrad_rnn.nn")
-    if not all(hasattr(nn, k) for k in ("RNN", "LSTM", "GRU")):
-        pytest.skip("nn.RNN / nn.LSTM / nn.GRU are not available")
-    return {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-def _make_layer(cls, kw):
-    try:
-        return cls(**kw)
-    except TypeError as e:
-        if "fused" in str(e):
-            pytest.skip("the recurrent layers take no fused= flag")
-        raise
+LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 def _layer_run(layer, x, hx, seed):
@@ -279,14 +268,13 @@ def _layer_run(layer, x, hx, seed):
        with_state=st.booleans(), sizes=sizes, seed=st.integers(0, 2**16))
 def test_layer_fused_matches_cell_loop(kind, num_layers, bidirectional, batch_first, bias,
                                        with_state, sizes, seed):
-    classes = _layer_classes()
     t, b, i, h = sizes
     kw = dict(input_size=i, hidden_size=h, num_layers=num_layers, bias=bias,
               batch_first=batch_first, bidirectional=bidirectional)
     if kind == "rnn":
         kw["nonlinearity"] = ["tanh", "relu"][seed % 2]
-    fused = _make_layer(classes[kind], dict(kw, fused=True)).to(np.float64)
-    loop = _make_layer(classes[kind], dict(kw, fused=False)).to(np.float64)
+    fused = LAYERS[kind](**kw, fused=True).to(np.float64)
+    loop = LAYERS[kind](**kw, fused=False).to(np.float64)
     loop.load_state_dict(fused.state_dict())
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((b, t, i) if batch_first else (t, b, i))

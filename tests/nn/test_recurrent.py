@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.nn import recurrent
 from tinygrad_rnn.nn.utils import detach_state
 
 from .helpers import flatten_state, gradcheck_module, make_layer, make_state, randn
@@ -17,7 +16,6 @@ from .helpers import flatten_state, gradcheck_module, make_layer, make_state, ra
 MODES = ["rnn_tanh", "rnn_relu", "rnn_sigmoid", "lstm", "gru"]
 CELLS = {"rnn_tanh": nn.RNNCell, "rnn_relu": nn.RNNCell, "rnn_sigmoid": nn.RNNCell,
          "lstm": nn.LSTMCell, "gru": nn.GRUCell}
-HAS_FUSED = recurrent._fused_function("lstm_sequence") is not None
 
 
 def _cell_for(mode: str, layer: nn.Module, k: int, d: int) -> nn.Module:
@@ -203,7 +201,6 @@ def test_parameter_names_shapes_and_init():
 
 
 # ----- fused path ----------------------------------------------------------------------
-@pytest.mark.skipif(not HAS_FUSED, reason="nn.fused is not available")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_fused_equals_cell_loop(mode, bias):
@@ -235,7 +232,6 @@ def test_fused_equals_cell_loop(mode, bias):
         np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.skipif(not HAS_FUSED, reason="nn.fused is not available")
 def test_fused_and_loop_draw_the_same_dropout_masks():
     loop = nn.LSTM(2, 3, num_layers=3, dropout=0.5, fused=False).double()
     fast = nn.LSTM(2, 3, num_layers=3, dropout=0.5, fused=True).double()
@@ -248,14 +244,19 @@ def test_fused_and_loop_draw_the_same_dropout_masks():
     np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_flag_falls_back_to_the_loop_without_the_function(monkeypatch):
-    monkeypatch.setattr(recurrent, "_fused_function", lambda name: None)
-    layer = nn.GRU(2, 3, fused=True).double()
+def test_layers_run_one_fused_node_per_layer_and_direction():
     x = randn(3, 1, 2)
-    out, _ = layer(x)
-    layer.fused = False
-    ref, _ = layer(x)
-    np.testing.assert_array_equal(out.data, ref.data)
+    for cls in (nn.RNN, nn.LSTM, nn.GRU):
+        out, _ = cls(2, 3, fused=True).double()(x)
+        names = set()
+        stack = [out]
+        while stack:  # collect the Function classes in the graph
+            t = stack.pop()
+            if t._ctx is not None:
+                names.add(type(t._ctx).__name__)
+                stack.extend(t._ctx.parents)
+        assert any(n.endswith("Sequence") for n in names), (cls.__name__, names)
+        assert not any(n in ("Tanh", "Sigmoid") for n in names), (cls.__name__, names)
 
 
 def test_fused_function_is_called_when_present(monkeypatch):
@@ -266,8 +267,7 @@ def test_fused_function_is_called_when_present(monkeypatch):
         T, B = x.shape[:2]
         return Tensor(np.zeros((T, B, w_hh.shape[1]))), Tensor(np.zeros((B, w_hh.shape[1])))
 
-    monkeypatch.setattr(recurrent, "_fused_function",
-                        lambda name: fake if name == "rnn_sequence" else None)
+    monkeypatch.setattr(nn.RNN, "_fused_fn", staticmethod(fake))
     out, h_n = nn.RNN(2, 3, nonlinearity="relu", bidirectional=True).double()(randn(4, 5, 2))
     assert calls == [((4, 5, 2), (5, 3), "relu", False), ((4, 5, 2), (5, 3), "relu", True)]
     assert out.shape == (4, 5, 6) and h_n.shape == (2, 5, 3)

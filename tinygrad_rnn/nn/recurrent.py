@@ -32,27 +32,14 @@ import numpy as np
 
 from tinygrad_rnn import ops
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.nn import init
+from tinygrad_rnn.nn import fused, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.tensor import Tensor, concatenate, stack
 
 
-def _fused_function(name: str) -> Callable | None:
-    """The whole-sequence function `name` from nn.fused, or None when it is not available.
-
-    Looked up at call time, so that the layers work (by the cell loop) without that module.
-    """
-    try:
-        from tinygrad_rnn.nn import fused
-    except ImportError:
-        return None
-    return getattr(fused, name, None)
-
-
 # A sequence travels between layers either as one (T, B, F) Tensor (fused path, input) or as
-# a list of T (B, F) Tensors (cell loop): slicing a Tensor per step would give each step a
-# backward that writes a full (T, B, F) gradient, quadratic in T.
+# a list of T (B, F) Tensors (cell loop), so the loop needs no slicing node per step.
 def _as_steps(seq: Any) -> list:
     return seq if isinstance(seq, list) else [seq[t] for t in range(seq.shape[0])]
 
@@ -232,7 +219,7 @@ class RNNBase(_SequenceRunner):
     """Shared by RNN, LSTM and GRU: PyTorch's flat parameters, a cell's step per time step."""
 
     _cell: type = RNNCell
-    _fused_name = ""
+    _fused_fn = None  # the whole-sequence Function wrapper from nn.fused, per layer kind
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -294,8 +281,8 @@ class RNNBase(_SequenceRunner):
 
     def _run_direction(self, layer: int, direction: int, seq: Any, state: Any,
                        reverse: bool) -> tuple:
-        fn = _fused_function(self._fused_name) if self.fused else None
-        if fn is None:
+        fn = self._fused_fn
+        if not self.fused or fn is None:
             return super()._run_direction(layer, direction, seq, state, reverse)
         return self._fused_call(fn, _as_tensor(seq), state,
                                 self._layer_weights(layer, direction), reverse)
@@ -321,7 +308,7 @@ class RNN(RNNBase):
     """
 
     _cell = RNNCell
-    _fused_name = "rnn_sequence"
+    _fused_fn = staticmethod(fused.rnn_sequence)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
@@ -357,7 +344,7 @@ class LSTM(RNNBase):
     """
 
     _cell = LSTMCell
-    _fused_name = "lstm_sequence"
+    _fused_fn = staticmethod(fused.lstm_sequence)
 
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
         n = self.num_layers * self.num_directions
@@ -398,7 +385,7 @@ class GRU(RNNBase):
     """
 
     _cell = GRUCell
-    _fused_name = "gru_sequence"
+    _fused_fn = staticmethod(fused.gru_sequence)
 
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
         return GRUCell.step(x, state, *self._layer_weights(layer, direction))
