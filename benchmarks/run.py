@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from typing import Any
 
 
 def _early_threads(argv: list) -> None:
@@ -287,18 +288,22 @@ def gemm_floor(cfg: dict, repeats: int) -> dict:
 
 
 # ----- memory and long sequences (fresh subprocesses) -----------------------------------
+def make_step(impl: str, cfg: dict, torch) -> Any:
+    """The training step of one implementation ("numpy", "tg layer", "torch cells"...)."""
+    w = make_weights(cfg)
+    if impl == "numpy":
+        return make_numpy(cfg, w)
+    if impl.startswith("tg"):
+        return make_tinygrad(cfg, w, "layer" if impl == "tg layer" else "cells")
+    return torch_ref.make_step(torch, cfg["kind"], w, cfg,
+                               "layer" if impl == "torch layer" else "cell")
+
+
 def _child_memory(impl: str, config: str, seq: int) -> dict:
     """Run in a fresh process: maxrss growth over one step, step time, traced peak."""
     cfg = dict(CONFIGS[config], seq=seq)
     torch = _torch() if impl.startswith("torch") else None
-    w = make_weights(cfg)
-    if impl == "numpy":
-        step = make_numpy(cfg, w)
-    elif impl.startswith("tg"):
-        step = make_tinygrad(cfg, w, "layer" if impl == "tg layer" else "cells")
-    else:
-        step = torch_ref.make_step(torch, cfg["kind"], w, cfg,
-                                   "layer" if impl == "torch layer" else "cell")
+    step = make_step(impl, cfg, torch)
     data = make_data(cfg)
     step(*data)  # first step: one-time allocations (optimizer state, caches)
     traced = not impl.startswith("torch")  # tracemalloc does not see torch's allocator
@@ -364,14 +369,7 @@ def seq_scaling(config: str, seqs: tuple, impls: list, torch, repeats: int) -> d
         row = {}
         for seq in seqs:
             cfg = dict(CONFIGS[config], seq=seq)
-            w = make_weights(cfg)
-            if impl == "numpy":
-                step = make_numpy(cfg, w)
-            elif impl.startswith("tg"):
-                step = make_tinygrad(cfg, w, "layer" if impl == "tg layer" else "cells")
-            else:
-                step = torch_ref.make_step(torch, cfg["kind"], w, cfg,
-                                           "layer" if impl == "torch layer" else "cell")
+            step = make_step(impl, cfg, torch)
             data = make_data(cfg)
             step(*data)
             times = []

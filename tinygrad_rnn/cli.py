@@ -234,7 +234,6 @@ def cmd_train(args: argparse.Namespace) -> int:
          + (f"{steps} steps" if steps else f"{budget:.0f} s") + f", output in {out}",
          file=sys.stderr)
     result = trainer.fit(steps=steps, time_budget=budget)
-    chars = result.step * args.seq_len * args.batch_size
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
     smooth = f"{result.smooth_loss:.4f}" if result.smooth_loss is not None else "n/a"
     print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char, "

@@ -10,7 +10,6 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tinygrad_rnn import autograd, ops
-from tinygrad_rnn.function import is_grad_enabled
 
 _DEFAULT_DTYPE = np.float32
 _rng = np.random.default_rng()
