@@ -464,10 +464,10 @@ def stack(tensors: Iterable[Any], axis: int = 0) -> Tensor:
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """a where cond is true, b elsewhere (broadcast); cond gets no gradient."""
     c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    if a.__class__ is not Tensor and b.__class__ is Tensor:
-        a = b._operand(a)
-    elif a.__class__ is Tensor:
+    if isinstance(a, Tensor):  # a Python number on the other side takes the tensor's dtype
         b = a._operand(b)
+    elif isinstance(b, Tensor):
+        a = b._operand(a)
     return ops.Where.apply(Tensor(c.astype(bool)), a, b)
 
 
