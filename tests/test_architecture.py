@@ -8,8 +8,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygrad_rnn"
 
 # lower rank = closer to the engine; a module may import only from its own rank or below
 RANKS = {
-    "tensor": 0, "function": 0, "autograd": 0, "ops": 0, "gradcheck": 0, "testing": 0,
-    "nn": 1,
+    "tensor": 0, "function": 0, "autograd": 0, "ops": 0, "methods": 0, "_validate": 0,
+    "gradcheck": 0,
+    "nn": 1, "testing": 1,
     "optim": 2,
     "data": 3,
     "models": 4, "train": 4, "checkpoint": 4, "sample": 4, "_checks": 4,

@@ -1,10 +1,13 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine on NumPy, for recurrent networks."""
 from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_rnn.tensor import (
-    Tensor, abs, arange, broadcast_to, clip, concatenate, exp, eye, get_rng, log, log_softmax,
-    logsumexp, manual_seed, matmul, max, mean, min, ones, ones_like, rand, randn, relu, reshape,
-    sigmoid, softmax, sqrt, stack, sum, tanh, tensor, transpose, where, zeros, zeros_like,
+    Tensor, arange, eye, get_rng, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
+    zeros_like,
 )
+from tinygrad_rnn.methods.elementwise import abs, clip, exp, log, relu, sigmoid, sqrt, tanh, where
+from tinygrad_rnn.methods.linalg import matmul
+from tinygrad_rnn.methods.movement import broadcast_to, concatenate, reshape, stack, transpose
+from tinygrad_rnn.methods.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum
 from tinygrad_rnn.autograd import grad
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 

@@ -10,6 +10,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tinygrad_rnn import autograd, ops
+from tinygrad_rnn.methods.elementwise import ElementwiseMethods
+from tinygrad_rnn.methods.linalg import LinalgMethods
+from tinygrad_rnn.methods.movement import MovementMethods
+from tinygrad_rnn.methods.reduce import ReduceMethods
 
 _DEFAULT_DTYPE = np.float32
 _rng = np.random.default_rng()
@@ -55,7 +59,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     )
 
 
-class Tensor:
+class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
     """An n-dimensional array that can record the operations applied to it.
 
     `data` is a NumPy array. Floating arrays keep their dtype; Python numbers and lists become
@@ -100,11 +104,6 @@ class Tensor:
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op."""
         return self._ctx is None
-
-    @property
-    def T(self) -> "Tensor":
-        """The transpose (all axes reversed)."""
-        return self.transpose()
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (not a copy)."""
@@ -257,106 +256,6 @@ class Tensor:
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
-    # ----- elementwise ------------------------------------------------------------------
-    def exp(self) -> "Tensor":
-        """e ** self."""
-        return ops.Exp.apply(self)
-
-    def log(self) -> "Tensor":
-        """Natural logarithm."""
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> "Tensor":
-        """Square root."""
-        return ops.Sqrt.apply(self)
-
-    def abs(self) -> "Tensor":
-        """Absolute value (gradient 0 at 0)."""
-        return ops.Abs.apply(self)
-
-    def tanh(self) -> "Tensor":
-        """Hyperbolic tangent."""
-        return ops.Tanh.apply(self)
-
-    def sigmoid(self) -> "Tensor":
-        """1 / (1 + exp(-self)), without overflow for any finite input."""
-        return ops.Sigmoid.apply(self)
-
-    def relu(self) -> "Tensor":
-        """max(self, 0) (gradient 0 at 0)."""
-        return ops.ReLU.apply(self)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
-        """Values limited to [min, max]; the gradient passes where min <= x <= max."""
-        if min is None and max is None:
-            raise ValueError("clip needs at least one of min and max")
-        return ops.Clip.apply(self, min=min, max=max)
-
-    def astype(self, dtype: Any) -> "Tensor":
-        """A copy in another dtype; differentiable between floating dtypes."""
-        return ops.AsType.apply(self, dtype=np.dtype(dtype))
-
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
-
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
-
-    # ----- reductions -------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Sum over `axis` (all axes when None)."""
-        return ops.Sum.apply(self, axis=_norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Mean over `axis`: the sum divided by the number of elements reduced."""
-        ax = _norm_axis(axis, self.ndim, "mean")
-        n = int(np.prod([self.shape[a] for a in ax])) if ax is not None else self.size
-        return ops.Sum.apply(self, axis=ax, keepdims=keepdims) * (1.0 / n if n else np.nan)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Maximum over `axis`; the gradient goes to the arg-max, ties share it equally."""
-        return ops.Max.apply(self, axis=_norm_axis(axis, self.ndim, "max"), keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Minimum over `axis`; the gradient goes to the arg-min, ties share it equally."""
-        return ops.Min.apply(self, axis=_norm_axis(axis, self.ndim, "min"), keepdims=keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """log(sum(exp(self), axis)), shifted by the max so it never overflows."""
-        return ops.LogSumExp.apply(
-            self, axis=_norm_axis(axis, self.ndim, "logsumexp"), keepdims=keepdims
-        )
-
-    def log_softmax(self, axis: int = -1) -> "Tensor":
-        """self - logsumexp(self, axis, keepdims=True)."""
-        if not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"log_softmax/softmax: axis must be one int, got {axis!r}")
-        ax = _norm_axis(axis, self.ndim, "log_softmax")
-        return ops.LogSoftmax.apply(self, axis=ax[0] if ax else None)  # None: a 0-d tensor
-
-    def softmax(self, axis: int = -1) -> "Tensor":
-        """exp(log_softmax(self, axis))."""
-        return self.log_softmax(axis).exp()
-
-    # ----- movement ---------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> "Tensor":
-        """The same elements in a new shape (one axis may be -1)."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return ops.Reshape.apply(self, shape=shape)
-
-    def transpose(self, *axes: Any) -> "Tensor":
-        """Axes permuted (reversed when none are given), as numpy.transpose."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        if axes and sorted(a % builtins.max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of {self.ndim} axes")
-        return ops.Transpose.apply(self, axes=axes or None)
-
-    def matmul(self, other: Any) -> "Tensor":
-        """Matrix product with NumPy's rules (1-D, batched, broadcast)."""
-        return ops.MatMul.apply(self, other if other.__class__ is Tensor else self._operand(other))
-
 
 def _index_arrays(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
@@ -367,28 +266,6 @@ def _index_arrays(index: Any) -> Any:
     if isinstance(index, list):
         return np.asarray(index)
     return index
-
-
-def _norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
-    """Axis (int, tuple or None) as a sorted tuple of non-negative ints, checked."""
-    if axis is None:
-        return None
-    if isinstance(axis, (int, np.integer)):
-        axes = (axis,)
-    elif isinstance(axis, (tuple, list)) and all(isinstance(a, (int, np.integer)) for a in axis):
-        axes = tuple(axis)
-    else:
-        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
-    out = []
-    for a in axes:
-        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
-        out.append(int(a) % builtins.max(ndim, 1))
-    if ndim == 0:
-        return ()
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
 
 
 # ----- module functions ----------------------------------------------------------------
@@ -440,127 +317,3 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 def eye(n: int, m: int | None = None, dtype: Any = _DEFAULT_DTYPE,
         requires_grad: bool = False) -> Tensor:
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
-
-
-def _tensors(tensors: Iterable[Any], op: str) -> list:
-    ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    if not ts:
-        raise ValueError(f"{op} needs at least one tensor")
-    return ts
-
-
-def concatenate(tensors: Iterable[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    ts = _tensors(tensors, "concatenate")
-    return ops.Concatenate.apply(*ts, axis=axis)
-
-
-def stack(tensors: Iterable[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
-    ts = _tensors(tensors, "stack")
-    return ops.Stack.apply(*ts, axis=axis)
-
-
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """a where cond is true, b elsewhere (broadcast); cond gets no gradient."""
-    c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    if isinstance(a, Tensor):  # a Python number on the other side takes the tensor's dtype
-        b = a._operand(b)
-    elif isinstance(b, Tensor):
-        a = b._operand(a)
-    return ops.Where.apply(Tensor(c.astype(bool)), a, b)
-
-
-def broadcast_to(t: Tensor, shape: Sequence[int]) -> Tensor:
-    """t repeated along broadcast axes to `shape`; the gradient sums back."""
-    return ops.BroadcastTo.apply(t, shape=tuple(shape))
-
-
-def exp(t: Tensor) -> Tensor:
-    """Tensor.exp as a function."""
-    return t.exp()
-
-
-def log(t: Tensor) -> Tensor:
-    """Tensor.log as a function."""
-    return t.log()
-
-
-def sqrt(t: Tensor) -> Tensor:
-    """Tensor.sqrt as a function."""
-    return t.sqrt()
-
-
-def abs(t: Tensor) -> Tensor:
-    """Tensor.abs as a function."""
-    return t.abs()
-
-
-def tanh(t: Tensor) -> Tensor:
-    """Tensor.tanh as a function."""
-    return t.tanh()
-
-
-def sigmoid(t: Tensor) -> Tensor:
-    """Tensor.sigmoid as a function."""
-    return t.sigmoid()
-
-
-def relu(t: Tensor) -> Tensor:
-    """Tensor.relu as a function."""
-    return t.relu()
-
-
-def clip(t: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Tensor.clip as a function."""
-    return t.clip(min, max)
-
-
-def sum(t: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Tensor.sum as a function."""
-    return t.sum(axis, keepdims)
-
-
-def mean(t: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Tensor.mean as a function."""
-    return t.mean(axis, keepdims)
-
-
-def max(t: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Tensor.max as a function."""
-    return t.max(axis, keepdims)
-
-
-def min(t: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Tensor.min as a function."""
-    return t.min(axis, keepdims)
-
-
-def logsumexp(t: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Tensor.logsumexp as a function."""
-    return t.logsumexp(axis, keepdims)
-
-
-def softmax(t: Tensor, axis: int = -1) -> Tensor:
-    """Tensor.softmax as a function."""
-    return t.softmax(axis)
-
-
-def log_softmax(t: Tensor, axis: int = -1) -> Tensor:
-    """Tensor.log_softmax as a function."""
-    return t.log_softmax(axis)
-
-
-def reshape(t: Tensor, *shape: Any) -> Tensor:
-    """Tensor.reshape as a function."""
-    return t.reshape(*shape)
-
-
-def transpose(t: Tensor, *axes: Any) -> Tensor:
-    """Tensor.transpose as a function."""
-    return t.transpose(*axes)
-
-
-def matmul(a: Tensor, b: Any) -> Tensor:
-    """Tensor.matmul as a function."""
-    return (a if isinstance(a, Tensor) else Tensor(a)).matmul(b)

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn.tensor import Tensor, get_rng, stack, zeros_like
+from tinygrad_rnn.methods.movement import stack
+from tinygrad_rnn.tensor import Tensor, get_rng, zeros_like
 
 _REDUCTIONS = ("mean", "sum", "none")
 

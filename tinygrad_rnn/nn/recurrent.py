@@ -35,7 +35,8 @@ from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import fused, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
 from tinygrad_rnn.nn.module import Module, Parameter
-from tinygrad_rnn.tensor import Tensor, concatenate, stack
+from tinygrad_rnn.methods.movement import concatenate, stack
+from tinygrad_rnn.tensor import Tensor
 
 
 # A sequence travels between layers either as one (T, B, F) Tensor (fused path, input) or as

@@ -1,0 +1,97 @@
+"""Argument checks shared by every public entry point, so each error reads the same.
+
+A wrong type is a `TypeError`, a wrong value a `ValueError`; both name the owner (the op,
+layer or function), the argument, what it got and what it expected.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+# PyTorch's spelling -> ours; both are accepted, passing both for one argument is an error
+_TORCH_NAMES = (("dim", "axis"), ("keepdim", "keepdims"))
+
+
+def torch_names(fn: Callable) -> Callable:
+    """Accept `dim=` / `keepdim=` as aliases of `axis=` / `keepdims=` (PyTorch's names)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "dim" in kwargs or "keepdim" in kwargs:
+            for theirs, ours in _TORCH_NAMES:
+                if theirs in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {ours}= and {theirs}= "
+                                        f"({theirs} is PyTorch's name for {ours}); pass one")
+                    kwargs[ours] = kwargs.pop(theirs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def check_int(value: Any, name: str, owner: str, minimum: int | None = None) -> int:
+    """`value` as an int (bool refused), at least `minimum` when given."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_number(value: Any, name: str, owner: str, low: float | None = None,
+                 high: float | None = None) -> float:
+    """`value` as a float (bool refused), inside [low, high] where a bound is given."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} "
+                        f"{value!r}")
+    v = float(value)
+    if (low is not None and not v >= low) or (high is not None and not v <= high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{owner}: {name} must be in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+def check_choice(value: Any, name: str, owner: str, choices: tuple) -> Any:
+    """`value`, which must be one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"{owner}: {name} must be one of {', '.join(map(repr, choices))}, "
+                         f"got {value!r}")
+    return value
+
+
+def norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
+    """Axis (None, an int or a tuple of ints) as a sorted tuple of non-negative ints, checked.
+
+    None stays None (every axis); a 0-d tensor takes axis 0 or -1 and gives ().
+    """
+    if axis is None:
+        return None
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
+    n = max(ndim, 1)
+    out = []
+    for a in axes:
+        if not -n <= a < n:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % n)
+    if ndim == 0:
+        return ()
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def one_axis(axis: Any, ndim: int, op: str) -> int:
+    """A single axis as a non-negative int (0 for a 0-d tensor), checked."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be one int, got {axis!r}")
+    ax = norm_axis(axis, ndim, op)
+    return ax[0] if ax else 0
