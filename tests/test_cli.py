@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_rnn as tg
 from tinygrad_rnn import cli
 from tinygrad_rnn.checkpoint import load_checkpoint
 from tinygrad_rnn.train import Trainer
@@ -246,9 +247,10 @@ def test_gradcheck_command_prints_a_passing_table(capsys):
 
 def test_gradcheck_command_reports_a_failure(capsys, monkeypatch):
     from tinygrad_rnn import _checks
-    monkeypatch.setattr(_checks, "CHECKS", [("tanh", lambda a: a.tanh(), [(2, 2)], "any"),
-                                            ("broken", lambda a: a.detach() * a, [(2, 2)], "any")])
-    monkeypatch.setattr(_checks, "_cell_checks", lambda: [])
+    x = lambda: [tg.Tensor(np.ones((2, 2)), requires_grad=True)]  # noqa: E731
+    monkeypatch.setattr(_checks, "op_checks", lambda seed: [
+        ("tanh", lambda a: a.tanh(), x()), ("broken", lambda a: a.detach() * a, x())])
+    monkeypatch.setattr(_checks, "module_checks", lambda seed: [])
     code, out, err = run(capsys, "gradcheck")
     assert code == 1 and "FAIL" in out and "failed: broken" in err
 

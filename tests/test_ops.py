@@ -1,4 +1,5 @@
-"""Generic op tests: every line of tests/op_table.py against NumPy, gradcheck and PyTorch."""
+"""Generic op tests: every line of the op table (tinygrad_rnn.testing.op_db) against NumPy,
+gradcheck and PyTorch."""
 from __future__ import annotations
 
 import importlib
@@ -13,22 +14,11 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn import Function, ops
 from tinygrad_rnn import testing as tt
-from op_table import KINDS, OPS, SAME, OpSpec, cases
+from tinygrad_rnn.testing.op_db import OPS
+from tinygrad_rnn.testing.opinfo import SAME, OpInfo, bind
 
 OP_IDS = [s.name for s in OPS]
-
-
-def _bind(spec: OpSpec, inputs: list, params: dict):
-    """fn and ref over the non-constant inputs; constants and params are closed over."""
-    free = [i for i in range(len(inputs)) if i not in spec.consts]
-
-    def call(f, args):
-        full = list(inputs)
-        for i, a in zip(free, args):
-            full[i] = a
-        return f(*full, **params)
-
-    return (lambda *a: call(spec.fn, a)), (lambda *a: call(spec.ref, a)), [inputs[i] for i in free]
+cases = tt.op_cases
 
 
 @pytest.mark.parametrize("spec", OPS, ids=OP_IDS)
@@ -36,7 +26,7 @@ def _bind(spec: OpSpec, inputs: list, params: dict):
 @given(data=st.data())
 def test_forward_matches_numpy_and_gradcheck(spec, data):
     inputs, params = data.draw(cases(spec), label="inputs, params")
-    fn, ref, free = _bind(spec, inputs, params)
+    fn, ref, free = bind(spec, inputs, params)
     tt.check_op(fn, ref, *free)
 
 
@@ -47,7 +37,7 @@ def test_float32_result_dtype_follows_numpy(spec, data):
     inputs, params = data.draw(cases(spec), label="inputs, params")
     inputs = [x.astype(np.float32) if x.dtype == np.float64 and i not in spec.consts else x
               for i, x in enumerate(inputs)]
-    fn, ref, free = _bind(spec, inputs, params)
+    fn, ref, free = bind(spec, inputs, params)
     ts = [tg.Tensor(x, requires_grad=x.dtype.kind == "f") for x in free]
     out = fn(*ts)
     assert out.dtype == np.asarray(ref(*free)).dtype
@@ -111,15 +101,14 @@ def test_every_function_in_ops_has_a_table_entry():
     defined = _function_classes()
     assert len(defined) >= 30  # the search itself works
     missing = sorted(defined - covered)
-    assert not missing, f"Function classes without a line in tests/op_table.py: {missing}"
+    assert not missing, f"Function classes without a line in the op table: {missing}"
     unknown = sorted(covered - defined)
     assert not unknown, f"op table names classes that do not exist in tinygrad_rnn.ops: {unknown}"
 
 
-def test_table_entries_are_unique_and_kinds_known():
+def test_table_entries_are_unique_and_name_their_functions():
     assert len(set(OP_IDS)) == len(OP_IDS)
     for spec in OPS:
-        assert spec.kind in KINDS, spec.name
         assert spec.covers and all(isinstance(c, str) for c in spec.covers), spec.name
 
 
@@ -263,19 +252,26 @@ def test_pow_with_zero_exponent_has_zero_gradient_at_zero_base(strict_floats):
     np.testing.assert_array_equal(b.grad.data, [0.0, 0.0])
 
 
-def test_the_cli_gradcheck_table_reaches_every_function():
-    """`tinygrad-rnn gradcheck` walks tinygrad_rnn._checks.CHECKS: each op must appear there."""
+def test_the_cli_gradcheck_runs_every_differentiable_op_table_line():
+    """`tinygrad-rnn gradcheck` walks the same table: each line with a float input is a row,
+    and together the rows reach every Function class of tinygrad_rnn.ops."""
     from tinygrad_rnn import _checks
 
-    rng = np.random.default_rng(0)
+    checks = _checks.op_checks(seed=0)
+    assert [c[0] for c in checks] == [s.name for s in OPS if _has_float_input(s)]
     reached = set()
-    for name, fn, shapes, domain in _checks.CHECKS:
-        out = fn(*_checks._inputs(shapes, domain, rng))
-        stack = [out]
+    for name, fn, inputs in checks:
+        stack = [fn(*inputs)]
         while stack:
             t = stack.pop()
             if t._ctx is not None:
                 reached.add(type(t._ctx).__name__)
                 stack.extend(t._ctx.parents)
     missing = sorted(_function_classes() - reached)
-    assert not missing, f"ops that tinygrad_rnn/_checks.py CHECKS never runs: {missing}"
+    assert not missing, f"ops that `tinygrad-rnn gradcheck` never runs: {missing}"
+
+
+def _has_float_input(spec) -> bool:
+    from tinygrad_rnn.testing.opinfo import free_inputs, numpy_case
+    inputs, _ = numpy_case(spec, np.random.default_rng(0))
+    return bool(free_inputs(spec, inputs))

@@ -5,47 +5,7 @@ import numpy as np
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
-from tinygrad_rnn.nn.utils import functional_call
-
-
-def flatten_state(state) -> list:
-    """Tensors of a Tensor / (nested) tuple state, in order."""
-    if state is None:
-        return []
-    if isinstance(state, Tensor):
-        return [state]
-    return [t for s in state for t in flatten_state(s)]
-
-
-def rebuild_state(template, tensors: list):
-    """The structure of `template` filled with `tensors` (consumed from the front)."""
-    if template is None:
-        return None
-    if isinstance(template, Tensor):
-        return tensors.pop(0)
-    return tuple(rebuild_state(s, tensors) for s in template)
-
-
-def gradcheck_module(model: nn.Module, x: Tensor, state=None, **kwargs) -> bool:
-    """Gradcheck model(x, state) w.r.t. x, every state tensor and every parameter.
-
-    The output and all returned state tensors are joined into one vector and projected on
-    a fixed random matrix with 3 columns, so a wrong gradient of any of them shows.
-    """
-    names = [n for n, _ in model.named_parameters()]
-    params = [p for _, p in model.named_parameters()]
-    states = flatten_state(state)
-    n_states = len(states)
-
-    def fn(x, *rest):
-        st = rebuild_state(state, list(rest[:n_states]))
-        result = functional_call(model, dict(zip(names, rest[n_states:])), x, st)
-        parts = flatten_state(result)
-        flat = tg.concatenate([p.reshape(-1) for p in parts])
-        proj = np.random.default_rng(1).standard_normal((flat.shape[0], 3))
-        return flat @ Tensor(proj)
-
-    return tg.gradcheck(fn, [x, *states, *params], **kwargs)
+from tinygrad_rnn.testing.modules import flatten_state, gradcheck_module, rebuild_state  # noqa: F401
 
 
 def randn(*shape, requires_grad=False, dtype=np.float64) -> Tensor:

@@ -25,27 +25,13 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.testing.domains import DOMAINS, KINK_SPACING, distinct, from_unit
+from tinygrad_rnn.testing.opinfo import OpInfo, case
 
 __all__ = [
     "DOMAINS", "KINK_SPACING", "arrays", "axis_and_keepdims", "broadcastable_shapes",
-    "check_op", "matmul_shapes", "shapes",
+    "check_op", "matmul_shapes", "op_cases", "shapes",
 ]
-
-# every multiple of KINK_SPACING is treated as a potential kink by domain="away_from_kinks"
-KINK_SPACING = 0.5
-_KINK_MARGIN = 0.05
-
-DOMAINS = {
-    "real": "floats in [-2, 2]",
-    "positive": "floats in [0.2, 3] (log, sqrt, division, a ** b)",
-    "negative": "floats in [-3, -0.2]",
-    "nonzero": "|x| in [0.2, 2] with either sign (division, abs)",
-    "unit": "floats in [-0.9, 0.9] (inside (-1, 1))",
-    "away_from_kinks": "floats in [-2, 2] at least 0.05 from every multiple of 0.5 "
-                       "(relu, abs, clip with bounds on that grid)",
-    "distinct": "pairwise distinct values at least a fixed gap apart (max, min, sort-like ops)",
-}
-
 
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
            max_side: int = 5) -> st.SearchStrategy[tuple]:
@@ -74,40 +60,20 @@ def matmul_shapes(max_batch_dims: int = 2, min_side: int = 1,
 
 
 @functools.lru_cache(maxsize=512)
-def _float_vectors(n: int, lo: float, hi: float, exclude_max: bool) -> st.SearchStrategy:
+def _unit_vectors(n: int) -> st.SearchStrategy:
     # strategies are reused: building one anew for every draw costs more than the draw
-    return hnp.arrays(np.float64, (n,), elements=st.floats(lo, hi, exclude_max=exclude_max))
+    return hnp.arrays(np.float64, (n,), elements=st.floats(0.0, 1.0, exclude_max=True))
 
 
 def _flat_values(draw: Callable, domain: str, n: int) -> np.ndarray:
-    # one bounded float per element, mapped with NumPy: cheap to draw and to shrink
-    def floats(lo: float, hi: float, exclude_max: bool = False) -> np.ndarray:
-        return draw(_float_vectors(n, lo, hi, exclude_max))
-
-    if domain == "real":
-        return floats(-2.0, 2.0)
-    if domain == "positive":
-        return floats(0.2, 3.0)
-    if domain == "negative":
-        return floats(-3.0, -0.2)
-    if domain == "unit":
-        return floats(-0.9, 0.9)
-    if domain == "nonzero":
-        u = floats(-1.0, 1.0)  # [-1, 0) -> [-2, -0.2);  [0, 1] -> [0.2, 2]
-        return np.where(u < 0, 1.8 * u - 0.2, 1.8 * u + 0.2)
-    if domain == "away_from_kinks":
-        # a cell of the kink grid on [-2, 2], then an offset that keeps clear of both its ends
-        cells = int(round(4.0 / KINK_SPACING))
-        t = floats(0.0, float(cells), exclude_max=True)
-        cell = np.floor(t)
-        return -2.0 + cell * KINK_SPACING + _KINK_MARGIN + (t - cell) * (
-            KINK_SPACING - 2 * _KINK_MARGIN)
+    # one bounded float per element, mapped onto the domain with NumPy: cheap to draw and
+    # to shrink
+    if domain not in DOMAINS:
+        raise ValueError(f"arrays: unknown domain {domain!r}, expected one of {sorted(DOMAINS)}")
     if domain == "distinct":
-        # a permutation of an evenly spaced grid, each point jittered by under a quarter gap
-        gap = min(0.25, 4.0 / max(n, 1))
-        order = np.asarray(draw(st.permutations(range(n))), dtype=np.float64)
-        return (order - (n - 1) / 2) * gap + floats(-gap / 4, gap / 4)
-    raise ValueError(f"arrays: unknown domain {domain!r}, expected one of {sorted(DOMAINS)}")
+        order = np.asarray(draw(st.permutations(range(n))), dtype=np.int64)
+        return distinct(order, draw(_unit_vectors(n)))
+    return from_unit(draw(_unit_vectors(n)), domain)
 
 
 @st.composite
@@ -194,3 +160,11 @@ def check_op(fn: Callable[..., Tensor], reference: Callable[..., Any], *inputs: 
         gradcheck(fn, tensors(), eps=eps, atol=grad_atol, rtol=grad_rtol)
     except GradcheckError as e:
         raise AssertionError(f"check_op: {e}") from None
+
+
+@st.composite
+def op_cases(draw: Callable, spec: OpInfo) -> tuple:
+    """(inputs, params) of one example of an op-table entry, drawn by Hypothesis: the
+    entry's sampler picks shapes and parameters, `arrays` the values of its domain."""
+    return case(spec, lambda seq: draw(st.sampled_from(seq)),
+                lambda shape, domain: draw(arrays(shape, domain=domain)))
