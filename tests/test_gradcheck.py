@@ -191,3 +191,90 @@ def test_tolerances_are_respected():
 
 def test_module_level_gradcheck_is_the_same_function():
     assert tg.gradcheck is gradcheck_module.gradcheck
+
+
+# ----- non-finite values: NaN fails every comparison, so it must be caught explicitly -----------
+class NaNBackward(Function):
+    """y = 2x with a backward that returns NaN at flat index `at` (everywhere when None)."""
+
+    @staticmethod
+    def forward(ctx, x, at=None):
+        ctx.at = at
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        dx = 2 * g
+        if ctx.at is None:
+            dx = dx * np.nan
+        else:
+            dx.reshape(-1)[ctx.at] = np.nan
+        return dx
+
+
+class FiniteBackwardOfNaN(Function):
+    """y = sqrt(x) computed by NumPy (NaN for x < 0) with a backward that is always finite."""
+
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0.5
+
+
+class InfAboveOne(Function):
+    """y = x up to 1, inf above, with the backward of y = x (always finite)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.where(x > 1, np.inf, x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def test_a_nan_backward_fails():
+    x = x64([0.5, -1.5, 2.0])
+    assert gradcheck(lambda x: NaNBackward.apply(x).sum(), [x], raise_exception=False) is False
+    with pytest.raises(GradcheckError, match=r"input 0 .*analytic nan.*numeric 2"):
+        gradcheck(lambda x: NaNBackward.apply(x).sum(), [x])
+
+
+def test_one_nan_entry_of_the_analytic_gradient_fails_and_is_named():
+    x = x64([0.5, -1.5, 2.0, 0.25])
+    with pytest.raises(GradcheckError, match=r"index \(2,\).*analytic nan.*numeric 2") as e:
+        gradcheck(lambda x: NaNBackward.apply(x, at=2).sum(), [x])
+    assert "not finite" in str(e.value)
+
+
+def test_a_finite_gradient_of_a_function_that_is_not_finite_there_is_reported():
+    x = x64([0.5, -1.5, 2.0])  # sqrt(-1.5) is NaN
+    with pytest.raises(GradcheckError, match=r"not finite at output index \(1,\) \(input 0\): "
+                                             r"the output there is nan") as e:
+        gradcheck(lambda x: FiniteBackwardOfNaN.apply(x), [x])
+    assert "numeric nan" in str(e.value) and "analytic 0" in str(e.value)
+    with pytest.raises(GradcheckError, match=r"not finite at output index \(\)"):
+        gradcheck(lambda x: FiniteBackwardOfNaN.apply(x).sum(), [x])
+    # an infinite numeric derivative is reported the same way
+    with pytest.raises(GradcheckError, match=r"not finite at input 0 .*index \(1,\).*"
+                                             r"within eps.*numeric inf"):
+        gradcheck(lambda x: InfAboveOne.apply(x).sum(), [x64([0.5, 1.0])])
+
+
+def test_the_projected_path_catches_nan_too(monkeypatch):
+    x = x64(np.random.default_rng(3).standard_normal((50, 100)))  # 5000 entries > full limit
+    with pytest.raises(GradcheckError, match=r"index \(7, 8\).*analytic nan"):
+        gradcheck(lambda x: NaNBackward.apply(x, at=708).sum(), [x])
+    # NaN in every entry: caught already by the projection, before any full Jacobian
+    monkeypatch.setattr(gradcheck_module, "_FULL_JACOBIAN_LIMIT", 10)
+    y = x64(np.random.default_rng(4).standard_normal(20))
+    with pytest.raises(GradcheckError, match="nan"):
+        gradcheck(lambda x: NaNBackward.apply(x).sum(), [y])
+    z = x64(np.abs(np.random.default_rng(5).standard_normal(20)) + 0.1)
+    z.data[3] = -1.0
+    with pytest.raises(GradcheckError, match=r"not finite at output index \(3,\)"):
+        gradcheck(lambda x: FiniteBackwardOfNaN.apply(x), [z])

@@ -178,3 +178,25 @@ def test_check_op_checks_the_gradient_shape_and_dtype(monkeypatch):
     monkeypatch.setattr(Tensor, "backward", backward_with_a_float32_grad)
     with pytest.raises(AssertionError, match=r"gradient of input 0 has shape \(2,\) dtype float32"):
         tt.check_op(fn, lambda a: a * 2, np.ones(2))
+
+
+class NaNGrad(Function):
+    """y = 2x with a backward that returns NaN."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.nan
+
+
+def test_check_op_rejects_a_nan_forward_against_a_finite_reference():
+    with pytest.raises(AssertionError, match="forward differs"):
+        tt.check_op(lambda t: t * np.nan, lambda a: a * 2, np.array([0.5, 1.0]))
+
+
+def test_check_op_rejects_a_nan_gradient():
+    with pytest.raises(AssertionError, match="gradcheck failed for input 0.*analytic nan"):
+        tt.check_op(lambda t: NaNGrad.apply(t), lambda a: 2 * a, np.array([0.5, 1.0]))

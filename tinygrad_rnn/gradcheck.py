@@ -50,7 +50,8 @@ def _numeric_jacobian(fn: Callable, inputs: list, x: Tensor, eps: float, n_out: 
         flat[j] = orig - eps
         minus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
         flat[j] = orig
-        jac[:, j] = (plus - minus) / (2 * eps)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: reported, not warned
+            jac[:, j] = (plus - minus) / (2 * eps)
     return jac
 
 
@@ -125,7 +126,9 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
                 minus = float(_output(fn, xs).data.reshape(-1) @ v)
                 flat[:] = orig
                 numeric = (plus - minus) / (2 * eps)
-                if abs(analytic - numeric) > atol + rtol * abs(numeric):
+                # spelled so that NaN or inf on either side is a mismatch (NaN fails `>` too)
+                if not (np.isfinite(analytic) and np.isfinite(numeric)
+                        and abs(analytic - numeric) <= atol + rtol * abs(numeric)):
                     failure = _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol)
                     if failure is None:  # the projection alone disagreed
                         failure = (f"gradcheck failed for input {i} (shape {x.shape}): a random "
@@ -144,21 +147,37 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
 def _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol) -> str | None:
     numeric = _numeric_jacobian(fn, xs, x, eps, n_out)
     (analytic,) = _analytic_jacobian(fn, xs, [x], n_out, shape)
-    err = np.abs(analytic - numeric)
-    bad = err > atol + rtol * np.abs(numeric)
+    with np.errstate(invalid="ignore"):  # inf - inf: a NaN error, caught below
+        err = np.abs(analytic - numeric)
+    # NaN fails every comparison, and inf <= inf holds: non-finite entries are bad by name,
+    # and argmax below picks them first (NaN and inf errors are the largest)
+    bad = ~(err <= atol + rtol * np.abs(numeric)) | ~np.isfinite(err)
     if not bad.any():
         return None
     k, j = np.unravel_index(np.argmax(np.where(bad, err, -1)), err.shape)
     index = np.unravel_index(j, x.shape) if x.ndim else ()
     out_index = np.unravel_index(k, shape) if len(shape) else ()
     a, n = analytic[k, j], numeric[k, j]
-    rel = err[k, j] / max(abs(n), 1e-300)
     where = (f"input {i} (shape {x.shape}) at index {tuple(int(t) for t in index)}, "
              f"output index {tuple(int(t) for t in out_index)}")
+    if not np.isfinite(n):
+        y = _output(fn, xs).data.reshape(-1)[k]
+        if not np.isfinite(y):  # then the whole Jacobian row is NaN: name the output only
+            where = f"output index {tuple(int(t) for t in out_index)} (input {i})"
+            cause = f"the output there is {y:.6g}"
+        else:
+            cause = f"the output becomes NaN or infinite within eps={eps} of the input"
+        return (f"gradcheck: the function is not finite at {where}: {cause}; numeric "
+                f"{n:.6g}, analytic {a:.6g}. Check the gradient at inputs where fn is finite.")
+    if not np.isfinite(a):
+        return (f"gradcheck failed for {where}: the analytic gradient is not finite: "
+                f"analytic {a:.6g}, numeric {n:.6g} ({int(bad.sum())} of {bad.size} Jacobian "
+                f"entries beyond atol={atol}, rtol={rtol} or not finite)")
     if _one_sided_disagree(fn, xs, x, j, k, eps, atol, rtol):
         return (f"gradcheck: the function is not differentiable at {where}: left and right "
                 f"finite differences disagree (a kink such as relu at 0 or a tie in max); "
                 f"analytic {a:.6g}, numeric {n:.6g}. Move the input away from the kink.")
+    rel = err[k, j] / max(abs(n), 1e-300)
     return (f"gradcheck failed for {where}: analytic {a:.6g}, numeric {n:.6g}, "
             f"abs error {err[k, j]:.3g}, rel error {rel:.3g} "
             f"({int(bad.sum())} of {bad.size} Jacobian entries beyond atol={atol}, rtol={rtol})")
