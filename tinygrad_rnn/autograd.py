@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tinygrad_rnn import function as _function
 from tinygrad_rnn import tensor as _tensor
 from tinygrad_rnn.function import IndexedGrad
 
@@ -43,49 +44,56 @@ def _sum_to(g: np.ndarray, shape: tuple, ctx: Any, index: int) -> np.ndarray:
     return g.reshape(shape)
 
 
-def _seed(t: Any, grad: Any) -> np.ndarray:
+def _seed(t: Any, grad: Any, call: str = "backward()", arg: str = "grad=") -> np.ndarray:
     if grad is None:
         if t.size != 1:
             raise RuntimeError(
-                f"backward() without a gradient needs a tensor of one element, got shape "
-                f"{t.shape}: pass grad= (an array of that shape) for a non-scalar output"
+                f"{call} without a gradient needs an output of one element, got shape "
+                f"{t.shape}: pass {arg} (an array of that shape) for a non-scalar output"
             )
         return np.ones(t.shape, dtype=t.dtype)
     g = grad.data if isinstance(grad, _tensor.Tensor) else np.asarray(grad, dtype=t.dtype)
     if g.shape != t.shape:
-        raise RuntimeError(f"backward(): grad has shape {g.shape}, expected the output's {t.shape}")
+        raise RuntimeError(f"{call}: {arg[:-1]} has shape {g.shape}, expected the output's "
+                           f"{t.shape}")
     return g
 
 
 def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
     """Propagate seeds from roots, newest node first. Leaf gradients accumulate into
-    `.grad`, or, for grad(), into the returned dict for the `wanted` inputs."""
+    `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
+
+    Gradients wait in `grads` keyed by the node (the Function that made a tensor): an array,
+    or for a node with several outputs a list with one slot per output.
+    """
     grads: dict = {}
-    owned: set = set()  # ids whose buffer in `grads` was allocated here and may grow in place
+    owned: set = set()  # node ids whose buffer in `grads` was allocated here and may grow in place
     leaf_out: dict = {}
     heap: list = []  # (-seq, node): newest first; a node enters when its first gradient arrives
+    inner = _wanted_nodes(wanted)
     for r, s in zip(roots, seeds):
-        k = id(r)
         if r._ctx is None:
             _deliver(r, s, wanted, leaf_out)
-        elif k in grads:
-            grads[k] = grads[k] + s
         else:
-            grads[k] = s
-            heappush(heap, (-r._ctx.seq, r))
+            _add(grads, heap, owned, r, s)
 
     while heap:
-        node = heappop(heap)[1]
-        ctx = node._ctx
+        ctx = heappop(heap)[1]
         parents = ctx.parents
         if parents is None:
             raise RuntimeError(_RELEASED)
-        g = grads.pop(id(node))
+        g = grads.pop(id(ctx))
         if owned:
-            owned.discard(id(node))
-        if wanted is not None and id(node) in wanted:
-            _deliver(node, g, wanted, leaf_out)
-        pgrads = ctx.backward(ctx, g)
+            owned.discard(id(ctx))
+        if _function.last_inplace > ctx.seq:  # something changed in place since this node ran
+            _check_saved_unchanged(ctx)
+        if ctx.outputs:
+            g = [np.zeros(shape, dtype) if gi is None else gi
+                 for gi, (shape, dtype) in zip(g, ctx.outputs)]
+        if inner is not None and id(ctx) in inner:
+            for k, t in inner[id(ctx)]:
+                _deliver(t, g[k] if ctx.outputs else g, wanted, leaf_out)
+        pgrads = ctx.backward(ctx, *g) if ctx.outputs else ctx.backward(ctx, g)
         if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
         if len(pgrads) != len(parents):
@@ -97,33 +105,37 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
             pg = pgrads[i]
             if pg is None or not p.requires_grad:
                 continue
+            pctx = p._ctx
             if pg.__class__ is IndexedGrad:
-                if p._ctx is None:
-                    _deliver(p, pg.dense(p.data.dtype), wanted, leaf_out)  # rare: keep simple
+                if pctx is None or pctx.outputs:
+                    pg = pg.dense(p.data.dtype)  # rare: keep simple
+                else:
+                    k = id(pctx)
+                    buf = grads.get(k)
+                    if buf is None:
+                        heappush(heap, (-pctx.seq, pctx))
+                    if k not in owned:  # a fresh buffer that no other node shares
+                        buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
+                        owned.add(k)
+                    pg.add_to(buf)
+                    grads[k] = buf
                     continue
-                k = id(p)
-                buf = grads.get(k)
-                if buf is None:
-                    heappush(heap, (-p._ctx.seq, p))
-                if k not in owned:  # a fresh buffer that no other node shares
-                    buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
-                    owned.add(k)
-                pg.add_to(buf)
-                grads[k] = buf
-                continue
             if pg.__class__ is not np.ndarray:
                 pg = np.asarray(pg)
             if pg.shape != p.data.shape:
                 pg = _sum_to(pg, p.data.shape, ctx, i)
             if pg.dtype != p.data.dtype:
                 pg = pg.astype(p.data.dtype)
-            if p._ctx is None:
+            if pctx is None:
                 _deliver(p, pg, wanted, leaf_out)
                 continue
-            k = id(p)
+            if pctx.outputs:
+                _add(grads, heap, owned, p, pg)
+                continue
+            k = id(pctx)
             if k not in grads:
                 grads[k] = pg
-                heappush(heap, (-p._ctx.seq, p))
+                heappush(heap, (-pctx.seq, pctx))
             elif owned and k in owned:
                 grads[k] += pg
             else:
@@ -132,6 +144,56 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
             ctx.__dict__.clear()
             ctx.parents = None  # marks the node as released
     return leaf_out
+
+
+def _add(grads: dict, heap: list, owned: set, t: Any, g: np.ndarray) -> None:
+    """Add g to the waiting gradient of tensor t's node (its slot, for several outputs)."""
+    ctx = t._ctx
+    k = id(ctx)
+    if not ctx.outputs:
+        if k in grads:
+            grads[k] = grads[k] + g
+        else:
+            grads[k] = g
+            heappush(heap, (-ctx.seq, ctx))
+        return
+    slots = grads.get(k)
+    if slots is None:
+        slots = grads[k] = [None] * len(ctx.outputs)
+        heappush(heap, (-ctx.seq, ctx))
+    i = ctx.output_ids.index(id(t))
+    slots[i] = g if slots[i] is None else slots[i] + g
+
+
+def _wanted_nodes(wanted: dict | None) -> dict | None:
+    """For grad(): the non-leaf inputs by node id, as (output index, tensor) pairs."""
+    if not wanted:
+        return None
+    inner: dict = {}
+    for t in wanted.values():
+        if t._ctx is not None:
+            ids = t._ctx.output_ids if t._ctx.outputs else (id(t),)
+            inner.setdefault(id(t._ctx), []).append((ids.index(id(t)), t))
+    return inner or None
+
+
+def _check_saved_unchanged(ctx: Any) -> None:
+    """Raise when an input or output of ctx was modified in place after ctx ran and ctx saved
+    its array for backward: the gradient would silently use the new values."""
+    saved = [a for a in ctx.saved_arrays if isinstance(a, np.ndarray)]
+    if not saved:
+        return
+    changed = [p.data for p in ctx.parents if getattr(p, "_version", -1) > ctx.seq]
+    changed += ctx.__dict__.get("modified_outputs", [])
+    for data in changed:
+        if any(np.may_share_memory(data, a) for a in saved):
+            raise RuntimeError(
+                f"{type(ctx).__name__}.backward: a tensor of shape {data.shape} that this op "
+                f"saved for its gradient was modified in place (an in-place op such as add_ or "
+                f"+=, t[...] = v, or an optimizer step) after the op ran, so its gradient would "
+                f"use the new values. Run the forward again after the change, or change a copy "
+                f"(x = x + y instead of x += y)."
+            )
 
 
 def _deliver(node: Any, g: np.ndarray, wanted: dict | None, leaf_out: dict) -> None:
@@ -182,7 +244,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
         if not o.requires_grad:
             raise RuntimeError("grad(): an output does not require grad (nothing to differentiate)")
     wanted = {id(x): x for x in ins}
-    found = _run(outs, [_seed(o, g) for o, g in zip(outs, gos)], retain_graph, wanted)
+    seeds = [_seed(o, g, "grad()", "grad_outputs=") for o, g in zip(outs, gos)]
+    found = _run(outs, seeds, retain_graph, wanted)
     return tuple(
         Tensor(np.array(found[id(x)], dtype=x.dtype)) if id(x) in found
         else Tensor(np.zeros(x.shape, dtype=x.dtype))

@@ -15,6 +15,18 @@ import numpy as np
 
 _grad_enabled = True
 _generation = itertools.count()
+# generation of the latest in-place change of any tensor: backward checks saved arrays only
+# for nodes older than it
+last_inplace = -1
+
+
+def mark_modified(t: "_tensor.Tensor") -> None:
+    """Record that t's data was changed in place (in-place ops, setitem, optimizer steps), so
+    that a backward through an op that saved it raises instead of using the new values."""
+    global last_inplace
+    last_inplace = t._version = next(_generation)
+    if t._ctx is not None:  # an op's output: its node may have saved it too
+        t._ctx.__dict__.setdefault("modified_outputs", []).append(t.data)
 
 
 def is_grad_enabled() -> bool:
@@ -75,15 +87,18 @@ class Function:
 
     Subclasses define two static methods on plain ndarrays::
 
-        forward(ctx, *arrays, **kwargs) -> ndarray
-        backward(ctx, grad) -> ndarray | tuple   # one gradient per array input, None where none
+        forward(ctx, *arrays, **kwargs) -> ndarray | tuple of ndarrays
+        backward(ctx, *grads) -> ndarray | tuple   # one gradient per input, None where none
 
     and are called as ``MyOp.apply(*tensors, **kwargs)``. Non-Tensor positional arguments
-    (ndarrays, Python numbers) are treated as constants.
+    (ndarrays, Python numbers) are treated as constants; Tensor keyword arguments are inputs
+    (their gradients follow the positional ones). backward receives one gradient per output:
+    a forward that returns a tuple gets one per element (zeros for an output that got none).
     """
 
     __slots__ = ("parents", "seq", "__dict__")
     saved_arrays: tuple = ()  # a class default: ops that save nothing never set it
+    outputs: tuple = ()  # (shape, dtype) of each output, for a Function with several outputs
 
     @property
     def released(self) -> bool:
@@ -111,8 +126,13 @@ class Function:
         raise NotImplementedError("a Function subclass must define a static backward(ctx, grad)")
 
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> "_tensor.Tensor":
-        """Run forward on the inputs' arrays; record the node when an input needs a gradient."""
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run forward on the inputs' arrays; record the node when an input needs a gradient.
+
+        Tensors among the keyword arguments are inputs too: their arrays go to forward under
+        the same keywords, and backward returns their gradients after the positional ones, in
+        keyword order. A forward that returns a tuple gives a tuple of Tensors.
+        """
         Tensor = _tensor.Tensor
         ctx = cls.__new__(cls)
         # unrolled for one and two Tensor inputs without options: the engine's per-op overhead
@@ -130,7 +150,15 @@ class Function:
                     if not isinstance(a, Tensor):  # constants (arrays, numbers) become Tensors
                         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
                         break
-                out = cls.forward(ctx, *[a.data for a in args], **kwargs)
+                keyed: tuple = ()
+                arrays = kwargs
+                if kwargs:  # keyword Tensors are inputs too, after the positional ones
+                    keyed = tuple(v for v in kwargs.values() if isinstance(v, Tensor))
+                    if keyed:
+                        arrays = {k: v.data if isinstance(v, Tensor) else v
+                                  for k, v in kwargs.items()}
+                out = cls.forward(ctx, *[a.data for a in args], **arrays)
+                args = args + keyed
                 needs = False
                 for a in args:
                     if a.requires_grad:
@@ -139,6 +167,8 @@ class Function:
         except ValueError as e:
             raise _named_error(cls, args, e) from None
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then
+        if out.__class__ is tuple:
+            return _several_outputs(ctx, out, needs and _grad_enabled)
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         result = Tensor.__new__(Tensor)
@@ -157,6 +187,24 @@ class Function:
         if self.parents is None:
             return f"<{type(self).__name__}, released by backward>"
         return f"<{type(self).__name__} with {len(self.parents)} parents>"
+
+
+def _several_outputs(ctx: Function, arrays: tuple, record: bool) -> tuple:
+    """One Tensor per output array, all made by the same node (recorded when `record`)."""
+    Tensor = _tensor.Tensor
+    outs = []
+    for a in arrays:
+        t = Tensor.__new__(Tensor)
+        t.data = a if a.__class__ is np.ndarray else np.asarray(a)
+        t.grad = None
+        t.requires_grad = record and t.data.dtype.kind == "f"
+        t._ctx = ctx if t.requires_grad else None
+        outs.append(t)
+    if any(t.requires_grad for t in outs):
+        ctx.seq = next(_generation)
+        ctx.outputs = tuple((t.data.shape, t.data.dtype) for t in outs)
+        ctx.output_ids = tuple(id(t) for t in outs)  # which output a consumer's input is
+    return tuple(outs)
 
 
 def _named_error(cls: type, args: tuple, e: ValueError) -> ValueError:

@@ -11,6 +11,7 @@ import numpy as np
 
 from tinygrad_rnn import autograd, ops
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
+from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
 from tinygrad_rnn.methods.movement import MovementMethods
 from tinygrad_rnn.methods.reduce import ReduceMethods
@@ -59,7 +60,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     )
 
 
-class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
+class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, InplaceMethods):
     """An n-dimensional array that can record the operations applied to it.
 
     `data` is a NumPy array. Floating arrays keep their dtype; Python numbers and lists become
@@ -67,7 +68,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
     Function that made them (`_ctx`) so that `backward()` can compute gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    # _version: generation of the last in-place change (unset until there is one)
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -119,6 +121,13 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
         """The same data, cut from the graph (requires_grad=False)."""
         return Tensor(self.data)
 
+    @staticmethod
+    def from_numpy(array: np.ndarray) -> "Tensor":
+        """A tensor sharing memory with `array` (changes to one show in the other)."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"from_numpy: expected an ndarray, got {type(array).__name__}")
+        return Tensor(array)
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -163,42 +172,68 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
         return Tensor(other)
 
+    def _pair(self, other: Any) -> tuple:
+        """(self, other as a Tensor) for an operator with a non-Tensor operand; an integer
+        tensor with a Python float becomes float32 first (as in PyTorch, not float64)."""
+        if isinstance(other, float) and self.data.dtype.kind in "biu":
+            return Tensor(self.data.astype(_DEFAULT_DTYPE)), Tensor(
+                np.asarray(other, dtype=_DEFAULT_DTYPE))
+        return self, self._operand(other)
+
     # ----- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
-        return ops.Add.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.Add.apply(self, other)
+        return ops.Add.apply(*self._pair(other))
 
     def __radd__(self, other: Any) -> "Tensor":
-        return ops.Add.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> "Tensor":
-        return ops.Sub.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.Sub.apply(self, other)
+        return ops.Sub.apply(*self._pair(other))
 
     def __rsub__(self, other: Any) -> "Tensor":
-        return ops.Sub.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> "Tensor":
-        return ops.Mul.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.Mul.apply(self, other)
+        return ops.Mul.apply(*self._pair(other))
 
     def __rmul__(self, other: Any) -> "Tensor":
-        return ops.Mul.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.Mul.apply(b, a)
 
     def __truediv__(self, other: Any) -> "Tensor":
-        return ops.Div.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.Div.apply(self, other)
+        return ops.Div.apply(*self._pair(other))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        return ops.Div.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.Div.apply(b, a)
 
     def __pow__(self, other: Any) -> "Tensor":
-        return ops.Pow.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.Pow.apply(self, other)
+        return ops.Pow.apply(*self._pair(other))
 
     def __rpow__(self, other: Any) -> "Tensor":
-        return ops.Pow.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> "Tensor":
-        return ops.MatMul.apply(self, other if other.__class__ is Tensor else self._operand(other))
+        if other.__class__ is Tensor:
+            return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(*self._pair(other))
 
     def __rmatmul__(self, other: Any) -> "Tensor":
-        return ops.MatMul.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return ops.MatMul.apply(b, a)
 
     def __neg__(self) -> "Tensor":
         return ops.Neg.apply(self)
@@ -207,7 +242,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods):
         return ops.GetItem.apply(self, index=_index_arrays(index))
 
     # ----- comparisons: boolean results, outside the graph ------------------------------
-    def _compare(self, other: Any, ufunc: np.ufunc) -> "Tensor":
+    def _compare(self, other: Any, ufunc: np.ufunc) -> Any:
+        if other is None:  # t == None is False and t != None is True, as in PyTorch
+            return ufunc is np.not_equal
         b = self._operand(other).data
         try:
             return Tensor(ufunc(self.data, b))
@@ -270,7 +307,12 @@ def _index_arrays(index: Any) -> Any:
 
 # ----- module functions ----------------------------------------------------------------
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Same as Tensor(data, requires_grad, dtype)."""
+    """A new tensor holding a copy of data (as torch.tensor); Tensor(ndarray) and
+    Tensor.from_numpy share the array instead."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        data = data.copy()
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 

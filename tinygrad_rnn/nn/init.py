@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor, get_rng
 
 
@@ -18,6 +19,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
     np.copyto(tensor.data, np.asarray(values), casting="unsafe")
+    mark_modified(tensor)
     return tensor
 
 

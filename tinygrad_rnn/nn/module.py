@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
+from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -289,6 +290,7 @@ class Module:
             target = own[key]
             if target.data.flags.writeable:
                 np.copyto(target.data, arr, casting="unsafe")
+                mark_modified(target)
             else:
                 target.data = arr.astype(target.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)

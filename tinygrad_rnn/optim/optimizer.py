@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -116,6 +117,7 @@ class Optimizer:
                 if g.dtype != p.dtype:
                     g = g.astype(p.dtype)
                 self._update(p.data, g, group, self.state.setdefault(p, {}))
+                mark_modified(p)  # a graph that saved the old values must not backprop silently
         return loss
 
     def _update(self, p: np.ndarray, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:

@@ -1,0 +1,137 @@
+"""In-place Tensor methods: `add_ sub_ mul_ div_ zero_ fill_ copy_ clamp_`, `+= -= *= /=` and
+`t[index] = value`.
+
+They change `.data` in place (the tensor keeps its identity) and are not recorded in the
+graph. As in PyTorch, a tensor that requires grad may be changed in place only inside
+`no_grad()` (`with no_grad(): p -= lr * p.grad`). Each change bumps the tensor's version, so
+a later backward through an op that saved the old values raises instead of silently using
+the new ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn import function
+
+
+class InplaceMethods:
+    __slots__ = ()
+
+    def _check_inplace(self, op: str, other: Any = None) -> None:
+        if not function.is_grad_enabled():
+            return
+        if self.requires_grad:
+            what = "a leaf tensor" if self._ctx is None else "a tensor"
+            raise RuntimeError(
+                f"{op}: {what} that requires grad (shape {self.shape}) cannot be changed in "
+                f"place while the graph is recorded; do it inside `with no_grad():` (as an "
+                f"optimizer step does), or compute a new tensor (x = x + y)")
+        if isinstance(other, _tensor.Tensor) and other.requires_grad:
+            raise RuntimeError(
+                f"{op}: the operand requires grad, but an in-place op is not recorded in the "
+                f"graph, so no gradient would reach it; compute a new tensor instead "
+                f"(x = x + y)")
+
+    def _update(self, op: str, ufunc: Any, other: Any) -> "Tensor":
+        self._check_inplace(op, other)
+        b = other.data if isinstance(other, _tensor.Tensor) else other
+        try:
+            ufunc(self.data, b, out=self.data)
+        except ValueError:
+            raise ValueError(f"{op}: an operand of shape {np.shape(b)} does not broadcast to "
+                             f"this tensor's shape {self.shape}") from None
+        except TypeError:  # numpy's casting error: e.g. a float into an integer tensor
+            raise TypeError(f"{op}: cannot store the result (dtype "
+                            f"{np.result_type(self.data, b)}) in this tensor of dtype "
+                            f"{self.dtype} in place") from None
+        function.mark_modified(self)
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self += alpha * other, in place."""
+        return self._update("add_", np.add, other if alpha == 1 else _scaled(other, alpha))
+
+    def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self -= alpha * other, in place."""
+        return self._update("sub_", np.subtract, other if alpha == 1 else _scaled(other, alpha))
+
+    def mul_(self, other: Any) -> "Tensor":
+        """self *= other, in place."""
+        return self._update("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> "Tensor":
+        """self /= other, in place."""
+        return self._update("div_", np.divide, other)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """self limited to [min, max], in place."""
+        if min is None and max is None:
+            raise ValueError("clamp_ needs at least one of min and max")
+        self._check_inplace("clamp_")
+        np.clip(self.data, min, max, out=self.data)
+        function.mark_modified(self)
+        return self
+
+    def fill_(self, value: Any) -> "Tensor":
+        """Every element set to value, in place."""
+        self._check_inplace("fill_", value)
+        self.data[...] = value.data if isinstance(value, _tensor.Tensor) else value
+        function.mark_modified(self)
+        return self
+
+    def zero_(self) -> "Tensor":
+        """Every element set to 0, in place."""
+        return self.fill_(0)
+
+    def copy_(self, src: Any) -> "Tensor":
+        """src's values (broadcast to this shape, cast to this dtype) copied in, in place."""
+        self._check_inplace("copy_", src)
+        b = src.data if isinstance(src, _tensor.Tensor) else np.asarray(src)
+        try:
+            np.copyto(self.data, b, casting="unsafe")
+        except ValueError:
+            raise ValueError(f"copy_: source of shape {b.shape} does not broadcast to this "
+                             f"tensor's shape {self.shape}") from None
+        function.mark_modified(self)
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._update("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._update("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._update("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._update("/=", np.divide, other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """t[index] = value, in place, on a tensor that does not require grad (or inside
+        no_grad()). To build a new value differentiably use where / masked_fill."""
+        if self.requires_grad and function.is_grad_enabled():
+            raise RuntimeError(
+                f"t[index] = value is not supported on a tensor that requires grad (shape "
+                f"{self.shape}): it would not be recorded in the graph. Build the new tensor "
+                f"with where(mask, value, t) or masked_fill, or assign inside no_grad()")
+        self._check_inplace("setitem", value)
+        v = value.data if isinstance(value, _tensor.Tensor) else value
+        try:
+            self.data[_tensor._index_arrays(index)] = v
+        except IndexError as e:
+            raise IndexError(f"setitem: index {index!r} is invalid for shape {self.shape}: "
+                             f"{e}") from None
+        except ValueError as e:
+            raise ValueError(f"setitem: value of shape {np.shape(v)} does not fit the "
+                             f"selection of a tensor of shape {self.shape}: {e}") from None
+        function.mark_modified(self)
+
+
+def _scaled(other: Any, alpha: float) -> Any:
+    return (other.data if isinstance(other, _tensor.Tensor) else np.asarray(other)) * alpha
+
+
+from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)
