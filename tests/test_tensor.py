@@ -204,3 +204,23 @@ def test_softmax_rows_sum_to_one_and_mean_keeps_dtype():
     np.testing.assert_allclose(x.softmax(axis=1).sum(axis=1).data, np.ones(3), rtol=1e-6)
     assert x.mean().dtype == np.float32
     np.testing.assert_allclose(x.mean(axis=(0, 1)).data, x.data.mean(), rtol=1e-6)
+
+
+def test_full_linspace_randint():
+    t = tg.full((2, 3), 1.5)
+    assert t.shape == (2, 3) and t.dtype == np.float32 and np.all(t.data == 1.5)
+    assert tg.full(2, 3).dtype == np.int64 and tg.full((1,), True).dtype == np.bool_
+    assert tg.full((2,), 0.5, dtype=np.float64, requires_grad=True).requires_grad
+    np.testing.assert_allclose(tg.linspace(0, 1, 5).data, [0, 0.25, 0.5, 0.75, 1.0])
+    assert tg.linspace(0, 1, 5).dtype == np.float32
+    tg.manual_seed(3)
+    r = tg.randint(2, 5, (100,))
+    assert r.dtype == np.int64 and r.data.min() >= 2 and r.data.max() <= 4
+    assert set(np.unique(r.data)) == {2, 3, 4}
+    tg.manual_seed(3)
+    np.testing.assert_array_equal(tg.randint(2, 5, (100,)).data, r.data)
+    assert tg.randint(3, shape=(4, 2)).shape == (4, 2)
+    with pytest.raises(ValueError, match="high"):
+        tg.randint(5, 5)
+    with pytest.raises(ValueError, match="num"):
+        tg.linspace(0, 1, -1)

@@ -1,13 +1,22 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine on NumPy, for recurrent networks."""
 from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_rnn.tensor import (
-    Tensor, arange, eye, get_rng, manual_seed, ones, ones_like, rand, randn, tensor, zeros,
-    zeros_like,
+    Tensor, arange, eye, full, get_rng, linspace, manual_seed, ones, ones_like, rand, randint,
+    randn, tensor, zeros, zeros_like,
 )
-from tinygrad_rnn.methods.elementwise import abs, clip, exp, log, relu, sigmoid, sqrt, tanh, where
-from tinygrad_rnn.methods.linalg import matmul
-from tinygrad_rnn.methods.movement import broadcast_to, concatenate, reshape, stack, transpose
-from tinygrad_rnn.methods.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum
+from tinygrad_rnn.methods.elementwise import (
+    abs, clip, cos, elu, exp, expm1, gelu, leaky_relu, log, log1p, log_sigmoid, maximum, minimum,
+    relu, rsqrt, sigmoid, sign, silu, sin, softplus, sqrt, square, tanh, where,
+)
+from tinygrad_rnn.methods.linalg import bmm, einsum, matmul
+from tinygrad_rnn.methods.movement import (
+    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_select,
+    masked_fill, permute, repeat, reshape, split, squeeze, stack, transpose, unsqueeze, view,
+)
+from tinygrad_rnn.methods.reduce import (
+    argmax, argmin, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,
+    softmax, std, sum, var,
+)
 from tinygrad_rnn.autograd import grad
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 

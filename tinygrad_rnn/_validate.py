@@ -62,6 +62,18 @@ def check_choice(value: Any, name: str, owner: str, choices: tuple) -> Any:
     return value
 
 
+def dtype_mismatch(owner: str, what: str, got: Any, expected: Any,
+                   expected_what: str = "parameters", module: bool = False) -> TypeError:
+    """The TypeError for a tensor (`what`) whose dtype is not the `expected` one; callers
+    compare dtypes themselves (one `!=` on the per-step path) and build this only to raise."""
+    fix = f"convert the {what} with .astype(np.{expected})" if what == "input" else \
+        f"convert {what} with .astype(np.{expected})"
+    if module:
+        to = {"float64": ".double()", "float32": ".float()"}.get(str(got), f".to(np.{got})")
+        fix += f" or the module with {to}"
+    return TypeError(f"{owner}: {what} dtype {got} but {expected_what} {expected}: {fix}")
+
+
 def norm_axis(axis: Any, ndim: int, op: str) -> tuple | None:
     """Axis (None, an int or a tuple of ints) as a sorted tuple of non-negative ints, checked.
 

@@ -71,6 +71,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
     leaf_out: dict = {}
     heap: list = []  # (-seq, node): newest first; a node enters when its first gradient arrives
     inner = _wanted_nodes(wanted)
+    changed = _function.last_inplace  # nodes older than the latest in-place change get checked
     for r, s in zip(roots, seeds):
         if r._ctx is None:
             _deliver(r, s, wanted, leaf_out)
@@ -85,15 +86,15 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         g = grads.pop(id(ctx))
         if owned:
             owned.discard(id(ctx))
-        if _function.last_inplace > ctx.seq:  # something changed in place since this node ran
+        if changed > ctx.seq:  # something changed in place since this node ran
             _check_saved_unchanged(ctx)
-        if ctx.outputs:
-            g = [np.zeros(shape, dtype) if gi is None else gi
-                 for gi, (shape, dtype) in zip(g, ctx.outputs)]
+        outs = ctx.outputs
+        if outs:
+            g = [np.zeros(shape, dtype) if gi is None else gi for gi, (shape, dtype) in zip(g, outs)]
         if inner is not None and id(ctx) in inner:
             for k, t in inner[id(ctx)]:
-                _deliver(t, g[k] if ctx.outputs else g, wanted, leaf_out)
-        pgrads = ctx.backward(ctx, *g) if ctx.outputs else ctx.backward(ctx, g)
+                _deliver(t, g[k] if outs else g, wanted, leaf_out)
+        pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
         if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
         if len(pgrads) != len(parents):

@@ -167,9 +167,9 @@ class Function:
         except ValueError as e:
             raise _named_error(cls, args, e) from None
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then
-        if out.__class__ is tuple:
-            return _several_outputs(ctx, out, needs and _grad_enabled)
         if out.__class__ is not np.ndarray:
+            if out.__class__ is tuple:
+                return _several_outputs(ctx, out, needs and _grad_enabled)
             out = np.asarray(out)
         result = Tensor.__new__(Tensor)
         result.data = out

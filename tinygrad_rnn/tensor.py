@@ -359,3 +359,32 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 def eye(n: int, m: int | None = None, dtype: Any = _DEFAULT_DTYPE,
         requires_grad: bool = False) -> Tensor:
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` filled with `value`: float32 unless a dtype is given (an int value
+    gives int64 and a bool gives bool, as in PyTorch)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(value, (bool, np.bool_)) else
+                 np.int64 if isinstance(value, (int, np.integer)) else _DEFAULT_DTYPE)
+    return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start: float, stop: float, num: int, dtype: Any = _DEFAULT_DTYPE,
+             requires_grad: bool = False) -> Tensor:
+    """`num` evenly spaced values from start to stop, both included (float32 by default)."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
+    return Tensor(np.linspace(start, stop, int(num)).astype(dtype), requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, shape: Any = (), dtype: Any = np.int64) -> Tensor:
+    """Integers drawn uniformly from [low, high) (or [0, low) with one bound) by the
+    generator seeded by `manual_seed`; int64 by default."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return Tensor(_rng.integers(low, high, size=shape).astype(dtype))

@@ -403,7 +403,7 @@ def test_recurrent_rejects_bad_cells():
     with pytest.raises(ValueError, match=r"returned a state whose output h is \(2, 5\), "
                                          r"expected a Tensor of shape \(2, 3\)"):
         nn.Recurrent([Bad()])(randn(4, 2, 5))
-    rec = nn.Recurrent([nn.GRUCell(2, 3)])
+    rec = nn.Recurrent([nn.GRUCell(2, 3)]).double()  # randn is float64
     with pytest.raises(ValueError, match=r"hx has shape \(2, 2, 3\), expected \(1, 2, \.\.\.\)"):
         rec(randn(4, 2, 2), randn(2, 2, 3))
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn._validate import dtype_mismatch
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.tensor import Tensor
@@ -82,6 +83,9 @@ class _CellBase(Module):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.dtype.kind != "f":  # (np.issubdtype costs microseconds on this per-step path)
             raise TypeError(f"{name}: input must be floating-point, got dtype {x.dtype}")
+        w = self._parameters.get("weight_ih")
+        if w is not None and x.dtype != w.dtype:  # as PyTorch: no silent float64 run of float32
+            raise dtype_mismatch(name, "input", x.dtype, w.dtype, module=True)
         if x.ndim not in (1, 2):
             raise ValueError(f"{name}: expected input of shape (batch, input_size) or "
                              f"(input_size,), got a {x.ndim}-D tensor of shape {x.shape}")
@@ -98,6 +102,8 @@ class _CellBase(Module):
             return Tensor(np.zeros((batch, H), dtype=dtype))
         if not isinstance(s, Tensor):
             raise TypeError(f"{name}: {what} must be a Tensor or None, got {type(s).__name__}")
+        if s.dtype != dtype:
+            raise dtype_mismatch(name, what, s.dtype, dtype)
         expected = (H,) if unbatched else (batch, H)
         if s.shape != expected:
             layout = "(hidden_size,) for unbatched input" if unbatched else "(batch, hidden_size)"

@@ -53,6 +53,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.dtype.kind != "f":
         raise TypeError(f"linear: input must be floating-point, got dtype {x.dtype} "
                         f"(convert it with .astype(np.float32))")
+    if x.dtype != weight.dtype:  # as PyTorch: no silent float64 run of float32 weights
+        raise _validate.dtype_mismatch("linear", "input", x.dtype, weight.dtype, "weight")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise _validate.dtype_mismatch("linear", "bias", bias.dtype, weight.dtype, "weight")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:

@@ -25,8 +25,8 @@ all gates of a step replaces separate ``exp``/``divide`` passes.
 Products are ``np.dot``: on 2-D operands it hands transposed views to BLAS directly, while
 ``np.matmul`` is many times slower on rank-1 products such as ``d^T h`` with one row.
 
-The engine's Function returns one array, so the LSTM packs ``c_n`` after the outputs and
-the wrappers (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``) slice the result.
+The LSTM's Function has two outputs, ``out`` and ``c_n``; the wrappers (``rnn_sequence``,
+``lstm_sequence``, ``gru_sequence``) take ``h_n`` as the last step of ``out``.
 Shapes: x ``(T, B, I)`` time-major, states ``(B, H)``, weights in PyTorch's layout
 ``(G*H, I)`` / ``(G*H, H)``; ``out`` is ``(T, B, H)`` in input time order even when
 ``reverse=True`` (the steps then run t = T-1 .. 0, one direction of a bidirectional layer).
@@ -229,8 +229,8 @@ class LSTMSequence(Function):
     [a_i a_f a_g a_o] = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
     i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
     c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
-    x (T, B, I), h0 and c0 (B, H), W_ih (4H, I), W_hh (4H, H) -> packed (T+1, B, H):
-    packed[:T] = h_1..h_T in input time order, packed[T] = c_n.
+    x (T, B, I), h0 and c0 (B, H), W_ih (4H, I), W_hh (4H, H) -> two outputs:
+    out (T, B, H) = h_1..h_T in input time order, and c_n (B, H).
 
     backward, with dh_t = g_t + dh from step t+1 and dc from step t+1 (g of c_n at the end):
       dc_t   = dh_t * o (1 - tanh(c_t)^2) + dc
@@ -259,8 +259,7 @@ class LSTMSequence(Function):
             gates += (b_ih + b_hh).astype(dt, copy=False) * scale
         gates = gates.reshape(t_len, b, 4 * h)
         w_rec = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        packed = np.empty((t_len + 1, b, h), dtype=dt)
-        hs = packed[:t_len]
+        hs = np.empty((t_len, b, h), dtype=dt)
         cs = np.empty((t_len, b, h), dtype=dt)
         tanh_cs = np.empty((t_len, b, h), dtype=dt)
         tmp = np.empty((b, 4 * h), dtype=dt)
@@ -281,13 +280,12 @@ class LSTMSequence(Function):
             np.tanh(ct, out=tanh_cs[t])
             np.multiply(go, tanh_cs[t], out=hs[t])
             h_prev, c_prev = hs[t], ct
-        packed[t_len] = c_prev
         ctx.save_for_backward(x2, h0, c0, w_ih, w_hh, gates, cs, tanh_cs, hs)
         ctx.reverse, ctx.has_bias, ctx.x_shape = reverse, b_ih is not None, x.shape
-        return packed
+        return hs, c_prev.copy()  # c_n is its own array: cs stays as backward needs it
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, g_c):
         x2, h0, c0, w_ih, w_hh, gates, cs, tanh_cs, hs = ctx.saved_arrays
         t_len, b, h = hs.shape
         dt = hs.dtype
@@ -316,7 +314,7 @@ class LSTMSequence(Function):
         np.subtract(1, dc_from_h, out=dc_from_h)
         dc_from_h *= go
         dh = np.empty((b, h), dtype=dt)
-        dc = g[t_len].copy()
+        dc = g_c.astype(dt, copy=True)
         dht = np.empty((b, h), dtype=dt)
         tmp = np.empty((b, h), dtype=dt)
         order = _steps(t_len, not ctx.reverse)
@@ -355,9 +353,9 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
     x, h0, c0, weight_ih, weight_hh = map(_as_tensor, (x, h0, c0, weight_ih, weight_hh))
     _check("lstm_sequence", x, {"h0": h0, "c0": c0}, weight_ih, weight_hh, bias_ih, bias_hh, 4)
     t_len = x.shape[0]
-    packed = LSTMSequence.apply(x, h0, c0, weight_ih, weight_hh,
-                                *_bias_args(bias_ih, bias_hh, weight_hh), reverse=reverse)
-    return packed[:t_len], packed[0 if reverse else t_len - 1], packed[t_len]
+    out, c_n = LSTMSequence.apply(x, h0, c0, weight_ih, weight_hh,
+                                  *_bias_args(bias_ih, bias_hh, weight_hh), reverse=reverse)
+    return out, out[0 if reverse else t_len - 1], c_n
 
 
 # --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn._validate import dtype_mismatch
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
@@ -43,7 +44,11 @@ class Linear(Module):
             init.uniform_(self.bias, -k, k)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        w = self.weight
+        if isinstance(x, (Tensor, np.ndarray)) and x.dtype != w.dtype and x.dtype.kind == "f":
+            # F.linear checks too; this message names the module's own fix
+            raise dtype_mismatch("Linear", "input", x.dtype, w.dtype, module=True)
+        return F.linear(x, w, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

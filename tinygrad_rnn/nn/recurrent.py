@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn._validate import dtype_mismatch
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import fused, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
@@ -100,6 +101,10 @@ class _SequenceRunner(Module):
     def _expected_input_size(self) -> int | None:
         return None
 
+    def _first_parameter(self) -> Any:
+        """A parameter whose dtype the input must have, or None (then any float dtype runs)."""
+        return None
+
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
         raise NotImplementedError
 
@@ -117,6 +122,9 @@ class _SequenceRunner(Module):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
         if x.dtype.kind != "f":  # (np.issubdtype costs microseconds on this per-step path)
             raise TypeError(f"{name}: input must be floating-point, got dtype {x.dtype}")
+        p = self._first_parameter()
+        if p is not None and x.dtype != p.dtype:  # once per forward: every step shares it
+            raise dtype_mismatch(name, "input", x.dtype, p.dtype, module=True)
         if x.ndim not in (2, 3):
             layout = "(batch, seq_len, input_size)" if self.batch_first else \
                 "(seq_len, batch, input_size)"
@@ -182,10 +190,13 @@ class _SequenceRunner(Module):
 
 
 def _checked_state(t: Any, what: str, owner: str, n: int, batch: int, unbatched: bool,
-                   hidden: int | None) -> Tensor:
-    """A (n, B, ...) stacked initial state; unbatched (n, ...) gains a batch axis of 1."""
+                   hidden: int | None, dtype: Any, dtype_of: str = "parameters") -> Tensor:
+    """A (n, B, ...) stacked initial state of `dtype` (that of `dtype_of`); unbatched (n, ...)
+    gains a batch axis of 1."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{owner}: {what} must be a Tensor, got {type(t).__name__}")
+    if t.dtype != dtype:
+        raise dtype_mismatch(owner, what, t.dtype, dtype, dtype_of)
     if hidden is not None:
         expected = (n, hidden) if unbatched else (n, batch, hidden)
         if t.shape != expected:
@@ -266,6 +277,9 @@ class RNNBase(_SequenceRunner):
     def _expected_input_size(self) -> int:
         return self.input_size
 
+    def _first_parameter(self) -> Any:
+        return self._parameters["weight_ih_l0"]
+
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
         n = self.num_layers * self.num_directions
         if hx is None:
@@ -274,7 +288,7 @@ class RNNBase(_SequenceRunner):
             raise TypeError(f"{type(self).__name__}: h0 must be a Tensor, got a "
                             f"{type(hx).__name__} (only LSTM takes a pair (h0, c0))")
         h0 = _checked_state(hx, "h0", type(self).__name__, n, batch, unbatched,
-                            self.hidden_size)
+                            self.hidden_size, dtype)
         return [h0[k] for k in range(n)]
 
     def _pack_states(self, finals: list, unbatched: bool) -> Tensor:
@@ -355,8 +369,8 @@ class LSTM(RNNBase):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: the initial state must be a pair (h0, c0) of Tensors or "
                             f"None, got {type(hx).__name__}")
-        h0 = _checked_state(hx[0], "h0", "LSTM", n, batch, unbatched, self.hidden_size)
-        c0 = _checked_state(hx[1], "c0", "LSTM", n, batch, unbatched, self.hidden_size)
+        h0 = _checked_state(hx[0], "h0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
+        c0 = _checked_state(hx[1], "c0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
         return [(h0[k], c0[k]) for k in range(n)]
 
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> tuple:
@@ -468,15 +482,20 @@ class Recurrent(_SequenceRunner):
     def _expected_input_size(self) -> int | None:
         return self.input_size
 
+    def _first_parameter(self) -> Any:
+        return next(iter(self.cell(0).parameters()), None)
+
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
         n = self.num_layers * self.num_directions
         if hx is None:
             return [None] * n
+        of = "input" if self._first_parameter() is None else "parameters"
         if isinstance(hx, (tuple, list)):
-            parts = [_checked_state(t, f"hx[{i}]", "Recurrent", n, batch, unbatched, None)
+            parts = [_checked_state(t, f"hx[{i}]", "Recurrent", n, batch, unbatched, None,
+                                    dtype, of)
                      for i, t in enumerate(hx)]
             return [tuple(p[k] for p in parts) for k in range(n)]
-        h0 = _checked_state(hx, "hx", "Recurrent", n, batch, unbatched, None)
+        h0 = _checked_state(hx, "hx", "Recurrent", n, batch, unbatched, None, dtype, of)
         return [h0[k] for k in range(n)]
 
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
