@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import _validate, ops
 from tinygrad_rnn.methods.movement import stack
 from tinygrad_rnn.tensor import Tensor, get_rng, zeros_like
 
