@@ -197,6 +197,45 @@ def test_setattr_rules_and_errors():
         nn.Module()(1)
 
 
+def test_reassigning_a_parameter_or_child_keeps_its_position():
+    # as PyTorch: a re-assigned name stays where it was, so parameters(), state_dict() and an
+    # optimizer's per-position state keep their order
+    m = nn.Linear(2, 3)
+    m.weight = nn.Parameter(np.zeros((3, 2), dtype=np.float32))
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert list(m.state_dict()) == ["weight", "bias"]
+    assert list(m.parameters())[0] is m.weight
+    m.register_parameter("weight", nn.Parameter(np.ones((3, 2), dtype=np.float32)))
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert np.all(m.weight.data == 1)
+    # None (a declared but absent parameter) and back keeps the slot too
+    m.weight = None
+    m.weight = nn.Parameter(np.zeros((3, 2), dtype=np.float32))
+    assert list(m.state_dict()) == ["weight", "bias"]
+
+    model = Model()
+    before = list(model.state_dict())
+    model.encoder = Encoder()
+    model.encoder.rnn = nn.LSTM(4, 3, num_layers=2)
+    model.add_module("encoder", model.encoder)
+    assert list(model.state_dict()) == before
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 2))
+    seq.add_module("0", nn.Linear(2, 2))
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    # a buffer re-registered keeps its place as well
+    enc = Encoder()
+    enc.register_buffer("steps", Tensor(np.ones(1)))
+    assert [n for n, _ in enc.named_buffers()] == ["steps", "cache"]
+
+
+def test_a_name_moving_to_another_kind_is_registered_anew():
+    m = nn.Linear(2, 2)
+    m.extra = nn.Parameter(np.zeros(1))
+    m.register_buffer("extra", Tensor(np.zeros(1)))
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert [n for n, _ in m.named_buffers()] == ["extra"]
+
+
 def test_parameter_is_a_tensor():
     p = nn.Parameter([1.0, 2.0])
     assert isinstance(p, Tensor) and p.requires_grad and p.dtype == np.float32

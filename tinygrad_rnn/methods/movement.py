@@ -1,16 +1,62 @@
-"""Movement Tensor methods: shapes, axes, joining and splitting, without arithmetic."""
+"""Movement Tensor methods: shapes, axes, joining and splitting, picking by index.
+
+`dim=` is accepted as an alias of `axis=` (and `start_dim=`/`end_dim=` of flatten's
+`start_axis=`/`end_axis=`), as PyTorch spells them.
+"""
 from __future__ import annotations
 
 import builtins
-from typing import Any, Iterable, Sequence
+import functools
+import math
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn._validate import check_int, norm_axis, one_axis, torch_names
 
 
 def _shape_args(shape: Sequence) -> tuple:
     """reshape(2, 3) and reshape((2, 3)) alike."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
         else tuple(shape)
+
+
+def flatten_names(fn: Callable) -> Callable:
+    """Accept PyTorch's `start_dim=` / `end_dim=` for `start_axis=` / `end_axis=`."""
+
+    owner = fn.__qualname__.replace(".__init__", "").split(".")[-1]  # a method or a Module
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for theirs, ours in (("start_dim", "start_axis"), ("end_dim", "end_axis")):
+            if theirs in kwargs:
+                if ours in kwargs:
+                    raise TypeError(f"{owner}() got both {ours}= and {theirs}= "
+                                    f"({theirs} is PyTorch's name for {ours}); pass one")
+                kwargs[ours] = kwargs.pop(theirs)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _ints(values: Sequence, what: str, op: str, minimum: int | None = None) -> tuple:
+    return tuple(check_int(v, what, op, minimum) for v in values)
+
+
+def _index_array(index: Any, op: str) -> np.ndarray:
+    """An integer index (Tensor, ndarray or list) as an ndarray; no gradient flows into it."""
+    arr = index.data if isinstance(index, _tensor.Tensor) else np.asarray(index)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must hold integers, got dtype {arr.dtype} "
+                        f"(build it with np.array(..., dtype=np.int64))")
+    return arr
+
+
+def _check_range(index: np.ndarray, n: int, axis: int, op: str) -> None:
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"{op}: index values must be in [-{n}, {n}) for axis {axis} of size "
+                         f"{n}, got min {index.min()}, max {index.max()}")
 
 
 class MovementMethods:
@@ -25,12 +71,190 @@ class MovementMethods:
         """The same elements in a new shape (one axis may be -1)."""
         return ops.Reshape.apply(self, shape=_shape_args(shape))
 
+    def view(self, *shape: Any) -> "Tensor":
+        """reshape under PyTorch's name."""
+        return self.reshape(*shape)
+
     def transpose(self, *axes: Any) -> "Tensor":
         """Axes permuted (reversed when none are given), as numpy.transpose."""
         axes = _shape_args(axes)
         if axes and sorted(a % builtins.max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of {self.ndim} axes")
         return ops.Transpose.apply(self, axes=axes or None)
+
+    def permute(self, *axes: int) -> "Tensor":
+        """Axes reordered: result axis i is self's axis axes[i] (every axis named once)."""
+        axes = _ints(_shape_args(axes), "axes", "permute")
+        n = self.ndim
+        if len(axes) != n or sorted(a % builtins.max(n, 1) for a in axes if -n <= a < n) \
+                != list(range(n)):
+            raise ValueError(f"permute: axes {axes} are not a permutation of the {n} axes of a "
+                             f"tensor of shape {self.shape}")
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    @torch_names
+    def unsqueeze(self, axis: int) -> "Tensor":
+        """A new axis of size 1 at `axis` (in -ndim-1 .. ndim, as PyTorch)."""
+        n = self.ndim + 1
+        axis = check_int(axis, "axis", "unsqueeze")
+        if not -n <= axis < n:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for a tensor of "
+                             f"{self.ndim} dimensions (expected {-n} .. {n - 1})")
+        axis %= n
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    @torch_names
+    def squeeze(self, axis: Any = None) -> "Tensor":
+        """Axes of size 1 removed: all of them, or those of `axis` (an int or a tuple); a named
+        axis whose size is not 1 is kept, as in PyTorch."""
+        axes = norm_axis(axis, self.ndim, "squeeze")
+        if axes is None:
+            axes = range(self.ndim)
+        drop = {a for a in axes if self.shape[a] == 1}
+        return self.reshape(tuple(d for a, d in enumerate(self.shape) if a not in drop))
+
+    @flatten_names
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> "Tensor":
+        """Axes start_axis .. end_axis (inclusive) merged into one; a 0-d tensor becomes (1,)."""
+        s = one_axis(start_axis, self.ndim, "flatten")
+        e = one_axis(end_axis, self.ndim, "flatten")
+        if s > e:
+            raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+                             f"for a tensor of shape {self.shape}")
+        if self.ndim == 0:
+            return self.reshape(1)
+        merged = math.prod(self.shape[s: e + 1])
+        return self.reshape(self.shape[:s] + (merged,) + self.shape[e + 1:])
+
+    def expand(self, *shape: int) -> "Tensor":
+        """A broadcast view to `shape`: -1 keeps an axis' size, size-1 axes stretch, and new
+        leading axes may be added (not as -1), as torch.expand. The gradient sums back."""
+        shape = _ints(_shape_args(shape), "shape", "expand", minimum=-1)
+        lead = len(shape) - self.ndim
+        if lead < 0 or any(d == -1 for d in shape[:lead]):
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {shape} (needs at "
+                             f"least {self.ndim} sizes, and new leading axes cannot be -1)")
+        target = shape[:lead] + tuple(n if d == -1 else d
+                                      for n, d in zip(self.shape, shape[lead:]))
+        if any(n not in (1, d) for n, d in zip(self.shape, target[lead:])):
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {shape} (only axes "
+                             f"of size 1 can change size)")
+        return ops.BroadcastTo.apply(self, shape=target)
+
+    def repeat(self, *reps: int) -> "Tensor":
+        """Tiled reps[i] times along each axis, as torch's repeat (= np.tile); more reps than
+        axes add leading axes."""
+        reps = _ints(_shape_args(reps), "reps", "repeat", minimum=0)
+        if len(reps) < self.ndim:
+            raise ValueError(f"repeat: got {len(reps)} repeat counts {reps} for a tensor of "
+                             f"{self.ndim} dimensions (shape {self.shape}); give at least one "
+                             f"per axis")
+        return ops.Repeat.apply(self, reps=reps)
+
+    @torch_names
+    def flip(self, axis: Any) -> "Tensor":
+        """The order of elements reversed along `axis` (an int or a tuple of ints)."""
+        if axis is None:
+            raise TypeError("flip: axis must be an int or a tuple of ints, got None")
+        return ops.Flip.apply(self, axes=norm_axis(axis, self.ndim, "flip"))
+
+    # ----- split -----------------------------------------------------------------------
+    @torch_names
+    def split(self, split_size_or_sections: Any, axis: int = 0) -> tuple:
+        """Pieces along `axis` as a tuple of Tensors (one graph node): an int gives pieces of
+        that size (the last may be smaller), a list gives exactly those sizes (summing to
+        the axis' length)."""
+        ax, n = self._split_axis(axis, "split")
+        arg = split_size_or_sections
+        if isinstance(arg, (list, tuple)):
+            sections = _ints(arg, "split_size_or_sections", "split", minimum=0)
+            if builtins.sum(sections) != n:
+                raise ValueError(f"split: sections {list(sections)} must sum to {n}, the size "
+                                 f"of axis {axis} of a tensor of shape {self.shape}")
+        else:
+            size = check_int(arg, "split_size_or_sections", "split", minimum=0)
+            if size == 0 and n:
+                raise ValueError(f"split: split size 0 is only allowed for an empty axis, got "
+                                 f"axis {axis} of size {n}")
+            if n == 0:  # one empty piece, as PyTorch
+                sections = (0,)
+            else:  # full pieces, then the remainder
+                sections = (size,) * (n // size) + ((n % size,) if n % size else ())
+        return ops.Split.apply(self, sections=sections, axis=ax)
+
+    @torch_names
+    def chunk(self, chunks: int, axis: int = 0) -> tuple:
+        """Up to `chunks` pieces of size ceil(n / chunks) along `axis` (the last may be smaller,
+        and there may be fewer than `chunks`), as torch.chunk."""
+        ax, n = self._split_axis(axis, "chunk")
+        chunks = check_int(chunks, "chunks", "chunk", minimum=1)
+        if n == 0:
+            return ops.Split.apply(self, sections=(0,) * chunks, axis=ax)
+        return self.split(-(-n // chunks), ax)
+
+    def _split_axis(self, axis: Any, op: str) -> tuple:
+        if self.ndim == 0:
+            raise ValueError(f"{op}: needs a tensor of at least 1 dimension, got a 0-d tensor")
+        ax = one_axis(axis, self.ndim, op)
+        return ax, self.shape[ax]
+
+    # ----- indexing --------------------------------------------------------------------
+    @torch_names
+    def gather(self, axis: int, index: Any) -> "Tensor":
+        """out[i][j] = self[index[i][j]][j] for axis 0 (likewise for any axis), as torch.gather
+        and np.take_along_axis: index has self's ndim and is no larger on other axes. The
+        gradient scatter-adds, so repeated indices accumulate."""
+        idx = _index_array(index, "gather")
+        ax = one_axis(axis, self.ndim, "gather")
+        if idx.ndim != self.ndim:
+            raise ValueError(f"gather: index must have as many dimensions as the input, got "
+                             f"index shape {idx.shape} for input shape {self.shape}")
+        if any(i > n for d, (i, n) in enumerate(zip(idx.shape, self.shape)) if d != ax):
+            raise ValueError(f"gather: index shape {idx.shape} must be no larger than input "
+                             f"shape {self.shape} on every axis but {ax}")
+        if self.ndim == 0:  # a 0-d tensor gathers as one of shape (1,)
+            return self.reshape(1).gather(0, idx.reshape(1)).reshape(())
+        _check_range(idx, self.shape[ax], ax, "gather")
+        return ops.Gather.apply(self, index=idx, axis=ax)
+
+    @torch_names
+    def index_select(self, axis: int, index: Any) -> "Tensor":
+        """The entries at a 1-D integer `index` along `axis` (repeats allowed; their gradients
+        accumulate)."""
+        idx = _index_array(index, "index_select")
+        ax = one_axis(axis, self.ndim, "index_select")
+        if idx.ndim > 1:
+            raise ValueError(f"index_select: index must be 1-D, got shape {idx.shape}")
+        if self.ndim == 0:  # as in PyTorch: one index value, a 0-d result
+            if idx.size != 1:
+                raise ValueError(f"index_select: a 0-d tensor takes one index value, got "
+                                 f"{idx.size}")
+            return self.reshape(1).index_select(0, idx.reshape(1)).reshape(())
+        _check_range(idx, self.shape[ax], ax, "index_select")
+        return ops.IndexSelect.apply(self, index=idx.reshape(-1), axis=ax)
+
+    def masked_fill(self, mask: Any, value: Any) -> "Tensor":
+        """`value` where the boolean `mask` (broadcast with self) is true, self elsewhere;
+        value is a number or a 0-d Tensor (which then gets the masked part of the gradient)."""
+        Tensor = _tensor.Tensor
+        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.dtype != bool:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
+        try:
+            np.broadcast_shapes(m.shape, self.shape)
+        except ValueError:
+            raise ValueError(f"masked_fill: mask shape {m.shape} does not broadcast with input "
+                             f"shape {self.shape}") from None
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a "
+                                 f"tensor of shape {value.shape}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
+                            f"{type(value).__name__}")
+        else:
+            value = self._operand(value)
+        return ops.Where.apply(Tensor(m), value, self)
 
 
 # ----- module functions ----------------------------------------------------------------
@@ -47,16 +271,97 @@ def reshape(t: "Tensor", *shape: Any) -> "Tensor":
     return t.reshape(*shape)
 
 
+def view(t: "Tensor", *shape: Any) -> "Tensor":
+    """Tensor.view as a function."""
+    return t.view(*shape)
+
+
 def transpose(t: "Tensor", *axes: Any) -> "Tensor":
     """Tensor.transpose as a function."""
     return t.transpose(*axes)
 
 
+def permute(t: "Tensor", *axes: int) -> "Tensor":
+    """Tensor.permute as a function."""
+    return t.permute(*axes)
+
+
+@torch_names
+def unsqueeze(t: "Tensor", axis: int) -> "Tensor":
+    """Tensor.unsqueeze as a function."""
+    return t.unsqueeze(axis)
+
+
+@torch_names
+def squeeze(t: "Tensor", axis: Any = None) -> "Tensor":
+    """Tensor.squeeze as a function."""
+    return t.squeeze(axis)
+
+
+@flatten_names
+def flatten(t: "Tensor", start_axis: int = 0, end_axis: int = -1) -> "Tensor":
+    """Tensor.flatten as a function."""
+    return t.flatten(start_axis, end_axis)
+
+
+def expand(t: "Tensor", *shape: int) -> "Tensor":
+    """Tensor.expand as a function."""
+    return t.expand(*shape)
+
+
+def repeat(t: "Tensor", *reps: int) -> "Tensor":
+    """Tensor.repeat as a function."""
+    return t.repeat(*reps)
+
+
+@torch_names
+def flip(t: "Tensor", axis: Any) -> "Tensor":
+    """Tensor.flip as a function."""
+    return t.flip(axis)
+
+
+@torch_names
+def split(t: "Tensor", split_size_or_sections: Any, axis: int = 0) -> tuple:
+    """Tensor.split as a function."""
+    return t.split(split_size_or_sections, axis)
+
+
+@torch_names
+def chunk(t: "Tensor", chunks: int, axis: int = 0) -> tuple:
+    """Tensor.chunk as a function."""
+    return t.chunk(chunks, axis)
+
+
+@torch_names
+def gather(t: "Tensor", axis: int, index: Any) -> "Tensor":
+    """Tensor.gather as a function."""
+    return t.gather(axis, index)
+
+
+@torch_names
+def index_select(t: "Tensor", axis: int, index: Any) -> "Tensor":
+    """Tensor.index_select as a function."""
+    return t.index_select(axis, index)
+
+
+def masked_fill(t: "Tensor", mask: Any, value: Any) -> "Tensor":
+    """Tensor.masked_fill as a function."""
+    return t.masked_fill(mask, value)
+
+
+@torch_names
 def concatenate(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
     """Join tensors along an existing axis."""
     return ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
 
 
+@torch_names
+def cat(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
+    """concatenate under PyTorch's name."""
+    return concatenate(tensors, axis)
+
+
+@torch_names
 def stack(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
     """Join tensors of one shape along a new axis."""
     return ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)

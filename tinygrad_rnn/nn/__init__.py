@@ -6,14 +6,15 @@
 from tinygrad_rnn.nn import functional, init, utils
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.nn.layers import (
-    BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Identity, Linear, MSELoss, NLLLoss,
-    ReLU, Sigmoid, Tanh,
+    BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, Linear, MSELoss,
+    NLLLoss, ReLU, Sigmoid, Tanh,
 )
 from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "GRU", "GRUCell",
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRU",
+    "GRUCell",
     "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
     "Parameter", "RNN", "RNNBase", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
     "Tanh", "functional", "init", "utils",

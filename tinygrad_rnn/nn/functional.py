@@ -92,6 +92,40 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return ops.Dropout.apply(x, mask=_dropout_mask(x.shape, p, x.dtype))
 
 
+# ----- shapes and encodings -----------------------------------------------------------
+def one_hot(indices: Any, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows: indices (...) in [0, num_classes) -> (..., num_classes); with
+    num_classes=-1 the count is max(indices) + 1. Not differentiable (as in PyTorch)."""
+    idx = _index_array(indices, "one_hot", "indices", kind="class indices")
+    n = _validate.check_int(num_classes, "num_classes", "one_hot", minimum=-1)
+    if n == -1:
+        if idx.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from empty indices; pass "
+                             "num_classes")
+        n = int(idx.max()) + 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"one_hot: indices must be in [0, {n}) for num_classes={n}, got min "
+                         f"{idx.min()}, max {idx.max()}")
+    return Tensor((idx[..., None] == np.arange(n)).astype(np.int64))
+
+
+def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> Tensor:
+    """x padded with `value`: pad = (last_before, last_after, second_last_before, ...) pairs
+    from the last axis backwards, as torch.nn.functional.pad; negative widths crop."""
+    _validate.check_choice(mode, "mode", "pad", ("constant",))
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if not isinstance(pad, (tuple, list)):
+        raise TypeError(f"pad: pad must be a tuple of ints, got {type(pad).__name__}")
+    widths = [_validate.check_int(w, "pad", "pad") for w in pad]
+    if len(widths) % 2 or len(widths) > 2 * x.ndim:
+        raise ValueError(f"pad: pad needs an even number of widths, at most 2 per axis "
+                         f"({2 * x.ndim} for shape {x.shape}), got {len(widths)}: {tuple(pad)}")
+    value = _validate.check_number(value, "value", "pad")
+    pairs = [(0, 0)] * (x.ndim - len(widths) // 2) + [
+        (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
+    return ops.Pad.apply(x, widths=tuple(pairs), value=value)
+
+
 # ----- losses --------------------------------------------------------------------------
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:

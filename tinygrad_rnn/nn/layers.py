@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn._validate import dtype_mismatch
+from tinygrad_rnn._validate import check_int
+from tinygrad_rnn.methods.movement import flatten_names
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
@@ -119,6 +121,23 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
+
+
+class Flatten(Module):
+    """y = x.flatten(start_axis, end_axis): by default every axis but the batch axis 0 merged,
+    as torch.nn.Flatten (start_dim=/end_dim= accepted)."""
+
+    @flatten_names
+    def __init__(self, start_axis: int = 1, end_axis: int = -1):
+        super().__init__()
+        self.start_axis = check_int(start_axis, "start_axis", "Flatten")
+        self.end_axis = check_int(end_axis, "end_axis", "Flatten")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_axis, self.end_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
 
 
 class _Loss(Module):

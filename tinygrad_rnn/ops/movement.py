@@ -107,3 +107,82 @@ class BroadcastTo(Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+
+class Flip(Function):
+    """y = flip(x, axes);  dx = flip(g, axes)"""
+
+    @staticmethod
+    def forward(ctx, x, axes=()):
+        ctx.axes = axes
+        return np.flip(x, axes).copy()  # a copy, as torch.flip: later in-place ops stay local
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.axes)
+
+
+class Repeat(Function):
+    """y = tile(x, reps);  dx = g viewed as (r0, n0, r1, n1, ...) summed over every r_i"""
+
+    @staticmethod
+    def forward(ctx, x, reps=()):
+        # x takes leading 1s up to len(reps) axes, as np.tile and torch's repeat do
+        ctx.in_shape = x.shape
+        ctx.padded = (1,) * (len(reps) - x.ndim) + x.shape
+        ctx.reps = reps
+        return np.tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, g):
+        split = [d for pair in zip(ctx.reps, ctx.padded) for d in pair]
+        dx = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return dx.reshape(ctx.in_shape)
+
+
+def _pad_slices(shape: tuple, widths: tuple) -> tuple:
+    """Per axis, the slice of x that is kept and where it lands in the padded output."""
+    src, dst = [], []
+    for n, (before, after) in zip(shape, widths):
+        start, stop = max(-before, 0), n - max(-after, 0)  # negative widths crop
+        src.append(slice(start, stop))
+        dst.append(slice(max(before, 0), max(before, 0) + stop - start))
+    return tuple(src), tuple(dst)
+
+
+class Pad(Function):
+    """y = x padded with `value` by widths (negative widths crop);  dx = g at x's place"""
+
+    @staticmethod
+    def forward(ctx, x, widths=(), value=0.0):
+        for ax, (n, (before, after)) in enumerate(zip(x.shape, widths)):
+            if n - max(-before, 0) - max(-after, 0) < 0:
+                raise ValueError(f"pad: widths ({before}, {after}) on axis {ax} crop more than "
+                                 f"its {n} elements (input shape {x.shape})")
+        out_shape = tuple(n + b + a for n, (b, a) in zip(x.shape, widths))
+        ctx.in_shape = x.shape
+        ctx.src, ctx.dst = _pad_slices(x.shape, widths)
+        y = np.full(out_shape, value, dtype=x.dtype)
+        y[ctx.dst] = x[ctx.src]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        if all(s.start == 0 and s.stop == n for s, n in zip(ctx.src, ctx.in_shape)):
+            return g[ctx.dst]  # nothing cropped: the gradient is a view of g
+        dx = np.zeros(ctx.in_shape, dtype=g.dtype)
+        dx[ctx.src] = g[ctx.dst]
+        return dx
+
+
+class Split(Function):
+    """ys = split(x, sections, axis) (one node, several outputs);  dx = concatenate(gs, axis)"""
+
+    @staticmethod
+    def forward(ctx, x, sections=(), axis=0):
+        ctx.axis = axis
+        return tuple(np.split(x, np.cumsum(sections)[:-1], axis=axis))
+
+    @staticmethod
+    def backward(ctx, *gs):
+        return np.concatenate(gs, axis=ctx.axis)

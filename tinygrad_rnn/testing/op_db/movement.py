@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.testing.opinfo import MAX_DIMS, OpInfo, ints, shape, unary
+from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.testing.opinfo import (
+    MAX_DIMS, SAME, OpInfo, bools, broadcast_shapes, ints, one_axis, shape, unary,
+)
 
 
 def t_index(index):
@@ -109,6 +112,175 @@ def _t_stack(*xs, axis):
     return torch.stack(xs, axis)
 
 
+def _some_axes(pick, s):
+    """An int or a tuple of distinct axes (some negative), valid for s; 0-d takes 0 or -1."""
+    nd = len(s)
+    if not nd or pick((False, True)):
+        return one_axis(pick, s)["axis"]
+    axes = [a - nd if pick((False, True)) else a for a in range(nd) if pick((False, True))]
+    return tuple(axes) or (pick(range(-nd, nd)),)
+
+
+def _squeeze_axes(pick, s):
+    return {"axis": None if pick((False, True)) else _some_axes(pick, s)}
+
+
+def _np_squeeze(x, axis):
+    if axis is None or x.ndim == 0:
+        return np.squeeze(x) if axis is None else x
+    axes = {a % x.ndim for a in np.atleast_1d(axis)}
+    return np.squeeze(x, tuple(a for a in axes if x.shape[a] == 1))
+
+
+def _flatten_range(pick, s):
+    nd = max(len(s), 1)
+    start = pick(range(nd))
+    end = pick(range(start, nd))
+    return {"start": start - nd if pick((False, True)) else start,
+            "end": end - nd if pick((False, True)) else end}
+
+
+def _np_flatten(x, start, end):
+    if x.ndim == 0:
+        return x.reshape(1)
+    s, e = start % x.ndim, end % x.ndim
+    return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s: e + 1])),) + x.shape[e + 1:])
+
+
+def _full_permutation(pick, s):
+    order = list(range(len(s)))
+    for i in range(len(order) - 1, 0, -1):
+        j = pick(range(i + 1))
+        order[i], order[j] = order[j], order[i]
+    return {"axes": tuple(a - len(s) if pick((False, True)) else a for a in order)}
+
+
+def _expand_target(pick, s):
+    """New leading sizes, size-1 axes stretched, and -1 for some kept sizes."""
+    lead = [pick(range(1, 4)) for _ in range(pick(range(3)))]
+    body = [pick(range(1, 4)) if d == 1 else (-1 if pick((False, True)) else d) for d in s]
+    return {"shape": tuple(lead + body)}
+
+
+def _np_expand(x, shape):
+    lead = len(shape) - x.ndim
+    return np.broadcast_to(x, shape[:lead] + tuple(
+        n if d == -1 else d for n, d in zip(x.shape, shape[lead:])))
+
+
+def _reps(pick, s):
+    return {"reps": tuple(pick(range(1, 4)) for _ in range(len(s) + pick(range(3))))}
+
+
+def _np_flip(x, axis):
+    return x.copy() if x.ndim == 0 else np.flip(x, axis)
+
+
+def _split_args(chunked: bool):
+    """An axis with a split size, a list of sections (empty ones too), or a chunk count."""
+    def params(pick, s):
+        axis = pick(range(-len(s), len(s)))
+        n = s[axis]
+        if chunked:
+            return {"arg": pick(range(1, n + 2)), "axis": axis}
+        if pick((False, True)):
+            return {"arg": pick(range(1, n + 2)), "axis": axis}
+        cuts = sorted(pick(range(n + 1)) for _ in range(pick(range(3))))
+        bounds = [0] + cuts + [n]
+        return {"arg": [b - a for a, b in zip(bounds, bounds[1:])], "axis": axis}
+    return params
+
+
+def _rejoin(pieces, cat, axis):
+    """The pieces joined in reverse order without the first (which then gets no gradient),
+    so one value checks every output of the split node."""
+    pieces = list(pieces)
+    return cat(pieces[:0:-1] if len(pieces) > 1 else pieces, axis)
+
+
+def _np_split(x, arg, axis, chunked=False):
+    n = x.shape[axis]
+    if chunked:
+        arg = -(-n // arg)
+    sizes = arg if isinstance(arg, list) else [min(arg, n - i) for i in range(0, n, arg)]
+    starts = np.cumsum([0] + list(sizes))
+    return [np.take(x, range(a, b), axis=axis) for a, b in zip(starts, starts[1:])]
+
+
+def _t_split(x, arg, axis):
+    import torch
+    return _rejoin(torch.split(x, arg, axis), torch.cat, axis)
+
+
+def _t_chunk(x, arg, axis):
+    import torch
+    return _rejoin(torch.chunk(x, arg, axis), torch.cat, axis)
+
+
+def _gather_case(pick):
+    """x, and an index of x's ndim (no larger off the axis, any length on it, repeats)."""
+    s = shape(pick, min_dims=1)
+    axis = pick(range(-len(s), len(s)))
+    idx_shape = tuple(pick(range(1, 5)) if d == axis % len(s) else pick(range(1, n + 1))
+                      for d, n in enumerate(s))
+    return [s, ints(pick, 0, s[axis] - 1, idx_shape)], {"axis": axis}
+
+
+def _np_gather(x, index, axis):
+    ax = axis % x.ndim
+    cut = tuple(slice(None) if d == ax else slice(0, n) for d, n in enumerate(index.shape))
+    return np.take_along_axis(x[cut], index, axis=ax)
+
+
+def _index_select_case(pick):
+    s = shape(pick, min_dims=1)
+    axis = pick(range(-len(s), len(s)))
+    return [s, ints(pick, 0, s[axis] - 1, (pick(range(1, 6)),))], {"axis": axis}
+
+
+def _t_gather(x, index, axis):
+    import torch
+    return torch.gather(x, axis, index)
+
+
+def _t_index_select(x, index, axis):
+    import torch
+    return torch.index_select(x, axis, index)
+
+
+def _masked_fill_case(tensor_value: bool):
+    """x and a boolean mask that broadcast together (the mask may add axes), a fill value."""
+    def sample(pick):
+        xs, ms = broadcast_shapes(pick, 2)
+        if tensor_value:
+            return [xs, bools(pick, ms), ()], {}
+        return [xs, bools(pick, ms)], {"value": pick((-1.5, 0.0, 2.0))}
+    return sample
+
+
+def _pad_widths(pick, s):
+    """(before, after) pairs for some trailing axes, last axis first; crops stay in range."""
+    pad = []
+    for n in reversed(s[len(s) - pick(range(len(s) + 1)):]):
+        before = pick(range(-n, 3))
+        pad += [before, pick(range(-(n - max(-before, 0)), 3))]
+    return {"pad": tuple(pad), "value": pick((0.0, 1.5))}
+
+
+def _np_pad(x, pad, value):
+    pairs = [(0, 0)] * (x.ndim - len(pad) // 2) + [
+        (pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    if x.ndim == 0:
+        return x.copy()
+    y = np.pad(x, [(max(b, 0), max(a, 0)) for b, a in pairs], constant_values=value)
+    return y[tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(y.shape, pairs))]
+
+
+def _t_pad(x, pad, value):
+    import torch.nn.functional as tF
+    return tF.pad(x, pad, value=value)
+
+
 _INDEXED = unary(_array_index(single=False), min_dims=1)
 _INDEXED1 = unary(_array_index(single=True), min_dims=1)
 
@@ -136,4 +308,49 @@ OPS: list = [
            torch=_t_cat),
     OpInfo("stack", lambda *xs, axis: tg.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis),
            _join(True), ("Stack",), torch=_t_stack),
+    OpInfo("cat", lambda *xs, axis: tg.cat(xs, dim=axis),
+           lambda *xs, axis: np.concatenate(xs, axis), _join(False), ("Concatenate",),
+           torch=_t_cat, composed=True),
+    OpInfo("unsqueeze", lambda x, axis: x.unsqueeze(axis), np.expand_dims,
+           unary(lambda pick, s: {"axis": pick(range(-len(s) - 1, len(s) + 1))}), ("Reshape",),
+           torch=SAME, composed=True),
+    OpInfo("squeeze", lambda x, axis: x.squeeze(axis), _np_squeeze, unary(_squeeze_axes),
+           ("Reshape",), torch=lambda x, axis: x.squeeze() if axis is None else x.squeeze(axis),
+           composed=True),
+    OpInfo("flatten", lambda x, start, end: x.flatten(start_dim=start, end_dim=end), _np_flatten,
+           unary(_flatten_range), ("Reshape",), torch=SAME, composed=True),
+    OpInfo("view", lambda x, shape: x.view(*shape), lambda x, shape: x.reshape(shape),
+           unary(_reshape_target), ("Reshape",), torch=lambda x, shape: x.view(shape),
+           composed=True),
+    OpInfo("permute", lambda x, axes: x.permute(*axes),
+           lambda x, axes: np.transpose(x, axes or None), unary(_full_permutation),
+           ("Transpose",), torch=lambda x, axes: x.permute(axes), composed=True),
+    OpInfo("expand", lambda x, shape: x.expand(*shape), _np_expand, unary(_expand_target),
+           ("BroadcastTo",), torch=lambda x, shape: x.expand(shape), composed=True),
+    OpInfo("repeat", lambda x, reps: x.repeat(*reps), np.tile, unary(_reps), ("Repeat",),
+           torch=lambda x, reps: x.repeat(reps)),
+    OpInfo("flip", lambda x, axis: x.flip(axis), _np_flip,
+           unary(lambda pick, s: {"axis": _some_axes(pick, s)}), ("Flip",), torch=SAME),
+    OpInfo("split", lambda x, arg, axis: _rejoin(x.split(arg, dim=axis), tg.cat, axis),
+           lambda x, arg, axis: _rejoin(_np_split(x, arg, axis), np.concatenate, axis),
+           unary(_split_args(chunked=False), min_dims=1), ("Split", "Concatenate"),
+           torch=_t_split),
+    OpInfo("chunk", lambda x, arg, axis: _rejoin(tg.chunk(x, arg, axis), tg.cat, axis),
+           lambda x, arg, axis: _rejoin(_np_split(x, arg, axis, chunked=True), np.concatenate,
+                                        axis),
+           unary(_split_args(chunked=True), min_dims=1), ("Split", "Concatenate"),
+           torch=_t_chunk, composed=True),
+    OpInfo("gather", lambda x, index, axis: x.gather(axis, index), _np_gather, _gather_case,
+           ("Gather",), torch=_t_gather),
+    OpInfo("index_select", lambda x, index, axis: x.index_select(dim=axis, index=index),
+           lambda x, index, axis: np.take(x, index, axis), _index_select_case, ("IndexSelect",),
+           torch=_t_index_select),
+    OpInfo("masked_fill", lambda x, mask, value: x.masked_fill(mask, value),
+           lambda x, mask, value: np.where(mask, value, x), _masked_fill_case(False), ("Where",),
+           torch=SAME, composed=True),
+    OpInfo("masked_fill 0-d tensor value", lambda x, mask, v: x.masked_fill(mask, v),
+           lambda x, mask, v: np.where(mask, v, x), _masked_fill_case(True), ("Where",),
+           torch=SAME, composed=True),
+    OpInfo("pad", lambda x, pad, value: F.pad(x, pad, value), _np_pad, unary(_pad_widths),
+           ("Pad",), torch=_t_pad),
 ]
