@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn._validate import check_choice, check_number
 
 
 class ElementwiseMethods:
@@ -38,6 +39,78 @@ class ElementwiseMethods:
     def relu(self) -> "Tensor":
         """max(self, 0) (gradient 0 at 0)."""
         return ops.ReLU.apply(self)
+
+    def log1p(self) -> "Tensor":
+        """log(1 + self), accurate for small self."""
+        return ops.Log1p.apply(self)
+
+    def expm1(self) -> "Tensor":
+        """exp(self) - 1, accurate for small self."""
+        return ops.Expm1.apply(self)
+
+    def sin(self) -> "Tensor":
+        """Sine (radians)."""
+        return ops.Sin.apply(self)
+
+    def cos(self) -> "Tensor":
+        """Cosine (radians)."""
+        return ops.Cos.apply(self)
+
+    def square(self) -> "Tensor":
+        """self * self."""
+        return ops.Square.apply(self)
+
+    def rsqrt(self) -> "Tensor":
+        """1 / sqrt(self)."""
+        return ops.Rsqrt.apply(self)
+
+    def sign(self) -> "Tensor":
+        """-1, 0 or 1 by the sign of each element; its gradient is zero everywhere."""
+        return ops.Sign.apply(self)
+
+    def maximum(self, other: Any) -> "Tensor":
+        """Elementwise max(self, other), broadcast; on a tie each side gets half the gradient."""
+        return ops.Maximum.apply(self, self._operand(other))
+
+    def minimum(self, other: Any) -> "Tensor":
+        """Elementwise min(self, other), broadcast; on a tie each side gets half the gradient."""
+        return ops.Minimum.apply(self, self._operand(other))
+
+    # ----- activations ------------------------------------------------------------------
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> "Tensor":
+        """log(1 + exp(beta * self)) / beta, and self itself where beta * self > threshold
+        (as PyTorch); never overflows."""
+        beta = check_number(beta, "beta", "softplus")
+        if beta == 0:
+            raise ValueError("softplus: beta must be nonzero, got 0")
+        threshold = check_number(threshold, "threshold", "softplus")
+        return ops.Softplus.apply(self, beta=beta, threshold=threshold)
+
+    def gelu(self, approximate: str = "none") -> "Tensor":
+        """self * Phi(self) with Phi the standard normal CDF (exact, through erf), or its
+        tanh approximation with approximate="tanh"."""
+        if not isinstance(approximate, str):
+            raise TypeError(f"gelu: approximate must be a str, 'none' or 'tanh', got "
+                            f"{type(approximate).__name__} {approximate!r}")
+        check_choice(approximate, "approximate", "gelu", ("none", "tanh"))
+        return (ops.GELU if approximate == "none" else ops.GELUTanh).apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
+        """self where self > 0, negative_slope * self elsewhere."""
+        slope = check_number(negative_slope, "negative_slope", "leaky_relu")
+        return ops.LeakyReLU.apply(self, negative_slope=slope)
+
+    def elu(self, alpha: float = 1.0) -> "Tensor":
+        """self where self > 0, alpha * (exp(self) - 1) elsewhere."""
+        return ops.ELU.apply(self, alpha=check_number(alpha, "alpha", "elu"))
+
+    def silu(self) -> "Tensor":
+        """self * sigmoid(self) (also called swish)."""
+        return ops.SiLU.apply(self)
+
+    def log_sigmoid(self) -> "Tensor":
+        """log(sigmoid(self)) = -softplus(-self), finite for every finite input."""
+        return ops.LogSigmoid.apply(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
         """Values limited to [min, max]; the gradient passes where min <= x <= max."""
@@ -90,6 +163,93 @@ def sigmoid(t: "Tensor") -> "Tensor":
 def relu(t: "Tensor") -> "Tensor":
     """Tensor.relu as a function."""
     return t.relu()
+
+
+def log1p(t: "Tensor") -> "Tensor":
+    """Tensor.log1p as a function."""
+    return t.log1p()
+
+
+def expm1(t: "Tensor") -> "Tensor":
+    """Tensor.expm1 as a function."""
+    return t.expm1()
+
+
+def sin(t: "Tensor") -> "Tensor":
+    """Tensor.sin as a function."""
+    return t.sin()
+
+
+def cos(t: "Tensor") -> "Tensor":
+    """Tensor.cos as a function."""
+    return t.cos()
+
+
+def square(t: "Tensor") -> "Tensor":
+    """Tensor.square as a function."""
+    return t.square()
+
+
+def rsqrt(t: "Tensor") -> "Tensor":
+    """Tensor.rsqrt as a function."""
+    return t.rsqrt()
+
+
+def sign(t: "Tensor") -> "Tensor":
+    """Tensor.sign as a function."""
+    return t.sign()
+
+
+def maximum(a: Any, b: Any) -> "Tensor":
+    """Elementwise max(a, b), broadcast (either may be a number or an ndarray)."""
+    Tensor = _tensor.Tensor
+    if isinstance(a, Tensor):
+        return a.maximum(b)
+    if isinstance(b, Tensor):
+        return ops.Maximum.apply(b._operand(a), b)
+    raise TypeError(f"maximum: expected a Tensor on at least one side, got "
+                    f"{type(a).__name__} and {type(b).__name__}")
+
+
+def minimum(a: Any, b: Any) -> "Tensor":
+    """Elementwise min(a, b), broadcast (either may be a number or an ndarray)."""
+    Tensor = _tensor.Tensor
+    if isinstance(a, Tensor):
+        return a.minimum(b)
+    if isinstance(b, Tensor):
+        return ops.Minimum.apply(b._operand(a), b)
+    raise TypeError(f"minimum: expected a Tensor on at least one side, got "
+                    f"{type(a).__name__} and {type(b).__name__}")
+
+
+def softplus(t: "Tensor", beta: float = 1.0, threshold: float = 20.0) -> "Tensor":
+    """Tensor.softplus as a function."""
+    return t.softplus(beta, threshold)
+
+
+def gelu(t: "Tensor", approximate: str = "none") -> "Tensor":
+    """Tensor.gelu as a function."""
+    return t.gelu(approximate)
+
+
+def leaky_relu(t: "Tensor", negative_slope: float = 0.01) -> "Tensor":
+    """Tensor.leaky_relu as a function."""
+    return t.leaky_relu(negative_slope)
+
+
+def elu(t: "Tensor", alpha: float = 1.0) -> "Tensor":
+    """Tensor.elu as a function."""
+    return t.elu(alpha)
+
+
+def silu(t: "Tensor") -> "Tensor":
+    """Tensor.silu as a function."""
+    return t.silu()
+
+
+def log_sigmoid(t: "Tensor") -> "Tensor":
+    """Tensor.log_sigmoid as a function."""
+    return t.log_sigmoid()
 
 
 def clip(t: "Tensor", min: float | None = None, max: float | None = None) -> "Tensor":

@@ -9,6 +9,9 @@ from tinygrad_rnn.nn.layers import (
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, Linear, MSELoss,
     NLLLoss, ReLU, Sigmoid, Tanh,
 )
+from tinygrad_rnn.nn.layers import (  # activations with options, and the softmax family
+    ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus,
+)
 from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
 
@@ -18,4 +21,5 @@ __all__ = [
     "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
     "Parameter", "RNN", "RNNBase", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
     "Tanh", "functional", "init", "utils",
+    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "SiLU", "Softmax", "Softplus",
 ]

@@ -33,14 +33,66 @@ def relu(x: Tensor) -> Tensor:
     return x.relu()
 
 
+@_validate.torch_names
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x), axis), computed through log_softmax."""
     return x.softmax(axis)
 
 
+@_validate.torch_names
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x, axis) (one stable node)."""
     return x.log_softmax(axis)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear (x) where beta x > threshold; never overflows."""
+    return x.softplus(beta, threshold)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x), Phi the standard normal CDF; approximate="tanh" for the tanh form."""
+    return x.gelu(approximate)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, negative_slope * x elsewhere."""
+    return x.leaky_relu(negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, alpha (exp(x) - 1) elsewhere."""
+    return x.elu(alpha)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x sigmoid(x)."""
+    return x.silu()
+
+
+def log_sigmoid(x: Tensor) -> Tensor:
+    """log sigmoid(x), finite for every finite x."""
+    return x.log_sigmoid()
+
+
+logsigmoid = log_sigmoid  # PyTorch's spelling
+
+
+@_validate.torch_names
+def glu(x: Tensor, axis: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the two halves of x along `axis` (its size even)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"glu: input must be a Tensor, got {type(x).__name__}")
+    if x.ndim == 0:
+        raise ValueError("glu: input must have at least one dimension, got a 0-d tensor")
+    ax = _validate.one_axis(axis, x.ndim, "glu")
+    n = x.shape[ax]
+    if n % 2:
+        raise ValueError(f"glu: axis {axis} of input shape {x.shape} has odd size {n}; "
+                         f"it must be even to split in halves")
+    lead = (slice(None),) * ax
+    a, b = x[lead + (slice(0, n // 2),)], x[lead + (slice(n // 2, n),)]
+    return a * b.sigmoid()
 
 
 # ----- maps ----------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import numpy as np
 from tinygrad_rnn._validate import dtype_mismatch
 from tinygrad_rnn._validate import check_int
 from tinygrad_rnn.methods.movement import flatten_names
+from tinygrad_rnn._validate import check_choice, check_number
+from tinygrad_rnn._validate import torch_names
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
@@ -121,6 +123,105 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
+
+
+class GELU(Module):
+    """y = x Phi(x), Phi the standard normal CDF; approximate="tanh" for the tanh form."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if not isinstance(approximate, str):
+            raise TypeError(f"GELU: approximate must be a str, 'none' or 'tanh', got "
+                            f"{type(approximate).__name__} {approximate!r}")
+        self.approximate = check_choice(approximate, "approximate", "GELU", ("none", "tanh"))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class LeakyReLU(Module):
+    """y = x where x > 0, negative_slope * x elsewhere."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = check_number(negative_slope, "negative_slope", "LeakyReLU")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    """y = log(1 + exp(beta x)) / beta, and x where beta x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = check_number(beta, "beta", "Softplus")
+        if self.beta == 0:
+            raise ValueError("Softplus: beta must be nonzero, got 0")
+        self.threshold = check_number(threshold, "threshold", "Softplus")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """y = x where x > 0, alpha (exp(x) - 1) elsewhere."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = check_number(alpha, "alpha", "ELU")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class SiLU(Module):
+    """y = x sigmoid(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Softmax(Module):
+    """y = exp(x) / sum(exp(x), axis) (dim= accepted)."""
+
+    @torch_names
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = check_int(axis, "axis", "Softmax")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Module):
+    """y = x - logsumexp(x, axis) (dim= accepted)."""
+
+    @torch_names
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = check_int(axis, "axis", "LogSoftmax")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
 
 
 class Flatten(Module):

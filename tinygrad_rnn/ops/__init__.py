@@ -1,6 +1,8 @@
 """The built-in ops, one Function subclass each."""
+from tinygrad_rnn.ops.activation import ELU, GELU, GELUTanh, LeakyReLU, LogSigmoid, SiLU, Softplus
 from tinygrad_rnn.ops.elementwise import (
-    Abs, Add, AsType, Clip, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh, Where,
+    Abs, Add, AsType, Clip, Cos, Div, Exp, Expm1, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow,
+    ReLU, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh, Where,
 )
 from tinygrad_rnn.ops.linalg import MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect
@@ -16,4 +18,6 @@ __all__ = [
     "Min", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Sqrt", "Stack", "Sub", "Sum",
     "Tanh", "Transpose", "Where",
     "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
+    "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
+    "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square",
 ]

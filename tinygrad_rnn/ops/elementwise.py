@@ -258,3 +258,130 @@ class AsType(Function):
     @staticmethod
     def backward(ctx, g):
         return g.astype(ctx.in_dtype)
+
+
+class Log1p(Function):
+    """y = log(1 + x);  dx = g / (1 + x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g / (1 + x)
+
+
+class Expm1(Function):
+    """y = exp(x) - 1;  dx = g * (y + 1)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * (y + 1)
+
+
+class Sin(Function):
+    """y = sin(x);  dx = g * cos(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g * np.cos(x)
+
+
+class Cos(Function):
+    """y = cos(x);  dx = -g * sin(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return -g * np.sin(x)
+
+
+class Square(Function):
+    """y = x * x;  dx = 2 g x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return (g + g) * x
+
+
+class Rsqrt(Function):
+    """y = 1 / sqrt(x);  dx = -g * y**3 / 2"""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = 1 / np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * y * y * y * -0.5
+
+
+class Sign(Function):
+    """y = sign(x);  dx = 0"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.zeros_like(g)  # piecewise constant: zero wherever it is differentiable
+
+
+class Maximum(Function):
+    """out = maximum(a, b);  da = g * [a > b] + g/2 * [a == b],  db = g - da"""
+
+    _pick = staticmethod(np.maximum)
+    _wins = staticmethod(np.greater)  # where a alone is picked
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx._pick(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_arrays
+        needs_a, needs_b = ctx.needs_input_grad
+        # a's share of g: 1 where it wins, 1/2 on a tie (as PyTorch), 0 where b wins
+        share = ctx._wins(a, b) + (a == b) * g.dtype.type(0.5)
+        da = g * share if needs_a else None
+        db = g * (1 - share) if needs_b else None
+        return da, db
+
+
+class Minimum(Maximum):
+    """out = minimum(a, b);  da = g * [a < b] + g/2 * [a == b],  db = g - da"""
+
+    _pick = staticmethod(np.minimum)  # forward and backward are Maximum's
+    _wins = staticmethod(np.less)
