@@ -9,6 +9,9 @@ from tinygrad_rnn.nn.layers import (
     BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, Linear, MSELoss,
     NLLLoss, ReLU, Sigmoid, Tanh,
 )
+from tinygrad_rnn.nn.layers import (  # normalization and the regression / divergence losses
+    BCELoss, HuberLoss, KLDivLoss, L1Loss, LayerNorm, SmoothL1Loss,
+)
 from tinygrad_rnn.nn.layers import (  # activations with options, and the softmax family
     ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus,
 )
@@ -21,5 +24,6 @@ __all__ = [
     "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
     "Parameter", "RNN", "RNNBase", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
     "Tanh", "functional", "init", "utils",
+    "BCELoss", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "SmoothL1Loss",
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "SiLU", "Softmax", "Softplus",
 ]

@@ -178,6 +178,80 @@ def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> T
     return ops.Pad.apply(x, widths=tuple(pairs), value=value)
 
 
+# ----- normalization -------------------------------------------------------------------
+def _float_tensor(x: Any, op: str, what: str = "input") -> Tensor:
+    """x as a floating-point Tensor (an ndarray is wrapped), else a TypeError naming op."""
+    if isinstance(x, np.ndarray):
+        x = Tensor(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {what} must be a Tensor (or an ndarray), got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {what} must be floating-point, got dtype {x.dtype} "
+                        f"(convert it with .astype(np.float32))")
+    return x
+
+
+def _normalized_shape(normalized_shape: Any, owner: str) -> tuple:
+    """normalized_shape (an int or a sequence of ints) as a non-empty tuple of ints."""
+    def is_int(n: Any) -> bool:
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+
+    if is_int(normalized_shape):
+        shape = (int(normalized_shape),)
+    elif isinstance(normalized_shape, (tuple, list)) and all(map(is_int, normalized_shape)):
+        shape = tuple(int(n) for n in normalized_shape)
+    else:
+        raise TypeError(f"{owner}: normalized_shape must be an int or a tuple of ints, "
+                        f"got {normalized_shape!r}")
+    if not shape or min(shape) < 0:
+        raise ValueError(f"{owner}: normalized_shape must hold at least one size and no "
+                         f"negative one, got {shape}")
+    return shape
+
+
+def layer_norm(x: Tensor, normalized_shape: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing axes `normalized_shape`.
+
+    The variance is the biased one, as in PyTorch; weight and bias (each optional) have
+    shape normalized_shape. One node with the closed-form backward.
+    """
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    x = _float_tensor(x, "layer_norm")
+    n = len(shape)
+    if x.ndim < n or x.shape[x.ndim - n:] != shape:
+        raise ValueError(f"layer_norm: normalized_shape={shape} expects input of shape "
+                         f"(*, {', '.join(map(str, shape))}), got input of shape {x.shape}")
+    affine = []
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            continue
+        p = _float_tensor(p, "layer_norm", name)
+        if p.shape != shape:
+            raise ValueError(f"layer_norm: {name} must have shape normalized_shape={shape}, "
+                             f"got {name} of shape {p.shape}")
+        if p.dtype != x.dtype:  # as linear: no silent float64 run of float32 parameters
+            raise _validate.dtype_mismatch("layer_norm", "input", x.dtype, p.dtype, name)
+        affine.append(p)
+    eps = _validate.check_number(eps, "eps", "layer_norm", low=0.0)
+    if 0 in shape:  # empty rows: nothing to normalize (and no mean to take)
+        return x * 0.0
+    return ops.LayerNorm.apply(x, *affine, n_axes=n, has_weight=weight is not None,
+                               has_bias=bias is not None, eps=eps)
+
+
+@_validate.torch_names
+def normalize(x: Tensor, p: float = 2.0, axis: Any = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(norm(x, p, axis, keepdims=True), eps), as PyTorch's F.normalize (dim= too).
+
+    Vectors along `axis` are scaled to p-norm 1; a vector of norm below eps is divided by
+    eps instead (a zero vector stays zero, with gradient 1 / eps).
+    """
+    x = _float_tensor(x, "normalize")
+    eps = _validate.check_number(eps, "eps", "normalize", low=0.0)
+    return x / x.norm(p, axis, keepdims=True).clip(min=eps)
+
+
 # ----- losses --------------------------------------------------------------------------
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
@@ -265,3 +339,92 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,
     target = _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     softplus = stack([zeros_like(input), input], axis=-1).logsumexp(axis=-1)
     return _reduce(softplus - input * target, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """|input - target|, averaged or summed over every element (gradient 0 where equal)."""
+    _check_reduction(reduction, "l1_loss")
+    input = _float_tensor(input, "l1_loss")
+    target = _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target.
+
+    beta = 0 gives l1_loss, as in PyTorch. One node per element (then the reduction).
+    """
+    _check_reduction(reduction, "smooth_l1_loss")
+    beta = _validate.check_number(beta, "beta", "smooth_l1_loss", low=0.0)
+    input = _float_tensor(input, "smooth_l1_loss")
+    target = _check_same_shape(input, target, "smooth_l1_loss")
+    if beta == 0.0:
+        return _reduce((input - target).abs(), reduction)
+    return _reduce(ops.SmoothL1.apply(input, target, beta=beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target
+    (delta > 0; equals delta * smooth_l1_loss with beta = delta)."""
+    _check_reduction(reduction, "huber_loss")
+    delta = _validate.check_number(delta, "delta", "huber_loss", low=0.0)
+    if delta == 0.0:
+        raise ValueError("huber_loss: delta must be positive, got 0.0")
+    input = _float_tensor(input, "huber_loss")
+    target = _check_same_shape(input, target, "huber_loss")
+    return _reduce(ops.Huber.apply(input, target, delta=delta), reduction)
+
+
+def _check_unit_interval(x: Tensor, op: str, what: str) -> None:
+    a = x.data
+    if a.size and not (a.min() >= 0 and a.max() <= 1):  # NaN fails both comparisons
+        raise ValueError(f"{op}: all elements of {what} must be in [0, 1] (probabilities), "
+                         f"got values from {a.min()} to {a.max()}")
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """-weight * (target log(input) + (1 - target) log(1 - input)), input probabilities.
+
+    Each log is clamped at -100, as in PyTorch, so input 0 or 1 gives a finite loss; input
+    and target must lie in [0, 1]; weight broadcasts to the input's shape. For logits use
+    binary_cross_entropy_with_logits (stabler).
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    input = _float_tensor(input, "binary_cross_entropy")
+    target = _check_same_shape(input, target, "binary_cross_entropy")
+    _check_unit_interval(input, "binary_cross_entropy", "input")
+    _check_unit_interval(target, "binary_cross_entropy", "target")
+    loss = ops.BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        weight = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, input.dtype))
+        if weight.ndim > input.ndim or any(
+                w not in (1, i) for w, i in zip(weight.shape[::-1], input.shape[::-1])):
+            raise ValueError(f"binary_cross_entropy: weight of shape {weight.shape} must "
+                             f"broadcast to the input's shape {input.shape}")
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(input: Tensor, target: Any, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """target * (log(target) - input), 0 where target is 0: input log-probabilities, target
+    probabilities (log-probabilities with log_target=True, then exp(target) * (target - input)).
+
+    reduction "batchmean" divides the sum by input.shape[0] (the KL divergence per sample);
+    "mean" divides by the number of elements, as PyTorch's (which warns that it is not KL).
+    """
+    _validate.check_choice(reduction, "reduction", "kl_div", _KL_REDUCTIONS)
+    if not isinstance(log_target, (bool, np.bool_)):
+        raise TypeError(f"kl_div: log_target must be a bool, got {type(log_target).__name__}")
+    input = _float_tensor(input, "kl_div")
+    target = _check_same_shape(input, target, "kl_div")
+    loss = ops.KLDiv.apply(input, target, log_target=bool(log_target))
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)

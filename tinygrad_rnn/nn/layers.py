@@ -241,6 +241,46 @@ class Flatten(Module):
         return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
 
 
+class LayerNorm(Module):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) axes.
+
+    weight (ones) and bias (zeros) have shape normalized_shape, as in PyTorch;
+    elementwise_affine=False leaves both out, bias=False only the bias.
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True):
+        super().__init__()
+        self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
+        self.eps = check_number(eps, "eps", "LayerNorm", low=0.0)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.empty(self.normalized_shape, dtype=np.float32))
+            self.register_parameter("bias", Parameter(
+                np.empty(self.normalized_shape, dtype=np.float32)) if bias else None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.weight if self.weight is not None else self.bias
+        if p is not None and isinstance(x, (Tensor, np.ndarray)) and x.dtype != p.dtype \
+                and x.dtype.kind == "f":  # F.layer_norm checks too; this names the module's fix
+            raise dtype_mismatch("LayerNorm", "input", x.dtype, p.dtype, module=True)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -277,3 +317,61 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+
+
+class L1Loss(_Loss):
+    """mean (or sum) of |input - target|."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d**2 / beta where |d| < beta, else |d| - 0.5 beta, d = input - target."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = check_number(beta, "beta", "SmoothL1Loss", low=0.0)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 d**2 where |d| < delta, else delta (|d| - 0.5 delta), d = input - target."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = check_number(delta, "delta", "HuberLoss", low=0.0)
+        if self.delta == 0.0:
+            raise ValueError("HuberLoss: delta must be positive, got 0.0")
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class BCELoss(_Loss):
+    """-weight * (t log x + (1 - t) log(1 - x)) for probabilities x, logs clamped at -100.
+
+    weight (optional, broadcast to the input's shape) is a buffer, as in PyTorch.
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight if weight is None or isinstance(weight, Tensor)
+                             else Tensor(weight))
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """target * (log(target) - input): input log-probabilities; reduction also "batchmean"."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        Module.__init__(self)  # _Loss would refuse "batchmean"
+        self.reduction = check_choice(reduction, "reduction", "KLDivLoss", F._KL_REDUCTIONS)
+        self.log_target = bool(log_target)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return F.kl_div(input, target, self.reduction, self.log_target)

@@ -9,7 +9,9 @@ from tinygrad_rnn.ops.indexing import Gather, IndexSelect
 from tinygrad_rnn.ops.movement import (
     BroadcastTo, Concatenate, Flip, GetItem, Pad, Repeat, Reshape, Split, Stack, Transpose,
 )
+from tinygrad_rnn.ops.losses import BinaryCrossEntropy, Huber, KLDiv, SmoothL1
 from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
+from tinygrad_rnn.ops.normalization import LayerNorm
 from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Sum
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "Dropout", "Embedding", "Exp", "GetItem", "Linear", "Log", "LogSoftmax", "LogSumExp", "MatMul", "Max",
     "Min", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Sqrt", "Stack", "Sub", "Sum",
     "Tanh", "Transpose", "Where",
+    "BinaryCrossEntropy", "Huber", "KLDiv", "LayerNorm", "SmoothL1",
     "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.testing.opinfo import MAX_SIDE, OpInfo, bools, ints, shape, unary
 
 
@@ -45,6 +46,107 @@ def _t_dropout(x, mask):
     return x * torch.from_numpy(mask)
 
 
+# ----- layer_norm and the elementwise losses -----------------------------------------------
+def _layer_norm(n_affine: int):
+    """x with 1 or 2 trailing normalized axes (int or tuple spelling), n_affine params of
+    that shape; size-1 normalized axes give a zero variance (y = bias)."""
+    def sample(pick):
+        k = pick((1, 2))
+        s = shape(pick, min_dims=k)
+        ns = s[len(s) - k:]
+        spelled = ns[0] if k == 1 and pick((False, True)) else ns
+        return [s] + [ns] * n_affine, {"normalized_shape": spelled, "eps": pick((1e-5, 1e-2))}
+    return sample
+
+
+def _np_layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
+    k = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    y = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    y = y if weight is None else y * weight
+    return y if bias is None else y + bias
+
+
+def _t_layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    return _t_nnf().layer_norm(x, ns, weight, bias, eps)
+
+
+GRID = tuple(np.arange(-2.0, 2.01, 0.5))  # targets on the kink grid of "away_from_kinks"
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _regression(extra: str | None = None):
+    """input from "away_from_kinks" and a target on its grid, so |input - target| stays 0.05
+    from every multiple of 0.5: from 0 (l1) and from beta / delta (smooth_l1, huber)."""
+    def sample(pick):
+        s = shape(pick)
+        n = int(np.prod(s, dtype=np.int64))
+        t = np.asarray([pick(GRID) for _ in range(n)], dtype=np.float64).reshape(s)
+        params = {"reduction": pick(REDUCTIONS)}
+        if extra:
+            params[extra] = pick((0.5, 1.0, 1.5))
+        return [s, t], params
+    return sample
+
+
+def _np_reduce(loss, reduction):
+    if reduction == "sum":
+        return np.sum(loss)
+    return np.mean(loss) if reduction == "mean" else loss
+
+
+def _np_smooth_l1(x, t, reduction, beta):
+    d = x - t
+    return _np_reduce(np.where(np.abs(d) < beta, 0.5 * d * d / beta, np.abs(d) - 0.5 * beta),
+                      reduction)
+
+
+def _np_huber(x, t, reduction, delta):
+    d = x - t
+    return _np_reduce(np.where(np.abs(d) < delta, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta)),
+                      reduction)
+
+
+def _bce(weighted: bool):
+    """input and target in (0, 1); a weight that broadcasts to the input's shape."""
+    def sample(pick):
+        s = shape(pick)
+        shapes = [s, s]
+        if weighted:
+            tail = s[pick(range(len(s) + 1)):]
+            shapes.append(tuple(1 if pick((False, True)) else d for d in tail))
+        return shapes, {"reduction": pick(REDUCTIONS)}
+    return sample
+
+
+def _np_bce(x, t, weight=None, reduction="mean"):
+    loss = -(t * np.log(x) + (1 - t) * np.log1p(-x))
+    return _np_reduce(loss if weight is None else loss * weight.astype(x.dtype), reduction)
+
+
+def _kl_div(pick):
+    s = shape(pick)
+    return [s, s], {"reduction": pick(("mean", "batchmean", "sum", "none"))}
+
+
+def _np_kl_div(x, t, reduction="mean", log_target=False):
+    loss = np.exp(t) * (t - x) if log_target else t * (np.log(t) - x)
+    if reduction == "batchmean":
+        return np.sum(loss) / x.shape[0] if x.ndim else np.sum(loss)
+    return _np_reduce(loss, reduction)
+
+
+def _t_kl_div(x, t, **params):
+    import warnings
+    with warnings.catch_warnings():  # PyTorch's note that reduction="mean" is not the KL
+        warnings.simplefilter("ignore", UserWarning)
+        return _t_nnf().kl_div(x, t, **params)
+
+
+def _t_loss(name):
+    return lambda x, t, *rest, **params: getattr(_t_nnf(), name)(x, t, *rest, **params)
+
 OPS: list = [
     OpInfo("embedding", lambda w, idx: ops.Embedding.apply(w, idx), lambda w, idx: w[idx],
            _embedding, ("Embedding",), torch=lambda w, idx: _t_nnf().embedding(idx, w)),
@@ -58,4 +160,33 @@ OPS: list = [
     OpInfo("cross_entropy", lambda x, t: ops.CrossEntropy.apply(x, t), _np_cross_entropy,
            _cross_entropy, ("CrossEntropy",),
            torch=lambda x, t: _t_nnf().cross_entropy(x, t, reduction="none")),
+    OpInfo("layer_norm", lambda x, w, b, **p: F.layer_norm(x, weight=w, bias=b, **p),
+           _np_layer_norm, _layer_norm(2), ("LayerNorm",), torch=_t_layer_norm),
+    OpInfo("layer_norm without affine", lambda x, **p: F.layer_norm(x, **p), _np_layer_norm,
+           _layer_norm(0), ("LayerNorm",), torch=_t_layer_norm),
+    OpInfo("layer_norm weight only", lambda x, w, **p: F.layer_norm(x, weight=w, **p),
+           lambda x, w, **p: _np_layer_norm(x, weight=w, **p), _layer_norm(1), ("LayerNorm",),
+           torch=lambda x, w, **p: _t_layer_norm(x, w, **p)),
+    OpInfo("layer_norm bias only", lambda x, b, **p: F.layer_norm(x, bias=b, **p),
+           lambda x, b, **p: _np_layer_norm(x, bias=b, **p), _layer_norm(1), ("LayerNorm",),
+           torch=lambda x, b, **p: _t_layer_norm(x, bias=b, **p)),
+    OpInfo("l1_loss", F.l1_loss, lambda x, t, reduction: _np_reduce(np.abs(x - t), reduction),
+           _regression(), ("Sub", "Abs"), "away_from_kinks", torch=_t_loss("l1_loss"),
+           composed=True),
+    OpInfo("smooth_l1_loss", F.smooth_l1_loss, _np_smooth_l1, _regression("beta"),
+           ("SmoothL1",), "away_from_kinks", torch=_t_loss("smooth_l1_loss")),
+    OpInfo("huber_loss", F.huber_loss, _np_huber, _regression("delta"), ("Huber",),
+           "away_from_kinks", torch=_t_loss("huber_loss")),
+    OpInfo("binary_cross_entropy", F.binary_cross_entropy, _np_bce, _bce(weighted=False),
+           ("BinaryCrossEntropy",), "probability", torch=_t_loss("binary_cross_entropy")),
+    OpInfo("binary_cross_entropy weighted", F.binary_cross_entropy, _np_bce,
+           _bce(weighted=True), ("BinaryCrossEntropy", "Mul"),
+           ("probability", "probability", "positive"), torch=_t_loss("binary_cross_entropy"),
+           consts=(2,)),  # PyTorch has no gradient for the weight
+    OpInfo("kl_div", F.kl_div, _np_kl_div, _kl_div, ("KLDiv",), ("negative", "probability"),
+           torch=_t_kl_div),
+    OpInfo("kl_div log_target", lambda x, t, **p: F.kl_div(x, t, log_target=True, **p),
+           lambda x, t, **p: _np_kl_div(x, t, log_target=True, **p), _kl_div, ("KLDiv",),
+           ("negative", "negative"),
+           torch=lambda x, t, **p: _t_kl_div(x, t, log_target=True, **p)),
 ]

@@ -1,0 +1,44 @@
+"""Normalization over trailing axes: LayerNorm as one node with its closed-form backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_rnn.function import Function
+
+
+class LayerNorm(Function):
+    """y = xh * w + b, xh = (x - mean) / s, s = sqrt(var + eps);  dx = (gh - mean(gh) - xh * mean(gh * xh)) / s, gh = g * w;  dw = sum(g * xh);  db = sum(g)"""  # noqa: E501
+
+    @staticmethod
+    def forward(ctx, x, *affine, n_axes=1, has_weight=False, has_bias=False, eps=1e-5):
+        axes = tuple(range(x.ndim - n_axes, x.ndim))
+        # shift by one element of each row first: for 1e4 + noise in float32 the rounded mean
+        # would carry an error of the input's ulp, while x - x0 is exact and its mean is small
+        d = x - x[(Ellipsis,) + (slice(0, 1),) * n_axes]
+        xc = d - d.mean(axis=axes, keepdims=True)
+        var = np.mean(xc * xc, axis=axes, keepdims=True)  # biased, as PyTorch; two-pass: >= 0
+        rstd = 1.0 / np.sqrt(var + eps)
+        xh = xc * rstd
+        w = affine[0] if has_weight else None
+        y = xh if w is None else xh * w
+        if has_bias:
+            y = y + affine[-1]
+        ctx.save_for_backward(xh, rstd, w)
+        ctx.axes, ctx.has_bias = axes, has_bias
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xh, rstd, w = ctx.saved_arrays
+        axes, need = ctx.axes, ctx.needs_input_grad
+        lead = tuple(range(g.ndim - len(axes)))  # weight and bias are shared over these
+        grads = [None]
+        if need[0]:
+            gh = g if w is None else g * w
+            grads[0] = rstd * (gh - gh.mean(axis=axes, keepdims=True)
+                               - xh * (gh * xh).mean(axis=axes, keepdims=True))
+        if w is not None:
+            grads.append((g * xh).sum(axis=lead) if need[1] else None)
+        if ctx.has_bias:
+            grads.append(g.sum(axis=lead) if need[-1] else None)
+        return tuple(grads)
