@@ -1,4 +1,5 @@
-"""Reductions over axes, and the softmax family. `dim=`/`keepdim=` are accepted as aliases."""
+"""Reductions over axes, scans, arg-max/min and the softmax family. `dim=`/`keepdim=` are
+accepted as aliases."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import norm_axis, one_axis, torch_names
+from tinygrad_rnn._validate import check_number, norm_axis, one_axis, torch_names
 
 
 class ReduceMethods:
@@ -40,6 +41,69 @@ class ReduceMethods:
         return ops.LogSumExp.apply(
             self, axis=norm_axis(axis, self.ndim, "logsumexp"), keepdims=keepdims
         )
+
+    @torch_names
+    def var(self, axis: Any = None, keepdims: bool = False, correction: float = 1, *,
+            unbiased: bool | None = None) -> "Tensor":
+        """Variance over `axis`: sum((x - mean)**2) / (N - correction), PyTorch's semantics.
+
+        correction=1 (Bessel's, the default) or 0 (the population variance); `unbiased=`
+        is PyTorch's older spelling (True = 1, False = 0). Where N <= correction the divisor
+        is 0, as in PyTorch: the result is nan (all values equal, e.g. one element) or inf,
+        and so is the gradient.
+        """
+        c = _correction(correction, unbiased, "var")
+        return ops.Var.apply(self, axis=norm_axis(axis, self.ndim, "var"), keepdims=keepdims,
+                             correction=c)
+
+    @torch_names
+    def std(self, axis: Any = None, keepdims: bool = False, correction: float = 1, *,
+            unbiased: bool | None = None) -> "Tensor":
+        """sqrt(var(axis, keepdims, correction)); a constant input (std 0) has gradient 0,
+        as in PyTorch."""
+        c = _correction(correction, unbiased, "std")
+        return ops.Std.apply(self, axis=norm_axis(axis, self.ndim, "std"), keepdims=keepdims,
+                             correction=c)
+
+    @torch_names
+    def prod(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Product over `axis`; the gradient is exact with zeros in the input (the product
+        of the other elements, 0 where two or more are zero)."""
+        return ops.Prod.apply(self, axis=norm_axis(axis, self.ndim, "prod"), keepdims=keepdims)
+
+    @torch_names
+    def norm(self, p: float = 2, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Vector p-norm over `axis` (all elements when None): (sum |x|**p)**(1/p).
+
+        p is any positive number, or inf (max |x|), -inf (min |x|), 0 (the number of
+        nonzeros). A zero vector has gradient 0, as in PyTorch.
+        """
+        p = check_number(p, "p", "norm")
+        if not (p >= 0 or p == -np.inf):
+            raise ValueError(f"norm: p must be positive, 0, inf or -inf, got {p!r}")
+        return ops.Norm.apply(self, p=p, axis=norm_axis(axis, self.ndim, "norm"),
+                              keepdims=keepdims)
+
+    @torch_names
+    def cumsum(self, axis: int) -> "Tensor":
+        """Running sum along `axis`: y_i = x_0 + ... + x_i."""
+        return ops.CumSum.apply(self, axis=one_axis(axis, self.ndim, "cumsum"))
+
+    @torch_names
+    def logcumsumexp(self, axis: int) -> "Tensor":
+        """log(cumsum(exp(self), axis)), computed stably (no overflow for inputs like 1e4)."""
+        return ops.LogCumSumExp.apply(self, axis=one_axis(axis, self.ndim, "logcumsumexp"))
+
+    @torch_names
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+        """Index of the maximum along `axis` (of the flattened tensor when None), as an int64
+        Tensor outside the graph; ties give the first occurrence, as in PyTorch."""
+        return _arg(self, np.argmax, "argmax", axis, keepdims)
+
+    @torch_names
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+        """Index of the minimum along `axis`; see argmax."""
+        return _arg(self, np.argmin, "argmin", axis, keepdims)
 
     @torch_names
     def log_softmax(self, axis: int = -1) -> "Tensor":
@@ -96,3 +160,89 @@ def softmax(t: "Tensor", axis: int = -1) -> "Tensor":
 def log_softmax(t: "Tensor", axis: int = -1) -> "Tensor":
     """Tensor.log_softmax as a function."""
     return t.log_softmax(axis)
+
+
+@torch_names
+def var(t: "Tensor", axis: Any = None, keepdims: bool = False, correction: float = 1, *,
+        unbiased: bool | None = None) -> "Tensor":
+    """Tensor.var as a function."""
+    return t.var(axis, keepdims, correction, unbiased=unbiased)
+
+
+@torch_names
+def std(t: "Tensor", axis: Any = None, keepdims: bool = False, correction: float = 1, *,
+        unbiased: bool | None = None) -> "Tensor":
+    """Tensor.std as a function."""
+    return t.std(axis, keepdims, correction, unbiased=unbiased)
+
+
+@torch_names
+def prod(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.prod as a function."""
+    return t.prod(axis, keepdims)
+
+
+@torch_names
+def norm(t: "Tensor", p: float = 2, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.norm as a function."""
+    return t.norm(p, axis, keepdims)
+
+
+@torch_names
+def cumsum(t: "Tensor", axis: int) -> "Tensor":
+    """Tensor.cumsum as a function."""
+    return t.cumsum(axis)
+
+
+@torch_names
+def logcumsumexp(t: "Tensor", axis: int) -> "Tensor":
+    """Tensor.logcumsumexp as a function."""
+    return t.logcumsumexp(axis)
+
+
+@torch_names
+def argmax(t: "Tensor", axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.argmax as a function."""
+    return t.argmax(axis, keepdims)
+
+
+@torch_names
+def argmin(t: "Tensor", axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.argmin as a function."""
+    return t.argmin(axis, keepdims)
+
+
+# ----- helpers ---------------------------------------------------------------------------
+def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
+    """The correction, from PyTorch's older `unbiased=` flag when that is given."""
+    if unbiased is not None:
+        if correction != 1:
+            raise TypeError(f"{op}() got both correction= and unbiased=; pass one")
+        if not isinstance(unbiased, (bool, np.bool_)):
+            raise TypeError(f"{op}: unbiased must be a bool, got {unbiased!r}")
+        return 1 if unbiased else 0
+    c = check_number(correction, "correction", op)
+    return int(c) if c.is_integer() else c
+
+
+def _arg(t: "Tensor", f: Any, op: str, axis: Any, keepdims: bool) -> "Tensor":
+    """f (np.argmax or np.argmin) over one axis or the flattened tensor, as int64."""
+    if axis is not None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be None or one int, got {axis!r}")
+        ax = one_axis(axis, t.ndim, op)
+        if t.ndim == 0:  # PyTorch: a 0-d tensor takes axis 0 or -1 and gives 0
+            return _tensor.Tensor(np.zeros((), dtype=np.int64))
+        if t.shape[ax] == 0:
+            raise ValueError(f"{op}: axis {axis} of the tensor of shape {t.shape} is empty: "
+                             f"there is no {op[3:]}imum to point to")
+        i = f(t.data, axis=ax, keepdims=keepdims)
+    else:
+        if t.size == 0:
+            raise ValueError(f"{op}: the tensor of shape {t.shape} is empty: there is no "
+                             f"{op[3:]}imum to point to")
+        i = f(t.data, keepdims=keepdims)
+    return _tensor.Tensor(np.asarray(i, dtype=np.int64))
+
+
+from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)

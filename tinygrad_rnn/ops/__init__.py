@@ -4,7 +4,7 @@ from tinygrad_rnn.ops.elementwise import (
     Abs, Add, AsType, Clip, Cos, Div, Exp, Expm1, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow,
     ReLU, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh, Where,
 )
-from tinygrad_rnn.ops.linalg import MatMul
+from tinygrad_rnn.ops.linalg import Einsum, MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect
 from tinygrad_rnn.ops.movement import (
     BroadcastTo, Concatenate, Flip, GetItem, Pad, Repeat, Reshape, Split, Stack, Transpose,
@@ -12,7 +12,8 @@ from tinygrad_rnn.ops.movement import (
 from tinygrad_rnn.ops.losses import BinaryCrossEntropy, Huber, KLDiv, SmoothL1
 from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
 from tinygrad_rnn.ops.normalization import LayerNorm
-from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Sum
+from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Norm, Prod, Std, Sum, Var
+from tinygrad_rnn.ops.scan import CumSum, LogCumSumExp
 
 __all__ = [
     "Abs", "Add", "AsType", "BroadcastTo", "Clip", "Concatenate", "CrossEntropy", "Div",
@@ -23,4 +24,5 @@ __all__ = [
     "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square",
+    "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
 ]

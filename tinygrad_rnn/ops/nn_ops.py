@@ -42,7 +42,9 @@ class Linear(Function):
         if x.ndim == 2:  # the common case, without the folding reshapes
             y = np.dot(x, w.T)
         else:
-            y = np.dot(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + w.shape[:1])
+            # the row count is explicit: reshape(-1, 0) is ambiguous when in_features is 0
+            rows = int(np.prod(x.shape[:-1]))
+            y = np.dot(x.reshape(rows, x.shape[-1]), w.T).reshape(x.shape[:-1] + w.shape[:1])
         if b is not None:
             y += b
         return y
@@ -51,8 +53,9 @@ class Linear(Function):
     def backward(ctx, g):
         x, w = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        g2 = g if g.ndim == 2 else g.reshape(-1, w.shape[0])
+        rows = int(np.prod(x.shape[:-1]))  # explicit, as in forward
+        x2 = x if x.ndim == 2 else x.reshape(rows, x.shape[-1])
+        g2 = g if g.ndim == 2 else g.reshape(rows, w.shape[0])
         dx = (np.dot(g2, w) if x.ndim == 2 else np.dot(g2, w).reshape(x.shape)) \
             if needs[0] else None
         dw = np.dot(g2.T, x2) if needs[1] else None

@@ -73,5 +73,142 @@ class LogSumExp(Function):
         return _keep(g, x.shape, ctx.axis, ctx.keepdims) * np.exp(x - y)
 
 
+class Var(Function):
+    """y = sum((x - mean)**2) / max(N - c, 0);  dx = g * 2 * (x - mean) / max(N - c, 0)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, correction=1):
+        d, dof, y = _moments(x, axis, correction)
+        ctx.save_for_backward(d, dof)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return y if keepdims else _squeeze(y, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, dof = ctx.saved_arrays
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _keep(g, d.shape, ctx.axis, ctx.keepdims) * (2 * d / dof)
+
+
+class Std(Function):
+    """y = sqrt(var(x));  dx = g * (x - mean) / (max(N - c, 0) * y), 0 where y = 0 (PyTorch's)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, correction=1):
+        d, dof, v = _moments(x, axis, correction)
+        y = np.sqrt(v)
+        ctx.save_for_backward(d, dof, y)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return y if keepdims else _squeeze(y, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, dof, y = ctx.saved_arrays
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(y == 0, 0, d / (dof * y))  # a constant input: gradient 0, not 0/0
+        return _keep(g, d.shape, ctx.axis, ctx.keepdims) * r
+
+
+def _moments(x: np.ndarray, axis, correction) -> tuple:
+    """(x - mean, the divisor, the variance with kept axes), PyTorch's way: the divisor is
+    max(N - correction, 0), so N <= correction gives 0/0 = nan (all equal) or m2/0 = inf."""
+    n = _count(x.shape, axis)
+    dof = x.dtype.type(max(n - correction, 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = x - np.sum(x, axis=axis, keepdims=True) / x.dtype.type(n)  # two passes: stable
+        return d, dof, np.sum(d * d, axis=axis, keepdims=True) / dof
+
+
+class Prod(Function):
+    """y = prod(x, axis);  dx_i = g * prod_{j != i} x_j  (no division: zeros are exact)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.save_for_backward(x)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return np.prod(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return _keep(g, x.shape, ctx.axis, ctx.keepdims) * _others_product(x, ctx.axis)
+
+
+def _others_product(x: np.ndarray, axis) -> np.ndarray:
+    """For each element, the product of the other elements of its reduction group.
+
+    Exclusive cumulative products from the left and from the right, multiplied: y / x would
+    divide by zero (and lose the one-zero case, where the gradient is the others' product).
+    """
+    red = tuple(range(x.ndim)) if axis is None else tuple(axis)
+    keep = [a for a in range(x.ndim) if a not in red]
+    order = keep + list(red)
+    xt = np.transpose(x, order)
+    lead = xt.shape[: len(keep)]
+    n = _count(x.shape, axis)
+    if xt.size == 0:
+        return np.zeros(x.shape, x.dtype)
+    flat = xt.reshape(lead + (n,))
+    one = np.ones(lead + (1,), x.dtype)
+    left = np.cumprod(np.concatenate([one, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([one, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((left * right).reshape(xt.shape), np.argsort(order))
+
+
+class Norm(Function):
+    """y = (sum |x|**p)**(1/p);  dx = g * sign(x) * (|x| / y)**(p - 1), 0 where y = 0
+
+    p = inf is max |x| and -inf min |x| (the gradient goes to the arg-max, ties share it);
+    p = 0 counts the nonzeros (gradient 0).
+    """
+
+    @staticmethod
+    def forward(ctx, x, p=2.0, axis=None, keepdims=False):
+        a = np.abs(x)
+        if p == 2:  # the common case: no rescaling pass
+            y = np.sqrt(np.sum(a * a, axis=axis, keepdims=True))
+        elif p == 1:
+            y = np.sum(a, axis=axis, keepdims=True)
+        elif p == 0:
+            y = np.sum(a != 0, axis=axis, keepdims=True).astype(x.dtype)
+        elif p == np.inf:
+            y = np.max(a, axis=axis, keepdims=True, initial=0)
+        elif p == -np.inf:
+            y = np.min(a, axis=axis, keepdims=True, initial=np.inf)
+        else:  # divide by the largest |x| first, so that |x|**p cannot overflow or underflow
+            m = np.max(a, axis=axis, keepdims=True, initial=0)
+            m = np.where(m > 0, m, 1).astype(x.dtype)
+            y = m * np.sum((a / m) ** p, axis=axis, keepdims=True) ** x.dtype.type(1 / p)
+        y = y.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, y)
+        ctx.p, ctx.axis, ctx.keepdims = p, axis, keepdims
+        return y if keepdims else _squeeze(y, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_arrays
+        p = ctx.p
+        g = _keep(g, x.shape, ctx.axis, ctx.keepdims)
+        if p == 0:
+            return np.zeros(x.shape, g.dtype)
+        if np.isinf(p):  # the gradient of max |x| (min |x|): the arg-max, ties share it
+            mask = np.abs(x) == y
+            return np.sign(x) * mask * (g / np.sum(mask, axis=ctx.axis, keepdims=True))
+        safe = np.where(y > 0, y, 1)  # a zero vector gets gradient 0, as in PyTorch
+        if p == 2:
+            return g * x / safe * (y > 0)
+        if p == 1:
+            return g * np.sign(x)
+        a = np.abs(x)
+        with np.errstate(divide="ignore"):  # p < 1: 0**(p - 1) = inf, masked out below
+            r = np.where(a > 0, (a / safe) ** (p - 1), 0)
+        return g * np.sign(x) * r * (y > 0)
+
+
+def _count(shape: tuple, axis) -> int:
+    """How many elements each reduction over `axis` combines."""
+    return int(np.prod(shape if axis is None else [shape[a] for a in axis], dtype=np.int64))
+
+
 def _squeeze(y: np.ndarray, axis) -> np.ndarray:
     return y.reshape(()) if axis is None else np.squeeze(y, axis=axis)

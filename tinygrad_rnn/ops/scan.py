@@ -1,0 +1,51 @@
+"""Scans along one axis: running sums, in linear and in log space."""
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_rnn.function import Function
+
+
+def _reverse_scan(ufunc: np.ufunc, a: np.ndarray, axis: int) -> np.ndarray:
+    """ufunc accumulated from the end of `axis` backwards: out_j = a_j op a_{j+1} op ..."""
+    return np.flip(ufunc.accumulate(np.flip(a, axis), axis=axis), axis)
+
+
+class CumSum(Function):
+    """y_i = sum_{j <= i} x_j;  dx_j = sum_{i >= j} g_i  (a reversed cumsum)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=0):
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis) if x.ndim else x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return _reverse_scan(np.add, g, ctx.axis) if g.ndim else g
+
+
+class LogCumSumExp(Function):
+    """y_i = log(sum_{j <= i} exp(x_j));  dx_j = sum_{i >= j} g_i * exp(x_j - y_i)"""
+
+    @staticmethod
+    def forward(ctx, x, axis=0):
+        # y_i = logaddexp(y_{i-1}, x_i) = max + log1p(exp(-|difference|)): each step is
+        # shifted by the running maximum, so inputs like 1e4 neither overflow nor underflow
+        y = np.logaddexp.accumulate(x, axis=axis) if x.ndim else x.copy()
+        ctx.save_for_backward(x, y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_arrays
+        if x.ndim == 0:
+            return g
+        # sum_{i >= j} g_i exp(-y_i) in log space, the positive and negative parts of g apart;
+        # exp(x_j - y_i) <= 1 for i >= j, so x_j + that log never overflows
+        with np.errstate(divide="ignore"):
+            log_pos = np.log(np.where(g > 0, g, 0)) - y
+            log_neg = np.log(np.where(g < 0, -g, 0)) - y
+        pos = _reverse_scan(np.logaddexp, log_pos, ctx.axis)
+        neg = _reverse_scan(np.logaddexp, log_neg, ctx.axis)
+        return np.exp(x + pos) - np.exp(x + neg)
