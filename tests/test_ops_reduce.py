@@ -481,7 +481,7 @@ def test_normalize_matches_torch_also_for_a_zero_row(torch, kwargs):
 def test_normalize_scales_to_unit_norm_and_checks_arguments():
     y = F.normalize(tg.Tensor(np.array([[3.0, 4.0], [1.0, 0.0]])))
     np.testing.assert_allclose(y.data, [[0.6, 0.8], [1.0, 0.0]])
-    with pytest.raises(ValueError, match="normalize: eps must be in"):
+    with pytest.raises(ValueError, match="normalize: eps must be .*got -1.0"):
         F.normalize(tg.Tensor(X), eps=-1.0)
     with pytest.raises(TypeError, match="both axis= and dim="):
         F.normalize(tg.Tensor(X), axis=0, dim=0)
