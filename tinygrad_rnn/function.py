@@ -15,6 +15,8 @@ import numpy as np
 
 _grad_enabled = True
 _generation = itertools.count()
+# an observer of every op applied (the sequence compiler's recorder), or None: one test per op
+recorder = None
 # generation of the latest in-place change of any tensor: backward checks saved arrays only
 # for nodes older than it
 last_inplace = -1
@@ -98,6 +100,10 @@ class Function:
 
     __slots__ = ("parents", "seq", "__dict__")
     saved_arrays: tuple = ()  # a class default: ops that save nothing never set it
+    # how the op runs on inputs with one more leading (time) axis, for the sequence compiler:
+    # over_time(kwargs, shapes, stacked) -> kwargs for that call, or None where it cannot;
+    # None here: the op is not declared, and a step that uses it runs on the eager loop
+    over_time = None
     outputs: tuple = ()  # (shape, dtype) of each output, for a Function with several outputs
 
     @property
@@ -169,7 +175,10 @@ class Function:
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then
         if out.__class__ is not np.ndarray:
             if out.__class__ is tuple:
-                return _several_outputs(ctx, out, needs and _grad_enabled)
+                outs = _several_outputs(ctx, out, needs and _grad_enabled)
+                if recorder is not None:
+                    recorder(cls, ctx, args, kwargs, outs)
+                return outs
             out = np.asarray(out)
         result = Tensor.__new__(Tensor)
         result.data = out
@@ -181,6 +190,8 @@ class Function:
         else:
             result.requires_grad = False
             result._ctx = None
+        if recorder is not None:
+            recorder(cls, ctx, args, kwargs, result)
         return result
 
     def __repr__(self) -> str:
@@ -215,6 +226,33 @@ def _named_error(cls: type, args: tuple, e: ValueError) -> ValueError:
     shapes = " and ".join(str(np.shape(a.data if isinstance(a, _tensor.Tensor) else a))
                           for a in args)
     return ValueError(f"{cls.__name__}: {msg.strip()} (input shapes {shapes})")
+
+
+
+
+# ----- how ops run over a leading time axis (Function.over_time), for the sequence compiler
+def same_over_time(kwargs: dict, shapes: tuple, stacked: tuple) -> dict | None:
+    """An op that works element by element on broadcast inputs: the same options, when every
+    input with a time axis has the rank of the widest input (so the time axes line up)."""
+    r = max(len(s) for s in shapes)
+    return kwargs if all(len(s) == r for s, st in zip(shapes, stacked) if st) else None
+
+
+def _shift(axis: Any) -> Any:
+    if isinstance(axis, (tuple, list)):
+        return tuple(_shift(a) for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def axis_over_time(*names: str) -> Any:
+    """An op whose options `names` are axes (an int or a tuple; None means every axis): with
+    every input stacked, non-negative axes move one place right; None cannot (it would
+    reduce over time too)."""
+    def rule(kwargs: dict, shapes: tuple, stacked: tuple) -> dict | None:
+        if not all(stacked) or any(kwargs.get(n) is None for n in names):
+            return None
+        return {**kwargs, **{n: _shift(kwargs[n]) for n in names}}
+    return staticmethod(rule)
 
 
 # module reference, resolved at call time (tensor.py imports this module first)

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, same_over_time
 from tinygrad_rnn.ops.elementwise import stable_sigmoid
 
 
@@ -107,6 +107,8 @@ class Softplus(Function):
     """z = beta x;  y = log(1 + exp(z)) / beta, or x where z > threshold;  dx = g * sigmoid(z)
     (g where z > threshold)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
         z = x * beta
@@ -125,6 +127,8 @@ class Softplus(Function):
 
 class GELU(Function):
     """y = x Phi(x) (Phi the normal CDF);  dx = g * (Phi(x) + x phi(x))"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -145,6 +149,8 @@ class GELUTanh(Function):
     """t = tanh(k (x + c x**3)), k = sqrt(2/pi), c = 0.044715;  y = x (1 + t) / 2;
     dx = g * ((1 + t) / 2 + x (1 - t**2) k (1 + 3 c x**2) / 2)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         t = np.tanh((x + _TANH_C * x * x * x) * _TANH_K)
@@ -161,6 +167,8 @@ class GELUTanh(Function):
 class LeakyReLU(Function):
     """y = x if x > 0 else s x;  dx = g if x > 0 else s g"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
         pos = x > 0
@@ -176,6 +184,8 @@ class LeakyReLU(Function):
 
 class ELU(Function):
     """y = x if x > 0 else alpha (exp(x) - 1);  dx = g if x > 0 else g alpha exp(x)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, alpha=1.0):
@@ -196,6 +206,8 @@ class ELU(Function):
 class SiLU(Function):
     """s = sigmoid(x);  y = x s;  dx = g * s (1 + x (1 - s))"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         with _quiet():
@@ -211,6 +223,8 @@ class SiLU(Function):
 
 class LogSigmoid(Function):
     """y = log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|));  dx = g * sigmoid(-x)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, same_over_time
 
 
 class Add(Function):
     """out = a + b;  da = g,  db = g"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -21,6 +23,8 @@ class Add(Function):
 class Sub(Function):
     """out = a - b;  da = g,  db = -g"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -32,6 +36,8 @@ class Sub(Function):
 
 class Mul(Function):
     """out = a * b;  da = g * b,  db = g * a"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -50,6 +56,8 @@ class Mul(Function):
 class Div(Function):
     """out = a / b;  da = g / b,  db = -g * out / b"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, a, b):
         out = a / b
@@ -67,6 +75,8 @@ class Div(Function):
 
 class Pow(Function):
     """out = a ** b;  da = g * b * a ** (b - 1),  db = g * out * log(a)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -92,6 +102,8 @@ class Pow(Function):
 class Neg(Function):
     """out = -x;  dx = -g"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -103,6 +115,8 @@ class Neg(Function):
 
 class Exp(Function):
     """y = exp(x);  dx = g * y"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -119,6 +133,8 @@ class Exp(Function):
 class Log(Function):
     """y = log(x);  dx = g / x"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -132,6 +148,8 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = sqrt(x);  dx = g / (2 y)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -148,6 +166,8 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dx = g * sign(x)  (0 at x = 0)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -161,6 +181,8 @@ class Abs(Function):
 
 class Tanh(Function):
     """y = tanh(x);  dx = g * (1 - y**2)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -183,6 +205,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         y = stable_sigmoid(x)
@@ -198,6 +222,8 @@ class Sigmoid(Function):
 class ReLU(Function):
     """y = max(x, 0);  dx = g * (x > 0)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         y = np.maximum(x, 0)
@@ -212,6 +238,8 @@ class ReLU(Function):
 
 class Clip(Function):
     """y = min(max(x, lo), hi);  dx = g * (lo <= x <= hi)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, min=None, max=None):
@@ -233,6 +261,8 @@ class Clip(Function):
 class Where(Function):
     """out = where(c, a, b);  da = g * c,  db = g * ~c  (c gets none)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, c, a, b):
         ctx.save_for_backward(c)
@@ -250,6 +280,8 @@ class Where(Function):
 class AsType(Function):
     """y = x as dtype;  dx = g as x.dtype"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x, dtype=None):
         ctx.in_dtype = x.dtype
@@ -262,6 +294,8 @@ class AsType(Function):
 
 class Log1p(Function):
     """y = log(1 + x);  dx = g / (1 + x)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -276,6 +310,8 @@ class Log1p(Function):
 
 class Expm1(Function):
     """y = exp(x) - 1;  dx = g * (y + 1)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -292,6 +328,8 @@ class Expm1(Function):
 class Sin(Function):
     """y = sin(x);  dx = g * cos(x)"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -305,6 +343,8 @@ class Sin(Function):
 
 class Cos(Function):
     """y = cos(x);  dx = -g * sin(x)"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -320,6 +360,8 @@ class Cos(Function):
 class Square(Function):
     """y = x * x;  dx = 2 g x"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -333,6 +375,8 @@ class Square(Function):
 
 class Rsqrt(Function):
     """y = 1 / sqrt(x);  dx = -g * y**3 / 2"""
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x):
@@ -349,6 +393,8 @@ class Rsqrt(Function):
 class Sign(Function):
     """y = sign(x);  dx = 0"""
 
+    over_time = staticmethod(same_over_time)
+
     @staticmethod
     def forward(ctx, x):
         return np.sign(x)
@@ -360,6 +406,8 @@ class Sign(Function):
 
 class Maximum(Function):
     """out = maximum(a, b);  da = g * [a > b] + g/2 * [a == b],  db = g - da"""
+
+    over_time = staticmethod(same_over_time)
 
     _pick = staticmethod(np.maximum)
     _wins = staticmethod(np.greater)  # where a alone is picked

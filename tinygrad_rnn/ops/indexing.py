@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function, IndexedGrad
+from tinygrad_rnn.function import Function, IndexedGrad, axis_over_time
 
 
 def along_axis(index: np.ndarray, axis: int) -> tuple:
@@ -19,6 +19,10 @@ class Gather(Function):
     """y = x[..., index, ...] along axis (torch.gather);  dx = zeros with g scatter-added there"""
 
     @staticmethod
+    def over_time(kwargs, shapes, stacked):  # the index has the step's shape: not over time
+        return None
+
+    @staticmethod
     def forward(ctx, x, index=None, axis=0):
         ctx.in_shape = x.shape
         ctx.index = along_axis(index, axis)
@@ -32,6 +36,8 @@ class Gather(Function):
 
 class IndexSelect(Function):
     """y = take(x, index, axis);  dx = zeros with g scatter-added at index on axis"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, index=None, axis=0):

@@ -13,6 +13,10 @@ class MatMul(Function):
     """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
 
     @staticmethod
+    def over_time(kwargs, shapes, stacked):  # a stack of rows times fixed matrices
+        return kwargs if stacked[0] and not stacked[1] else None
+
+    @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
@@ -72,6 +76,10 @@ class Einsum(Function):
     broadcast over an index that only x_k carries, written onto the diagonal of an index
     repeated in x_k.
     """
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # subscripts name every axis: step by step
+        return None
 
     @staticmethod
     def forward(ctx, *xs, subscripts=""):

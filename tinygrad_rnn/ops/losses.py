@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, same_over_time
 
 
 class SmoothL1(Function):
     """d = x - t;  y = 0.5 d**2 / beta if |d| < beta else |d| - 0.5 beta;  dx = g clip(d / beta, -1, 1) = -dt"""  # noqa: E501
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, t, beta=1.0):
@@ -27,6 +29,8 @@ class SmoothL1(Function):
 
 class Huber(Function):
     """d = x - t;  y = 0.5 d**2 if |d| < delta else delta (|d| - 0.5 delta);  dx = g clip(d, -delta, delta) = -dt"""  # noqa: E501
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, t, delta=1.0):
@@ -50,6 +54,8 @@ def _pair(ctx, gx):
 
 class BinaryCrossEntropy(Function):
     """y = -(t log x + (1 - t) log(1 - x)), logs clamped at -100;  dx = g (x - t) / max(x (1 - x), 1e-12);  dt = g (log(1 - x) - log x)"""  # noqa: E501
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, t):
@@ -79,6 +85,8 @@ def _clamped_logs(x):
 
 class KLDiv(Function):
     """y = t (log t - x) (0 where t = 0), or exp(t) (t - x) with log_target;  dx = -g t or -g exp(t);  dt = g (log t + 1 - x) or g (y + exp(t))"""  # noqa: E501
+
+    over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, x, t, log_target=False):

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function, IndexedGrad
+from tinygrad_rnn.function import Function, IndexedGrad, axis_over_time
 
 
 class Reshape(Function):
     """y = reshape(x, shape);  dx = reshape(g, x.shape)"""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # the step's shape, after a time axis
+        return {"shape": (-1,) + np.empty(shapes[0], dtype=bool).reshape(kwargs["shape"]).shape}
 
     @staticmethod
     def forward(ctx, x, shape=()):
@@ -25,6 +29,13 @@ class Reshape(Function):
 
 class Transpose(Function):
     """y = transpose(x, axes);  dx = transpose(g, argsort(axes))"""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # time stays first, the step's axes move by one
+        axes = kwargs.get("axes")
+        n = len(shapes[0])
+        axes = tuple(range(n - 1, -1, -1)) if axes is None else tuple(a % n for a in axes)
+        return {"axes": (0,) + tuple(a + 1 for a in axes)}
 
     @staticmethod
     def forward(ctx, x, axes=None):
@@ -46,6 +57,17 @@ class GetItem(Function):
     """y = x[index];  dx = zeros_like(x) with g scatter-added at index (repeats accumulate)"""
 
     @staticmethod
+    def over_time(kwargs, shapes, stacked):  # every step's index, behind a full time slice
+        index = kwargs["index"]
+        items = index if isinstance(index, tuple) else (index,)
+        arrays = [i for i, v in enumerate(items) if isinstance(v, (np.ndarray, list))]
+        if arrays and arrays != list(range(arrays[0], arrays[0] + len(arrays))):
+            return None  # split advanced indices move their axes to the front
+        if any(v is None for v in items[:1]) or (arrays and arrays[0] == 0 and len(arrays) > 1):
+            return None
+        return {"index": (slice(None),) + items}
+
+    @staticmethod
     def forward(ctx, x, index=None):
         ctx.in_shape, ctx.in_dtype, ctx.index = x.shape, x.dtype, index
         try:
@@ -61,6 +83,8 @@ class GetItem(Function):
 
 class Concatenate(Function):
     """y = concatenate(xs, axis);  dx_i = g sliced back to x_i's extent on axis"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, *xs, axis=0):
@@ -81,6 +105,8 @@ class Concatenate(Function):
 class Stack(Function):
     """y = stack(xs, axis);  dx_i = take(g, i, axis)"""
 
+    over_time = axis_over_time("axis")
+
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if len({x.shape for x in xs}) > 1:
@@ -98,6 +124,12 @@ class BroadcastTo(Function):
     """y = broadcast_to(x, shape);  dx = g summed back to x.shape (by the engine)"""
 
     @staticmethod
+    def over_time(kwargs, shapes, stacked):  # only when no axis is added in front
+        if len(shapes[0]) != len(kwargs["shape"]):
+            return None
+        return {"shape": (-1,) + tuple(kwargs["shape"])}
+
+    @staticmethod
     def forward(ctx, x, shape=()):
         try:
             return np.broadcast_to(x, shape)
@@ -112,6 +144,8 @@ class BroadcastTo(Function):
 class Flip(Function):
     """y = flip(x, axes);  dx = flip(g, axes)"""
 
+    over_time = axis_over_time("axes")
+
     @staticmethod
     def forward(ctx, x, axes=()):
         ctx.axes = axes
@@ -124,6 +158,11 @@ class Flip(Function):
 
 class Repeat(Function):
     """y = tile(x, reps);  dx = g viewed as (r0, n0, r1, n1, ...) summed over every r_i"""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # only when the repeats add no axis in front
+        reps = tuple(kwargs["reps"])
+        return None if len(reps) > len(shapes[0]) else {"reps": (1,) * (len(shapes[0]) + 1 - len(reps)) + reps}
 
     @staticmethod
     def forward(ctx, x, reps=()):
@@ -154,6 +193,10 @@ class Pad(Function):
     """y = x padded with `value` by widths (negative widths crop);  dx = g at x's place"""
 
     @staticmethod
+    def over_time(kwargs, shapes, stacked):  # a zero pair for the time axis
+        return {**kwargs, "widths": ((0, 0),) + tuple(kwargs["widths"])}
+
+    @staticmethod
     def forward(ctx, x, widths=(), value=0.0):
         for ax, (n, (before, after)) in enumerate(zip(x.shape, widths)):
             if n - max(-before, 0) - max(-after, 0) < 0:
@@ -177,6 +220,8 @@ class Pad(Function):
 
 class Split(Function):
     """ys = split(x, sections, axis) (one node, several outputs);  dx = concatenate(gs, axis)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, sections=(), axis=0):

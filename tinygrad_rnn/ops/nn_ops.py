@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, axis_over_time
 
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x, axis);  dx = g - exp(y) * sum(g, axis)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -30,6 +32,10 @@ class Linear(Function):
     x: (..., in), w: (out, in), b: (out,) or absent. One node (and one GEMM each way over the
     folded leading axes) for the affine map at the heart of every cell and readout.
     """
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # x gains leading rows; the weights may not
+        return kwargs if stacked[0] and not any(stacked[1:]) else None
 
     @staticmethod
     def forward(ctx, x, w, b=None):
@@ -66,6 +72,10 @@ class Linear(Function):
 
 class Embedding(Function):
     """y = weight[idx];  dweight = zeros with g scatter-added at rows idx"""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # indices are per step: run it step by step
+        return None
 
     @staticmethod
     def forward(ctx, weight, idx):
@@ -107,6 +117,10 @@ class CrossEntropy(Function):
 
     x: (N, C) logits, t: (N,) integer targets; returns the (N,) per-row losses.
     """
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # (N, C) rows with per-step targets: by step
+        return None
 
     @staticmethod
     def forward(ctx, x, t):

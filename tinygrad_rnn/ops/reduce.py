@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, axis_over_time
 
 
 def _keep(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
@@ -18,6 +18,8 @@ def _keep(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
 class Sum(Function):
     """y = sum(x, axis);  dx = broadcast(g)"""
 
+    over_time = axis_over_time("axis")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
@@ -30,6 +32,8 @@ class Sum(Function):
 
 class Max(Function):
     """y = max(x, axis);  dx = g * (x == y) / count(x == y)  (ties share equally)"""
+
+    over_time = axis_over_time("axis")
 
     _reduce = staticmethod(np.max)
 
@@ -57,6 +61,8 @@ class Min(Max):
 class LogSumExp(Function):
     """y = log(sum(exp(x - m))) + m,  m = max(x);  dx = g * exp(x - y)"""
 
+    over_time = axis_over_time("axis")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
@@ -76,6 +82,8 @@ class LogSumExp(Function):
 class Var(Function):
     """y = sum((x - mean)**2) / max(N - c, 0);  dx = g * 2 * (x - mean) / max(N - c, 0)"""
 
+    over_time = axis_over_time("axis")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
         d, dof, y = _moments(x, axis, correction)
@@ -92,6 +100,8 @@ class Var(Function):
 
 class Std(Function):
     """y = sqrt(var(x));  dx = g * (x - mean) / (max(N - c, 0) * y), 0 where y = 0 (PyTorch's)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
@@ -121,6 +131,8 @@ def _moments(x: np.ndarray, axis, correction) -> tuple:
 
 class Prod(Function):
     """y = prod(x, axis);  dx_i = g * prod_{j != i} x_j  (no division: zeros are exact)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
@@ -161,6 +173,8 @@ class Norm(Function):
     p = inf is max |x| and -inf min |x| (the gradient goes to the arg-max, ties share it);
     p = 0 counts the nonzeros (gradient 0).
     """
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, p=2.0, axis=None, keepdims=False):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.function import Function
+from tinygrad_rnn.function import Function, axis_over_time
 
 
 def _reverse_scan(ufunc: np.ufunc, a: np.ndarray, axis: int) -> np.ndarray:
@@ -13,6 +13,8 @@ def _reverse_scan(ufunc: np.ufunc, a: np.ndarray, axis: int) -> np.ndarray:
 
 class CumSum(Function):
     """y_i = sum_{j <= i} x_j;  dx_j = sum_{i >= j} g_i  (a reversed cumsum)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, axis=0):
@@ -26,6 +28,8 @@ class CumSum(Function):
 
 class LogCumSumExp(Function):
     """y_i = log(sum_{j <= i} exp(x_j));  dx_j = sum_{i >= j} g_i * exp(x_j - y_i)"""
+
+    over_time = axis_over_time("axis")
 
     @staticmethod
     def forward(ctx, x, axis=0):

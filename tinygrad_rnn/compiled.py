@@ -1,0 +1,531 @@
+"""The compiled sequence path: record one step, check it is static, replay it over time.
+
+`scan(step, xs, state)` runs `state = step(xs[t], state)` for every t, like a Python loop,
+and gives the same numbers, but as a handful of graph nodes instead of a dozen per step:
+
+1. **Record.** Step 0 runs eagerly (a cell may treat `state=None` its own way). Steps 1 and
+   2 run once more with every op recorded on a tape: which Function, and where each input
+   comes from (the step input, the carried state, an earlier op of the step, or a tensor
+   from outside: a parameter or a constant).
+2. **Check.** Both tapes must be the same (same ops, same wiring, same options, constants of
+   equal value), every op must declare how it batches over a leading time axis
+   (`Function.over_time`), and nothing may read values into Python (`item()`, `numpy()`,
+   `bool()`) or draw random numbers. Otherwise the eager loop runs: same numbers, slower.
+3. **Split.** Ops that depend only on parameters run once (ordinary graph nodes). Ops that
+   depend on the step input but not on the state are *hoisted*: they run once over all
+   steps, on inputs with a leading time axis (the input projection becomes one GEMM).
+   The rest, the recurrence, becomes one `Scan` node.
+4. **Replay.** `Scan.forward` runs the recurrent ops step after step on plain ndarrays (no
+   Tensor, no graph node per op); `Scan.backward` runs their backwards newest step first.
+   Gradients of parameters used by an op in every step are taken in one call over all steps
+   after the loop when the op allows (a product's weight gradient is one GEMM over T*B rows).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from tinygrad_rnn import autograd, function
+from tinygrad_rnn.function import Function, IndexedGrad, no_grad
+from tinygrad_rnn.methods.movement import concatenate, stack
+from tinygrad_rnn.tensor import Tensor
+
+# where an op's input comes from: ("x",) the step input, ("s", i) state element i,
+# ("o", m, k) output k of recurrent op m, ("h", j) hoisted tensor j (sliced per step),
+# ("c", j) captured tensor j (a parameter, a constant, or an op that runs once)
+
+
+class NotStatic(Exception):
+    """The step cannot be compiled; the message says why (the eager loop runs instead)."""
+
+
+class _Recorder:
+    """Function.apply calls it with every op; Tensor reads into Python taint the tape."""
+
+    def __init__(self) -> None:
+        self.ops: list = []
+        self.tainted: str | None = None
+
+    def __call__(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
+        self.ops.append((cls, ctx, parents, kwargs, result))
+
+    def taint(self, why: str) -> None:
+        self.tainted = self.tainted or why
+
+
+def taint(why: str) -> None:
+    """Called by Tensor.item/numpy/bool and random draws: a step that does this is not static."""
+    rec = function.recorder
+    if rec is not None and hasattr(rec, "taint"):
+        rec.taint(why)
+
+
+def _structure(state: Any) -> tuple:
+    """A state (Tensor or tuple of Tensors) as a tuple of Tensors."""
+    if isinstance(state, Tensor):
+        return (state,)
+    if isinstance(state, tuple) and state and all(isinstance(s, Tensor) for s in state):
+        return state
+    raise NotStatic(f"a step must return a Tensor or a tuple of Tensors, got {type(state)}")
+
+
+def _record(step: Callable, x: Tensor, state: Any) -> tuple:
+    rec = _Recorder()
+    previous, function.recorder = function.recorder, rec
+    try:
+        with no_grad():
+            new = step(x, state)
+    finally:
+        function.recorder = previous
+    if rec.tainted:
+        raise NotStatic(f"the step {rec.tainted}")
+    return rec.ops, new
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and \
+            a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, Tensor):
+        return isinstance(b, Tensor) and (a is b or (not a.requires_grad and not b.requires_grad
+                                                     and _same(a.data, b.data)))
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:
+        return False
+
+
+class _Tape:
+    """One recorded step, wired by references instead of Tensors."""
+
+    def __init__(self, ops: list, x: Tensor, state: tuple, new: tuple):
+        where: dict = {id(x): ("x",)}
+        for i, s in enumerate(state):
+            where.setdefault(id(s), ("s", i))
+        self.captured: list = []  # tensors from outside the step
+        self.ops: list = []  # (cls, input refs, kwargs without Tensors, keyword names, ctx)
+        self.shapes: list = []  # per op: input shapes (per step)
+        self.out_shapes: list = []
+        self.multi: list = []  # per op: whether it has several outputs
+        for m, (cls, ctx, parents, kwargs, result) in enumerate(ops):
+            if cls.over_time is None:
+                raise NotStatic(f"uses {cls.__name__}, which does not declare how it runs "
+                                f"over a time axis (Function.over_time)")
+            keyed = [k for k, v in kwargs.items() if isinstance(v, Tensor)]
+            plain = {k: v for k, v in kwargs.items() if not isinstance(v, Tensor)}
+            refs = tuple(self._ref(where, p) for p in parents)
+            self.ops.append((cls, refs, plain, tuple(keyed), ctx))
+            self.shapes.append(tuple(p.shape for p in parents))
+            outs = result if isinstance(result, tuple) else (result,)
+            self.out_shapes.append(tuple(o.shape for o in outs))
+            self.multi.append(isinstance(result, tuple))
+            for k, o in enumerate(outs):
+                where[id(o)] = ("o", m, k) if isinstance(result, tuple) else ("o", m, None)
+        self.new = tuple(self._ref(where, s) for s in new)
+        self.new_shapes = tuple(s.shape for s in new)
+
+    def _ref(self, where: dict, t: Tensor) -> tuple:
+        r = where.get(id(t))
+        if r is None:
+            r = where[id(t)] = ("c", len(self.captured))
+            self.captured.append(t)
+        return r
+
+    def matches(self, other: "_Tape") -> str | None:
+        """None when both steps recorded the same program, else what differs."""
+        if len(self.ops) != len(other.ops):
+            return f"records {len(self.ops)} ops at one step and {len(other.ops)} at the next"
+        for m, (a, b) in enumerate(zip(self.ops, other.ops)):
+            if a[0] is not b[0] or a[1] != b[1] or a[3] != b[3] or not _same(a[2], b[2]):
+                return f"differs between two steps at op {m} ({a[0].__name__})"
+        if self.shapes != other.shapes or self.new != other.new \
+                or self.new_shapes != other.new_shapes:
+            return "changes shapes or wiring between two steps"
+        for j, (a, b) in enumerate(zip(self.captured, other.captured)):
+            if not _same(a, b):
+                return ("uses a constant that changes from step to step (a value read from "
+                        "the data, or a random draw)")
+        return None
+
+
+class _Slot:
+    """Stands in for an op input in a replayed ctx: backward reads only requires_grad."""
+
+    __slots__ = ("requires_grad",)
+
+    def __init__(self, requires_grad: bool):
+        self.requires_grad = requires_grad
+
+
+# ----- the plan: captured values, hoisted ops, the recurrence ------------------------------
+class _Plan:
+    """What Scan's forward and backward run: the recurrent ops with resolved references.
+
+    Loop references: ("H", j) hoisted value j at the current step (the step input is one),
+    ("C", j) captured value j (the same at every step), ("S", i) state element i at the
+    start of the step, ("R", m, k) output k of recurrent op m (k None: its only output).
+    """
+
+    def __init__(self) -> None:
+        self.ops: list = []  # [cls, refs, plain kwargs, keyword names, slots]
+        self.shapes: list = []  # per recurrent op: per-step input shapes
+        self.out_meta: list = []  # per recurrent op: ((shape, dtype), ...) of its outputs
+        self.multi: list = []
+        self.batched: dict = {}  # op -> (saved array k -> input i, slots of the batched call)
+        self.new: tuple = ()  # loop references of the new state
+        self.steps = 0
+        self.n_hoisted = self.n_captured = 0
+        self.shapes_h: list = []  # per-step shape of each hoisted value
+        self.shapes_c: list = []
+        self.shapes_s: list = []
+
+
+def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
+    """Apply an op to Tensors given in input order (keyword Tensors last)."""
+    n = len(values) - len(keyed)
+    kw = dict(plain)
+    kw.update(zip(keyed, values[n:]))
+    return cls.apply(*values[:n], **kw)
+
+
+def _build(tape: _Tape, xs: Tensor, rest: list, state: tuple) -> tuple:
+    """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
+    Returns (the replayed steps' outputs stacked (n, ...), the final state as a tuple)."""
+    T = xs.shape[0]
+    x_seq = xs[1:] if rest[0] == 1 else xs[T - 2::-1]  # the replayed steps, in replay order
+    hoisted: list = [x_seq]
+    captured: list = list(tape.captured)
+    loop: dict = {("x",): ("H", 0)}
+    for j in range(len(captured)):
+        loop[("c", j)] = ("C", j)
+    for i in range(len(state)):
+        loop[("s", i)] = ("S", i)
+    plan = _Plan()
+    for m, (cls, refs, plain, keyed, ctx) in enumerate(tape.ops):
+        ins = [loop[r] for r in refs]
+        srcs = [r[0] for r in ins]
+        names = [None] if not tape.multi[m] else list(range(len(tape.out_shapes[m])))
+        kind, kw = "C", plain
+        if "R" in srcs or "S" in srcs:
+            kind = "R"
+        elif "H" in srcs:
+            kw = cls.over_time(plain, tape.shapes[m], tuple(s == "H" for s in srcs))
+            kind = "R" if kw is None else "H"
+        if kind == "R":
+            mr = len(plan.ops)
+            for k in names:
+                loop[("o", m, k)] = ("R", mr, k)
+            plan.ops.append([cls, tuple(ins), plain, keyed, ctx])
+            plan.shapes.append(tape.shapes[m])
+            plan.multi.append(tape.multi[m])
+            continue
+        pool = captured if kind == "C" else hoisted
+        res = _run_once(cls, kw, keyed, [hoisted[j] if s == "H" else captured[j]
+                                         for s, j in ins])
+        for k, o in zip(names, res if isinstance(res, tuple) else (res,)):
+            loop[("o", m, k)] = (kind, len(pool))
+            pool.append(o)
+    plan.new = tuple(loop[r] for r in tape.new)
+    plan.steps = len(rest)
+    plan.n_hoisted, plan.n_captured = len(hoisted), len(captured)
+    plan.shapes_h = [h.shape[1:] for h in hoisted]
+    plan.shapes_c = [c.shape for c in captured]
+    plan.shapes_s = [t.shape for t in state]
+    _wire(plan, hoisted, captured, state)
+    results = Scan.apply(*hoisted, *captured, *state, plan=plan)
+    return results[0], tuple(results[1:])
+
+
+def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
+    """Which inputs of each recurrent op take a gradient (its slots), and which ops take
+    the gradient of a captured value once over all steps instead of step by step."""
+    grad = {("H", j): t.requires_grad for j, t in enumerate(hoisted)}
+    grad.update({("C", j): t.requires_grad for j, t in enumerate(captured)})
+    for m, op in enumerate(plan.ops):
+        cls, refs, plain, keyed, ctx = op
+        per_step = [grad.get(r, True) for r in refs]  # through time: conservatively True
+        takes = [i for i, r in enumerate(refs) if r[0] == "C" and per_step[i]]
+        saved = ctx.__dict__.get("saved_arrays", ())
+        inputs = [p.data for p in ctx.parents]
+        which = tuple(next((i for i, d in enumerate(inputs) if a is d), None) for a in saved)
+        stacked = tuple(r[0] != "C" for r in refs)
+        # e.g. h @ W: its backward, called once with every step's h and gradient stacked,
+        # gives dW as one GEMM over all steps' rows; that needs an op whose ctx holds only
+        # saved inputs and that runs over a leading time axis
+        if takes and not plan.multi[m] and set(ctx.__dict__) <= {"saved_arrays"} \
+                and None not in which and cls.over_time(plain, plan.shapes[m], stacked) is not None:
+            plan.batched[m] = (which, tuple(_Slot(i in takes) for i in range(len(refs))))
+            for i in takes:
+                per_step[i] = False
+        op[4] = tuple(_Slot(f) for f in per_step)
+    plan.out_meta = [None] * len(plan.ops)
+
+
+class Scan(Function):
+    """The recurrent ops of a compiled step, over all steps.
+
+    forward:  for each step, each recurrent op's forward on plain arrays, in tape order;
+              outputs (the first state element of every step, stacked) and the final state.
+    backward: for each step, newest first, each op's backward in reverse tape order; the
+              gradient of a state element flows to the step before; gradients of hoisted
+              inputs land in their step's row; a captured value's gradient is summed over
+              steps, or taken once over all steps by its op (`_Plan.batched`).
+    """
+
+    over_time = None  # a scan inside a step is not compiled
+
+    @staticmethod
+    def forward(ctx, *arrays, plan=None):
+        nh, nc = plan.n_hoisted, plan.n_captured
+        hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
+        state = list(arrays[nh + nc:])
+        ops = plan.ops
+        steps = [None] * plan.steps
+        stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
+        seq = None
+        for k in range(plan.steps):
+            env: list = [None] * len(ops)
+            ctxs: list = [None] * len(ops)
+            for m, (cls, refs, plain, keyed, slots) in enumerate(ops):
+                vals = [_value(r, hoisted, captured, state, env, k) for r in refs]
+                c = cls.__new__(cls)
+                c.parents = slots
+                if keyed:
+                    n = len(vals) - len(keyed)
+                    out = cls.forward(c, *vals[:n], **plain, **dict(zip(keyed, vals[n:])))
+                else:
+                    out = cls.forward(c, *vals, **plain)
+                if out.__class__ is not np.ndarray and out.__class__ is not tuple:
+                    out = np.asarray(out)
+                env[m], ctxs[m] = out, c
+            state = [_value(r, hoisted, captured, state, env, k) for r in plan.new]
+            if seq is None:
+                seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
+                plan.out_meta = [tuple((o.shape, o.dtype) for o in
+                                       (e if isinstance(e, tuple) else (e,))) for e in env]
+            seq[k] = state[0]
+            steps[k] = ctxs
+            for m in stash:
+                stash[m].append(ctxs[m].saved_arrays)
+        ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
+        ctx.dtypes = [a.dtype for a in arrays]
+        return (seq,) + tuple(np.array(s, copy=True) for s in state)
+
+    @staticmethod
+    def backward(ctx, g_seq, *g_final):
+        plan, steps = ctx.plan, ctx.steps
+        nh, nc = plan.n_hoisted, plan.n_captured
+        n_ops = len(plan.ops)
+        dtypes = ctx.dtypes
+        g_h: list = [None] * nh  # (steps, ...) buffers, allocated on first use
+        g_c: list = [None] * nc
+        batched = {m: np.zeros((plan.steps,) + plan.out_meta[m][0][0], plan.out_meta[m][0][1])
+                   for m in plan.batched}
+        g_state = list(g_final)
+        for k in range(plan.steps - 1, -1, -1):
+            acc = _Acc(plan, k, g_h, g_c, dtypes, nh)
+            g_state[0] = g_state[0] + g_seq[k]
+            for r, g, shape in zip(plan.new, g_state, plan.shapes_s):
+                acc.add(r, g, shape)
+            ctxs = steps[k]
+            for m in range(n_ops - 1, -1, -1):
+                g = acc.env[m]
+                if g is None:
+                    continue
+                cls, refs, _, _, slots = plan.ops[m]
+                c = ctxs[m]
+                if plan.multi[m]:
+                    g = [np.zeros(shape, dt) if gi is None else gi
+                         for gi, (shape, dt) in zip(g, plan.out_meta[m])]
+                    pgrads = cls.backward(c, *g)
+                else:
+                    if m in batched:
+                        batched[m][k] = g
+                    pgrads = cls.backward(c, g)
+                if pgrads.__class__ is not tuple:
+                    pgrads = (pgrads,)
+                shapes = plan.shapes[m]
+                for i, r in enumerate(refs):
+                    pg = pgrads[i]
+                    if pg is not None and slots[i].requires_grad:
+                        acc.add(r, pg, shapes[i])
+            ctxs.clear()  # this step's saved arrays are no longer needed
+            g_state = [np.zeros(plan.shapes_s[i], dtypes[nh + nc + i]) if g is None else g
+                       for i, g in enumerate(acc.state)]
+        for m, (which, slots) in plan.batched.items():
+            cls, refs = plan.ops[m][0], plan.ops[m][1]
+            c = cls.__new__(cls)
+            c.parents = slots
+            c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
+            pgrads = cls.backward(c, batched[m])
+            if pgrads.__class__ is not tuple:
+                pgrads = (pgrads,)
+            for i, r in enumerate(refs):
+                if slots[i].requires_grad and pgrads[i] is not None:
+                    j = r[1]
+                    pg = _fit(pgrads[i], plan.shapes_c[j], dtypes[nh + j], cls, i)
+                    g_c[j] = pg if g_c[j] is None else g_c[j] + pg
+        return tuple(g_h) + tuple(g_c) + tuple(g_state)
+
+
+def _value(r: tuple, hoisted, captured, state, env, k) -> Any:
+    kind = r[0]
+    if kind == "R":
+        out = env[r[1]]
+        return out if r[2] is None else out[r[2]]
+    if kind == "S":
+        return state[r[1]]
+    if kind == "H":
+        return hoisted[r[1]][k]
+    return captured[r[1]]
+
+
+def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
+    """A gradient as a dense array of the input's shape and dtype (broadcasts summed)."""
+    if g.__class__ is IndexedGrad:
+        g = g.dense(dtype)
+    elif g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != shape:
+        g = autograd._sum_to(g, shape, cls, i)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+class _Acc:
+    """Gradients of one step as they arrive: per recurrent op output, per state element,
+    into the hoisted buffers' row k, and into the captured values' sums."""
+
+    def __init__(self, plan: _Plan, k: int, g_h: list, g_c: list, dtypes: list, nh: int):
+        self.plan, self.k, self.g_h, self.g_c, self.dtypes, self.nh = plan, k, g_h, g_c, dtypes, nh
+        self.env: list = [None] * len(plan.ops)
+        self.state: list = [None] * len(plan.shapes_s)
+
+    def add(self, r: tuple, g: Any, shape: tuple | None) -> None:
+        kind, plan = r[0], self.plan
+        if kind == "R":
+            m, k = r[1], r[2]
+            meta = plan.out_meta[m][0 if k is None else k]
+            g = _fit(g, meta[0], meta[1], plan.ops[m][0], 0)
+            if k is None:
+                cur = self.env[m]
+                self.env[m] = g if cur is None else cur + g
+            else:
+                slots = self.env[m]
+                if slots is None:
+                    slots = self.env[m] = [None] * len(plan.out_meta[m])
+                slots[k] = g if slots[k] is None else slots[k] + g
+        elif kind == "S":
+            i = r[1]
+            g = _fit(g, plan.shapes_s[i], self.dtypes[self.nh + plan.n_captured + i], Scan, i)
+            cur = self.state[i]
+            self.state[i] = g if cur is None else cur + g
+        elif kind == "H":
+            j = r[1]
+            buf = self.g_h[j]
+            if buf is None:
+                buf = self.g_h[j] = np.zeros((plan.steps,) + plan.shapes_h[j],
+                                             self.dtypes[j])
+            if g.__class__ is IndexedGrad:
+                g.add_to(buf[self.k])
+            else:
+                buf[self.k] += g if g.shape == plan.shapes_h[j] else _fit(
+                    g, plan.shapes_h[j], buf.dtype, Scan, j)
+        else:
+            j = r[1]
+            g = _fit(g, plan.shapes_c[j], self.dtypes[self.nh + j], Scan, j)
+            cur = self.g_c[j]
+            self.g_c[j] = g if cur is None else cur + g
+
+
+def _stacked(r: tuple, ctx: Any, m: int, kk: int) -> np.ndarray:
+    """Saved array kk of recurrent op m (its input r) over all steps: a captured value as
+    it is, a hoisted one whole, anything else stacked along a new leading time axis."""
+    hoisted, captured = ctx.arrays
+    if r[0] == "C":
+        return captured[r[1]]
+    if r[0] == "H":
+        return hoisted[r[1]]
+    return np.stack([saved[kk] for saved in ctx.stash[m]])
+
+
+# ----- the public function ------------------------------------------------------------------
+_LAST: dict = {"path": None, "why": None}
+
+
+def scan_info() -> dict:
+    """{"path": "compiled" | "eager", "why": the reason the last scan ran eagerly, or None}."""
+    return dict(_LAST)
+
+
+def _output(state: Any) -> Tensor:
+    return state[0] if isinstance(state, tuple) else state
+
+
+def scan(step: Callable[[Tensor, Any], Any], xs: Tensor, state: Any = None, *,
+         reverse: bool = False, compiled: bool = True) -> tuple:
+    """Run `state = step(xs[t], state)` for t = 0 .. T-1 (T-1 .. 0 with reverse=True).
+
+    Returns (outputs, state): outputs (T, ...) stacks each step's output (the new state, or
+    the first element of a tuple state) in input time order; state is the last one. The
+    numbers are the plain loop's; with compiled=True (the default) steps 1.. are recorded
+    and replayed as this module's docstring describes, and a step that cannot be compiled
+    runs on the plain loop (`scan_info()` says which path the last call took, and why).
+    """
+    if not isinstance(xs, Tensor):
+        raise TypeError(f"scan: xs must be a Tensor (T, ...), got {type(xs).__name__}")
+    if xs.ndim == 0 or xs.shape[0] == 0:
+        raise ValueError(f"scan: xs needs a leading time axis with at least one step, got "
+                         f"shape {xs.shape}")
+    T = xs.shape[0]
+    order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
+    state = step(xs[order[0]], state)
+    first = _output(state)
+    rest = order[1:]
+    why = None
+    if not compiled:
+        why = "compiled=False"
+    elif len(rest) < 2:
+        why = "fewer than 3 steps"
+    elif function.recorder is not None:
+        why = "a scan inside a step that is being recorded"
+    if why is None:
+        try:
+            seq, finals = _compiled(step, xs, rest, state)
+        except NotStatic as e:
+            why = str(e)
+        else:
+            _LAST.update(path="compiled", why=None)
+            outs = concatenate([first.reshape(1, *first.shape), seq], axis=0)
+            if reverse:
+                outs = outs[::-1]
+            return outs, (finals if isinstance(state, tuple) else finals[0])
+    _LAST.update(path="eager", why=why)
+    outs = [first]
+    for t in rest:
+        state = step(xs[t], state)
+        outs.append(_output(state))
+    return stack(outs[::-1] if reverse else outs, axis=0), state
+
+
+def _compiled(step: Callable, xs: Tensor, rest: list, state: Any) -> tuple:
+    """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
+    s0 = _structure(state)
+    x1 = xs[rest[0]]
+    ops1, new1 = _record(step, x1, state)
+    x2 = xs[rest[1]]
+    ops2, new2 = _record(step, x2, new1)
+    n1, n2 = _structure(new1), _structure(new2)
+    if isinstance(new1, tuple) != isinstance(state, tuple) or \
+            [t.shape for t in n1] != [t.shape for t in s0] or \
+            [t.dtype for t in n1] != [t.dtype for t in s0]:
+        raise NotStatic("returns a state of another structure, shape or dtype than it got")
+    tape1, tape2 = _Tape(ops1, x1, s0, n1), _Tape(ops2, x2, n1, n2)
+    diff = tape1.matches(tape2)
+    if diff:
+        raise NotStatic(f"is not static: it {diff}")
+    return _build(tape1, xs, rest, s0)
