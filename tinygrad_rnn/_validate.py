@@ -31,27 +31,69 @@ def torch_names(fn: Callable) -> Callable:
     return wrapper
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def check_int(value: Any, name: str, owner: str, minimum: int | None = None) -> int:
     """`value` as an int (bool refused), at least `minimum` when given."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not _is_int(value):
         raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value}")
     return int(value)
 
 
+def check_positive_int(value: Any, name: str, owner: str) -> int:
+    """A size or a count: an int >= 1 (bool refused)."""
+    if not _is_int(value):
+        raise TypeError(f"{owner}: {name} must be a positive int, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def check_number(value: Any, name: str, owner: str, low: float | None = None,
-                 high: float | None = None) -> float:
-    """`value` as a float (bool refused), inside [low, high] where a bound is given."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                 high: float | None = None, interval: str = "[]") -> float:
+    """`value` as a float (bool refused) between `low` and `high` where a bound is given;
+    `interval` says which ends are included: "[]" (both), "()" (neither), "[)" or "(]".
+    NaN is refused whenever there is a bound."""
+    if not _is_number(value):
         raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} "
                         f"{value!r}")
+    if interval not in ("[]", "()", "[)", "(]"):
+        raise ValueError(f"check_number: interval must be '[]', '()', '[)' or '(]', "
+                         f"got {interval!r}")
     v = float(value)
-    if (low is not None and not v >= low) or (high is not None and not v <= high):
+    # written with `not` so that NaN fails every bound
+    too_low = low is not None and not (v > low if interval[0] == "(" else v >= low)
+    too_high = high is not None and not (v < high if interval[1] == ")" else v <= high)
+    if too_low or too_high:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
-        raise ValueError(f"{owner}: {name} must be in [{lo}, {hi}], got {value!r}")
+        raise ValueError(f"{owner}: {name} must be in {interval[0]}{lo}, {hi}{interval[1]}, "
+                         f"got {value!r}")
     return v
+
+
+def check_positive(value: Any, name: str, owner: str) -> float:
+    """A number > 0 (a rate, a norm bound, a duration); NaN refused."""
+    v = check_number(value, name, owner)
+    if not v > 0:
+        raise ValueError(f"{owner}: {name} must be positive, got {value!r}")
+    return v
+
+
+def check_bool(value: Any, name: str, owner: str) -> bool:
+    """`value`, which must be a bool (NumPy's included; 0 and 1 are not)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, owner: str, choices: tuple) -> Any:

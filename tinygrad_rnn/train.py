@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 import tinygrad_rnn
+from tinygrad_rnn._validate import check_int, check_number, check_positive
 from tinygrad_rnn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from tinygrad_rnn.function import no_grad
 from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_, detach_state
@@ -157,10 +158,9 @@ class Trainer:
         if len(train_windows) == 0:
             raise ValueError("Trainer: the training data holds no complete window")
         for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if v is not None and not v > 0:
-                raise ValueError(f"Trainer: {name} must be positive, got {v}")
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"Trainer: smoothing must be in [0, 1), got {smoothing}")
+            if v is not None:
+                check_positive(v, name, "Trainer")
+        check_number(smoothing, "smoothing", "Trainer", 0, 1, interval="[)")
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.train_windows, self.val_windows = train_windows, val_windows
         self.scheduler = scheduler
@@ -285,10 +285,10 @@ class Trainer:
         """
         if steps is None and time_budget is None:
             raise ValueError("fit: give steps, time_budget or both")
-        if steps is not None and steps < 0:
-            raise ValueError(f"fit: steps must be >= 0, got {steps}")
-        if time_budget is not None and not time_budget > 0:
-            raise ValueError(f"fit: time_budget must be positive seconds, got {time_budget}")
+        if steps is not None:
+            check_int(steps, "steps", "fit", minimum=0)
+        if time_budget is not None:
+            check_positive(time_budget, "time_budget", "fit")
         csv_file, writer = self._open_csv()
         bar = self._progress(steps)
         interrupted, consistent = False, True

@@ -74,7 +74,7 @@ def test_accepts_lists_and_returns_fresh_contiguous_arrays():
      r"input steps per stream; use seq_len <= 24"),
     ((np.arange(1), 1, 1), ValueError, r"needs at least 2 ids"),
     ((np.arange(10), 0, 2), ValueError, r"batch_size must be a positive int, got 0"),
-    ((np.arange(10), 2, 1.5), ValueError, r"seq_len must be a positive int, got 1.5"),
+    ((np.arange(10), 2, 1.5), TypeError, r"seq_len must be a positive int, got float 1.5"),
     ((np.ones((3, 4), dtype=int), 1, 1), ValueError, r"ids must be a 1-D array, got shape \(3, 4\)"),
     ((np.linspace(0, 1, 10), 1, 1), TypeError, r"ids must be integers, got dtype float64"),
 ])

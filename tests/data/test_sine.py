@@ -42,10 +42,10 @@ def test_split_holds_out_the_last_windows():
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: sine_windows(0, 5), ValueError, r"n_samples must be a positive int, got 0"),
-    (lambda: sine_windows(5, 2.5), ValueError, r"seq_len must be a positive int, got 2.5"),
+    (lambda: sine_windows(5, 2.5), TypeError, r"seq_len must be a positive int, got float 2.5"),
     (lambda: sine_windows(5, 5, target="all"), ValueError, r"target must be 'next' or 'last', got 'all'"),
     (lambda: sine_windows(5, 5, dtype=np.int32), TypeError, r"dtype must be a floating type, got int32"),
-    (lambda: sine_windows(5, 5, noise_std=-1.0), ValueError, r"noise_std must be >= 0, got -1.0"),
+    (lambda: sine_windows(5, 5, noise_std=-1.0), ValueError, r"noise_std must be in \[0, inf\], got -1.0"),
     (lambda: split_train_val(np.zeros((4, 2, 1)), np.zeros((3, 1))), ValueError,
      r"inputs has 4 windows but targets has 3"),
     (lambda: split_train_val(np.zeros((4, 2, 1)), np.zeros((4, 1)), 0.1), ValueError,

@@ -171,5 +171,5 @@ def test_cell_input_errors():
         lstm(tg.randn(2, 3), (tg.randn(2, 4), tg.randn(2, 5)))
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         nn.RNNCell(2, 3, nonlinearity="softsign")
-    with pytest.raises(ValueError, match="input_size must be positive, got -1"):
+    with pytest.raises(ValueError, match="input_size must be a positive int, got -1"):
         nn.LSTMCell(-1, 3)

@@ -454,11 +454,11 @@ def test_constructor_errors():
         nn.RNN(2, 3, nonlinearity="gelu")
     with pytest.raises(ValueError, match="num_layers must be at least 1, got 0"):
         nn.LSTM(2, 3, num_layers=0)
-    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\], got 1.5"):
         nn.GRU(2, 3, num_layers=2, dropout=1.5)
-    with pytest.raises(ValueError, match="hidden_size must be positive, got 0"):
+    with pytest.raises(ValueError, match="hidden_size must be a positive int, got 0"):
         nn.GRU(2, 0)
-    with pytest.raises(TypeError, match="input_size must be an int, got float"):
+    with pytest.raises(TypeError, match="input_size must be a positive int, got float 2.0"):
         nn.LSTM(2.0, 3)
 
 

@@ -118,10 +118,10 @@ def test_resuming_needs_initial_lr():
 
 @pytest.mark.parametrize("make,exc,match", [
     (lambda o: StepLR(o, step_size=0), ValueError, r"StepLR: step_size must be a positive int, got 0"),
-    (lambda o: StepLR(o, step_size=2.5), ValueError, r"step_size must be a positive int, got 2.5"),
+    (lambda o: StepLR(o, step_size=2.5), TypeError, r"step_size must be a positive int, got float 2.5"),
     (lambda o: CosineAnnealingLR(o, T_max=-3), ValueError, r"T_max must be a positive int, got -3"),
     (lambda o: StepLR("sgd", step_size=1), TypeError, r"StepLR needs an Optimizer, got str"),
-    (lambda o: StepLR(o, step_size=1).step(-2), ValueError, r"epoch must be an int >= 0, got -2"),
+    (lambda o: StepLR(o, step_size=1).step(-2), ValueError, r"StepLR.step: epoch must be at least 0, got -2"),
     (lambda o: StepLR(o, step_size=1).load_state_dict({"gamma": 0.1, "T_max": 3}), ValueError,
      r"unexpected keys \['T_max'\]"),
 ])

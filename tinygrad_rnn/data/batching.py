@@ -14,6 +14,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_int, check_number, check_positive_int
+
 
 def _as_ids(ids: Any, who: str) -> np.ndarray:
     arr = np.asarray(ids)
@@ -22,11 +24,6 @@ def _as_ids(ids: Any, who: str) -> np.ndarray:
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{who}: ids must be integers, got dtype {arr.dtype}")
     return arr.astype(np.int64, copy=False)
-
-
-def _check_int(who: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
 
 
 class TBPTTBatcher:
@@ -41,8 +38,8 @@ class TBPTTBatcher:
 
     def __init__(self, ids: Any, batch_size: int, seq_len: int, drop_last: bool = True):
         ids = _as_ids(ids, "TBPTTBatcher")
-        _check_int("TBPTTBatcher", "batch_size", batch_size)
-        _check_int("TBPTTBatcher", "seq_len", seq_len)
+        batch_size = check_positive_int(batch_size, "batch_size", "TBPTTBatcher")
+        seq_len = check_positive_int(seq_len, "seq_len", "TBPTTBatcher")
         n = len(ids)
         if n < 2:
             raise ValueError(f"TBPTTBatcher needs at least 2 ids (an input and its target), got {n}")
@@ -72,8 +69,7 @@ class TBPTTBatcher:
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(self)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"TBPTTBatcher: window index must be an int, got {type(k).__name__}")
+        k = check_int(k, "window index", "TBPTTBatcher")
         if k < 0:
             k += n
         if not 0 <= k < n:
@@ -87,7 +83,7 @@ class TBPTTBatcher:
     def iter_from(self, start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The windows of one epoch from window `start` on (to resume an interrupted epoch)."""
         n = len(self)
-        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start <= n:
+        if not 0 <= check_int(start, "start window", "TBPTTBatcher") <= n:
             raise ValueError(f"TBPTTBatcher: start window must be an int in 0..{n}, got {start!r}")
         return (self[k] for k in range(start, n))
 
@@ -109,9 +105,7 @@ def train_val_split(ids: Any, val_fraction: float = 0.1) -> tuple[np.ndarray, np
     """Split ids into (train, validation): the validation part is the tail of the text, so the
     two never overlap and the model is judged on text it never read."""
     ids = _as_ids(ids, "train_val_split")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
-            or not 0 < val_fraction < 1:
-        raise ValueError(f"train_val_split: val_fraction must be in (0, 1), got {val_fraction!r}")
+    check_number(val_fraction, "val_fraction", "train_val_split", 0, 1, interval="()")
     n = len(ids)
     n_val = int(n * val_fraction)
     if n_val < 2 or n - n_val < 2:

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_number, check_positive_int
 from tinygrad_rnn.tensor import get_rng
 
 
 def sine_series(n: int, dt: float = 0.1, start: float = 0.0, dtype: Any = np.float32) -> np.ndarray:
     """x_i = sin(start + i * dt) for i = 0 .. n-1."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"sine_series: n must be a positive int, got {n!r}")
+    check_positive_int(n, "n", "sine_series")
     t = start + dt * np.arange(n, dtype=np.float64)
     return np.sin(t).astype(dtype)
 
@@ -34,14 +34,12 @@ def sine_windows(n_samples: int, seq_len: int, *, dt: float = 0.1, start: float 
     (``targets[:, 0] = x[T]``, the sample after the window).
     """
     for name, value in (("n_samples", n_samples), ("seq_len", seq_len), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"sine_windows: {name} must be a positive int, got {value!r}")
+        check_positive_int(value, name, "sine_windows")
     if target not in ("next", "last"):
         raise ValueError(f"sine_windows: target must be 'next' or 'last', got {target!r}")
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise TypeError(f"sine_windows: dtype must be a floating type, got {np.dtype(dtype)}")
-    if not noise_std >= 0:
-        raise ValueError(f"sine_windows: noise_std must be >= 0, got {noise_std!r}")
+    check_number(noise_std, "noise_std", "sine_windows", low=0)
     series = sine_series((n_samples - 1) * stride + seq_len + 1, dt=dt, start=start, dtype=np.float64)
     if noise_std > 0:
         series = series + (rng if rng is not None else get_rng()).normal(0.0, noise_std, series.shape)
@@ -62,9 +60,7 @@ def split_train_val(inputs: np.ndarray, targets: np.ndarray,
         raise ValueError(
             f"split_train_val: inputs has {len(inputs)} windows but targets has {len(targets)}"
         )
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
-            or not 0 < val_fraction < 1:
-        raise ValueError(f"split_train_val: val_fraction must be in (0, 1), got {val_fraction!r}")
+    check_number(val_fraction, "val_fraction", "split_train_val", 0, 1, interval="()")
     n = len(inputs)
     n_val = int(n * val_fraction)
     if n_val < 1 or n_val >= n:

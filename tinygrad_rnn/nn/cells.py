@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import dtype_mismatch
+from tinygrad_rnn._validate import check_choice, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.tensor import Tensor
@@ -32,18 +32,12 @@ _ACTIVATIONS = {
 
 
 def check_nonlinearity(nonlinearity: str, owner: str) -> str:
-    if nonlinearity not in _ACTIVATIONS:
-        raise ValueError(f"{owner}: nonlinearity must be one of {sorted(_ACTIVATIONS)}, "
-                         f"got {nonlinearity!r}")
-    return nonlinearity
+    return check_choice(nonlinearity, "nonlinearity", owner, tuple(_ACTIVATIONS))
 
 
 def check_sizes(input_size: Any, hidden_size: Any, owner: str) -> None:
-    for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{owner}: {name} must be an int, got {type(v).__name__}")
-        if v <= 0:
-            raise ValueError(f"{owner}: {name} must be positive, got {v}")
+    check_positive_int(input_size, "input_size", owner)
+    check_positive_int(hidden_size, "hidden_size", owner)
 
 
 class _CellBase(Module):

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_bool
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor
 
@@ -301,8 +302,7 @@ class Module:
     # ----- modes and dtypes -------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (dropout active) on this module and every descendant."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode): mode must be a bool, got {type(mode).__name__}")
+        mode = check_bool(mode, "mode", "train(mode)")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import dtype_mismatch
+from tinygrad_rnn._validate import check_int, check_number, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import fused, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
@@ -78,20 +78,15 @@ class _SequenceRunner(Module):
                  dropout: float):
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)):
-            raise TypeError(f"{name}: num_layers must be an int, got {type(num_layers).__name__}")
-        if num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-                or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        num_layers = check_int(num_layers, "num_layers", name, minimum=1)
+        dropout = check_number(dropout, "dropout", name, 0, 1)
         if dropout > 0 and num_layers == 1:
             warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 (it acts "
                           f"between layers, not after the last)", stacklevel=3)
-        self.num_layers = int(num_layers)
+        self.num_layers = num_layers
         self.bidirectional = bool(bidirectional)
         self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
+        self.dropout = dropout
 
     @property
     def num_directions(self) -> int:
@@ -470,10 +465,8 @@ class Recurrent(_SequenceRunner):
     def _check_cell(c: Any, k: int) -> None:
         if not isinstance(c, Module):
             raise TypeError(f"Recurrent: cell {k} must be a Module, got {type(c).__name__}")
-        h = getattr(c, "hidden_size", None)
-        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
-            raise TypeError(f"Recurrent: cell {k} ({type(c).__name__}) needs a positive int "
-                            f"attribute hidden_size, got {h!r}")
+        check_positive_int(getattr(c, "hidden_size", None), "hidden_size",
+                           f"Recurrent: cell {k} ({type(c).__name__}) needs an attribute")
 
     def cell(self, layer: int, direction: int = 0) -> Module:
         """The cell of one layer (direction 1 is the reverse one)."""

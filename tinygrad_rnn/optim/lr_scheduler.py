@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tinygrad_rnn._validate import check_int, check_positive_int
 from tinygrad_rnn.optim.optimizer import Optimizer
 
 
@@ -51,9 +52,7 @@ class LRScheduler:
             self.last_epoch += 1
             lrs = self.get_lr()
         else:
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise ValueError(f"{type(self).__name__}.step: epoch must be an int >= 0, got {epoch!r}")
-            self.last_epoch = epoch
+            self.last_epoch = check_int(epoch, "epoch", f"{type(self).__name__}.step", minimum=0)
             lrs = self._closed_form_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
@@ -80,17 +79,11 @@ class LRScheduler:
                               for k, v in state_dict.items()})
 
 
-def _check_positive_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-
-
 class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        _check_positive_int("StepLR", "step_size", step_size)
-        self.step_size = step_size
+        self.step_size = check_positive_int(step_size, "step_size", "StepLR")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -125,8 +118,7 @@ class CosineAnnealingLR(LRScheduler):
     past T_max the rate climbs back, a period of 2 * T_max."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        _check_positive_int("CosineAnnealingLR", "T_max", T_max)
-        self.T_max = T_max
+        self.T_max = check_positive_int(T_max, "T_max", "CosineAnnealingLR")
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor
 
@@ -228,16 +229,13 @@ def _check_nonnegative(opt: str, group: dict[str, Any], *names: str) -> None:
     """Hyperparameters that must be numbers >= 0 (NaN is refused too)."""
     for name in names:
         value = group[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{opt}: {name} must be a number, got {type(value).__name__} {value!r}")
-        if not value >= 0:
+        if not check_number(value, name, opt) >= 0:  # NaN fails too
             raise ValueError(f"{opt}: invalid {name}={value} (expected {name} >= 0)")
 
 
 def _check_range(opt: str, name: str, value: Any, lo: float, hi: float) -> None:
     """A hyperparameter that must lie in [lo, hi)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{opt}: {name} must be a number, got {type(value).__name__} {value!r}")
+    check_number(value, name, opt)
     if not lo <= value < hi:
         raise ValueError(f"{opt}: invalid {name}={value} (expected {lo} <= {name} < {hi})")
 
