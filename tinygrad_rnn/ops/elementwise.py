@@ -197,9 +197,14 @@ class Tanh(Function):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + exp(-x)), accurate in both tails: exp(-x) overflows to inf exactly where the
+    result is 0 to the last bit, so the overflow is expected (and silenced), never a NaN."""
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)  # integers: as np.exp does
+    e = np.negative(x, out=np.empty_like(x))  # (out= keeps a 0-d input an array)
+    with np.errstate(over="ignore"):
+        np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 class Sigmoid(Function):
