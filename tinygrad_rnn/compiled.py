@@ -181,6 +181,8 @@ class _Plan:
         self.shapes_h: list = []  # per-step shape of each hoisted value
         self.shapes_c: list = []
         self.shapes_s: list = []
+        self.routes = None  # built on the first backward (needs the outputs' shapes)
+        self.slot_base: list = []
 
 
 def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
@@ -282,7 +284,12 @@ class Scan(Function):
         nh, nc = plan.n_hoisted, plan.n_captured
         hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
         state = list(arrays[nh + nc:])
-        ops = plan.ops
+        ops = []
+        for cls, refs, plain, keyed, slots in plan.ops:
+            fixed = {i: captured[r[1]] for i, r in enumerate(refs) if r[0] == "C"}
+            if cls.prepare is not None and fixed:  # once per sequence, e.g. a contiguous W^T
+                plain = {**plain, **cls.prepare(plain, fixed)}
+            ops.append((cls, refs, plain, keyed, slots))
         steps = [None] * plan.steps
         stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
         seq = None
@@ -318,45 +325,48 @@ class Scan(Function):
     def backward(ctx, g_seq, *g_final):
         plan, steps = ctx.plan, ctx.steps
         nh, nc = plan.n_hoisted, plan.n_captured
-        n_ops = len(plan.ops)
-        dtypes = ctx.dtypes
+        routes, slot_meta = _routes(plan, ctx.dtypes)
+        n_slots = len(slot_meta)
+        first_state = n_slots - len(plan.shapes_s)
         g_h: list = [None] * nh  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * nc
         batched = {m: np.zeros((plan.steps,) + plan.out_meta[m][0][0], plan.out_meta[m][0][1])
                    for m in plan.batched}
         g_state = list(g_final)
+        g_state[0] = g_state[0].copy()  # ours to add into
+        new_routes = routes[-1]
+        ops = plan.ops
         for k in range(plan.steps - 1, -1, -1):
-            acc = _Acc(plan, k, g_h, g_c, dtypes, nh)
-            g_state[0] = g_state[0] + g_seq[k]
-            for r, g, shape in zip(plan.new, g_state, plan.shapes_s):
-                acc.add(r, g, shape)
+            store: list = [None] * n_slots
+            owned: set = set()
+            g_state[0] += g_seq[k]
+            _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
             ctxs = steps[k]
-            for m in range(n_ops - 1, -1, -1):
-                g = acc.env[m]
-                if g is None:
-                    continue
-                cls, refs, _, _, slots = plan.ops[m]
-                c = ctxs[m]
+            for m in range(len(ops) - 1, -1, -1):
+                cls, base, n_out = ops[m][0], plan.slot_base[m], len(plan.out_meta[m])
                 if plan.multi[m]:
-                    g = [np.zeros(shape, dt) if gi is None else gi
-                         for gi, (shape, dt) in zip(g, plan.out_meta[m])]
-                    pgrads = cls.backward(c, *g)
+                    g = store[base:base + n_out]
+                    if all(gi is None for gi in g):
+                        continue
+                    g = [np.zeros(*slot_meta[base + i]) if gi is None else gi
+                         for i, gi in enumerate(g)]
+                    pgrads = cls.backward(ctxs[m], *g)
                 else:
+                    g = store[base]
+                    if g is None:
+                        continue
                     if m in batched:
                         batched[m][k] = g
-                    pgrads = cls.backward(c, g)
+                    pgrads = cls.backward(ctxs[m], g)
                 if pgrads.__class__ is not tuple:
                     pgrads = (pgrads,)
-                shapes = plan.shapes[m]
-                for i, r in enumerate(refs):
-                    pg = pgrads[i]
-                    if pg is not None and slots[i].requires_grad:
-                        acc.add(r, pg, shapes[i])
+                _deliver(routes[m], pgrads, store, owned, slot_meta, g_h, g_c, k, plan)
             ctxs.clear()  # this step's saved arrays are no longer needed
-            g_state = [np.zeros(plan.shapes_s[i], dtypes[nh + nc + i]) if g is None else g
-                       for i, g in enumerate(acc.state)]
+            g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else
+                       (g if first_state + i in owned else g.copy())
+                       for i, g in enumerate(store[first_state:])]
         for m, (which, slots) in plan.batched.items():
-            cls, refs = plan.ops[m][0], plan.ops[m][1]
+            cls, refs = ops[m][0], ops[m][1]
             c = cls.__new__(cls)
             c.parents = slots
             c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
@@ -366,9 +376,94 @@ class Scan(Function):
             for i, r in enumerate(refs):
                 if slots[i].requires_grad and pgrads[i] is not None:
                     j = r[1]
-                    pg = _fit(pgrads[i], plan.shapes_c[j], dtypes[nh + j], cls, i)
+                    pg = _fit(pgrads[i], plan.shapes_c[j], ctx.dtypes[nh + j], cls, i)
                     g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
+
+
+def _routes(plan: _Plan, dtypes: list) -> tuple:
+    """Where each recurrent op's input gradients go, as (code, index, shape, dtype) per input
+    (code 0: a slot of the step's gradient store, 1: a hoisted buffer's row, 2: a captured
+    value's sum; None where no gradient is taken), plus the new state's routes last; and
+    (shape, dtype) of each slot: every recurrent op output, then every state element."""
+    if plan.routes is not None:
+        return plan.routes
+    nh, nc = plan.n_hoisted, plan.n_captured
+    slot_meta, base = [], []
+    for meta in plan.out_meta:
+        base.append(len(slot_meta))
+        slot_meta.extend(meta)
+    first_state = len(slot_meta)
+    slot_meta.extend((shape, dtypes[nh + nc + i]) for i, shape in enumerate(plan.shapes_s))
+    plan.slot_base = base
+
+    def route(r: tuple, takes: bool) -> Any:
+        if not takes:
+            return None
+        kind = r[0]
+        if kind == "R":
+            slot = base[r[1]] + (r[2] or 0)
+            return (0, slot) + slot_meta[slot]
+        if kind == "S":
+            slot = first_state + r[1]
+            return (0, slot) + slot_meta[slot]
+        if kind == "H":
+            return (1, r[1], plan.shapes_h[r[1]], dtypes[r[1]])
+        return (2, r[1], plan.shapes_c[r[1]], dtypes[nh + r[1]])
+
+    routes = [tuple(route(r, sl.requires_grad) for r, sl in zip(op[1], op[4]))
+              for op in plan.ops]
+    routes.append(tuple(route(r, True) for r in plan.new))
+    plan.routes = (routes, slot_meta)
+    return plan.routes
+
+
+def _deliver(routes: tuple, grads: Any, store: list, owned: set, slot_meta: list, g_h: list,
+             g_c: list, k: int, plan: _Plan) -> None:
+    """Add each gradient to where its route says; a buffer allocated here is `owned` (added
+    into in place), one handed over by a backward is copied before anything is added."""
+    for route, g in zip(routes, grads):
+        if g is None or route is None:
+            continue
+        code, j, shape, dtype = route
+        if code == 1:  # the hoisted value's row for this step
+            buf = g_h[j]
+            if buf is None:
+                buf = g_h[j] = np.zeros((plan.steps,) + shape, dtype)
+            if g.__class__ is IndexedGrad:
+                g.add_to(buf[k])
+            else:
+                buf[k] += g if g.shape == shape else autograd._sum_to(g, shape, Scan, j)
+            continue
+        if g.__class__ is IndexedGrad:
+            cur = store[j] if code == 0 else g_c[j]
+            if cur is None or (code == 0 and j not in owned):
+                cur = np.zeros(shape, dtype) if cur is None else cur.copy()
+                if code == 0:
+                    owned.add(j)
+            elif code == 2:
+                cur = cur.copy() if cur is not None else cur
+            g.add_to(cur)
+            if code == 0:
+                store[j] = cur
+            else:
+                g_c[j] = cur
+            continue
+        if g.shape != shape:
+            g = autograd._sum_to(g, shape, Scan, j)
+        if g.dtype != dtype:
+            g = g.astype(dtype)
+        if code == 2:
+            g_c[j] = g if g_c[j] is None else g_c[j] + g
+            continue
+        cur = store[j]
+        if cur is None:
+            store[j] = g
+        elif j in owned:
+            cur += g
+        else:
+            store[j] = cur + g
+            owned.add(j)
 
 
 def _value(r: tuple, hoisted, captured, state, env, k) -> Any:
@@ -394,52 +489,6 @@ def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
     if g.dtype != dtype:
         g = g.astype(dtype)
     return g
-
-
-class _Acc:
-    """Gradients of one step as they arrive: per recurrent op output, per state element,
-    into the hoisted buffers' row k, and into the captured values' sums."""
-
-    def __init__(self, plan: _Plan, k: int, g_h: list, g_c: list, dtypes: list, nh: int):
-        self.plan, self.k, self.g_h, self.g_c, self.dtypes, self.nh = plan, k, g_h, g_c, dtypes, nh
-        self.env: list = [None] * len(plan.ops)
-        self.state: list = [None] * len(plan.shapes_s)
-
-    def add(self, r: tuple, g: Any, shape: tuple | None) -> None:
-        kind, plan = r[0], self.plan
-        if kind == "R":
-            m, k = r[1], r[2]
-            meta = plan.out_meta[m][0 if k is None else k]
-            g = _fit(g, meta[0], meta[1], plan.ops[m][0], 0)
-            if k is None:
-                cur = self.env[m]
-                self.env[m] = g if cur is None else cur + g
-            else:
-                slots = self.env[m]
-                if slots is None:
-                    slots = self.env[m] = [None] * len(plan.out_meta[m])
-                slots[k] = g if slots[k] is None else slots[k] + g
-        elif kind == "S":
-            i = r[1]
-            g = _fit(g, plan.shapes_s[i], self.dtypes[self.nh + plan.n_captured + i], Scan, i)
-            cur = self.state[i]
-            self.state[i] = g if cur is None else cur + g
-        elif kind == "H":
-            j = r[1]
-            buf = self.g_h[j]
-            if buf is None:
-                buf = self.g_h[j] = np.zeros((plan.steps,) + plan.shapes_h[j],
-                                             self.dtypes[j])
-            if g.__class__ is IndexedGrad:
-                g.add_to(buf[self.k])
-            else:
-                buf[self.k] += g if g.shape == plan.shapes_h[j] else _fit(
-                    g, plan.shapes_h[j], buf.dtype, Scan, j)
-        else:
-            j = r[1]
-            g = _fit(g, plan.shapes_c[j], self.dtypes[self.nh + j], Scan, j)
-            cur = self.g_c[j]
-            self.g_c[j] = g if cur is None else cur + g
 
 
 def _stacked(r: tuple, ctx: Any, m: int, kk: int) -> np.ndarray:

@@ -104,6 +104,10 @@ class Function:
     # over_time(kwargs, shapes, stacked) -> kwargs for that call, or None where it cannot;
     # None here: the op is not declared, and a step that uses it runs on the eager loop
     over_time = None
+    # optional: prepare(kwargs, fixed) -> extra keyword arrays for forward, given the inputs
+    # that stay the same at every step ({index: array}), computed once per sequence (e.g. a
+    # contiguous transposed weight for a faster product)
+    prepare = None
     outputs: tuple = ()  # (shape, dtype) of each output, for a Function with several outputs
 
     @property

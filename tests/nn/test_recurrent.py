@@ -259,15 +259,17 @@ def test_layers_run_one_fused_node_per_layer_and_direction():
         assert not any(n in ("Tanh", "Sigmoid") for n in names), (cls.__name__, names)
 
 
-def test_fused_function_is_called_when_present(monkeypatch):
+def test_the_kernel_registered_for_the_step_is_called(monkeypatch):
+    from tinygrad_rnn.nn import fused
     calls = []
 
-    def fake(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+    def fake(x, h0, weights, reverse, nonlinearity="tanh"):
         calls.append((x.shape, h0.shape, nonlinearity, reverse))
         T, B = x.shape[:2]
-        return Tensor(np.zeros((T, B, w_hh.shape[1]))), Tensor(np.zeros((B, w_hh.shape[1])))
+        H = weights[1].shape[1]
+        return Tensor(np.zeros((T, B, H))), Tensor(np.zeros((B, H)))
 
-    monkeypatch.setattr(nn.RNN, "_fused_fn", staticmethod(fake))
+    monkeypatch.setitem(fused.KERNELS, nn.RNNCell.step, fake)
     out, h_n = nn.RNN(2, 3, nonlinearity="relu", bidirectional=True).double()(randn(4, 5, 2))
     assert calls == [((4, 5, 2), (5, 3), "relu", False), ((4, 5, 2), (5, 3), "relu", True)]
     assert out.shape == (4, 5, 6) and h_n.shape == (2, 5, 3)

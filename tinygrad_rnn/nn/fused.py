@@ -38,6 +38,7 @@ from typing import Optional
 import numpy as np
 
 from tinygrad_rnn.function import Function
+from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.tensor import Tensor
 
 _NONLINEARITIES = ("tanh", "relu", "sigmoid")
@@ -495,3 +496,23 @@ def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
     out = GRUSequence.apply(x, h0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh, weight_hh),
                             reverse=reverse)
     return out, out[0 if reverse else -1]
+
+
+# ----- kernels registered for the cells' own steps -----------------------------------------
+# Each runs one layer-direction exactly as the loop over that step function would; a layer
+# uses one only when its step is that function (see RNNBase._kernel), and tests/nn/test_fused.py
+# checks every kernel against the cell's step itself.
+def _rnn_kernel(x, h0, weights, reverse, nonlinearity="tanh"):
+    return rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
+
+
+def _lstm_kernel(x, state, weights, reverse):
+    out, h_n, c_n = lstm_sequence(x, state[0], state[1], *weights, reverse=reverse)
+    return out, (h_n, c_n)
+
+
+def _gru_kernel(x, h0, weights, reverse):
+    return gru_sequence(x, h0, *weights, reverse=reverse)
+
+
+KERNELS = {RNNCell.step: _rnn_kernel, LSTMCell.step: _lstm_kernel, GRUCell.step: _gru_kernel}

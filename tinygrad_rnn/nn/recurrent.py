@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn.compiled import scan
 from tinygrad_rnn._validate import check_int, check_number, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import fused, init
@@ -38,32 +38,6 @@ from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor
-
-
-# A sequence travels between layers either as one (T, B, F) Tensor (fused path, input) or as
-# a list of T (B, F) Tensors (cell loop), so the loop needs no slicing node per step.
-def _as_steps(seq: Any) -> list:
-    return seq if isinstance(seq, list) else [seq[t] for t in range(seq.shape[0])]
-
-
-def _as_tensor(seq: Any) -> Tensor:
-    return stack(seq, axis=0) if isinstance(seq, list) else seq
-
-
-def _concat_directions(outs: list) -> Any:
-    if all(isinstance(o, list) for o in outs):
-        return [concatenate(list(step), axis=-1) for step in zip(*outs)]
-    return concatenate([_as_tensor(o) for o in outs], axis=-1)
-
-
-def _dropout_sequence(seq: Any, p: float) -> Any:
-    """F.dropout on the (T, B, F) sequence; a list gets the same mask, step by step."""
-    if not isinstance(seq, list):
-        return F.dropout(seq, p, True)
-    if p == 1.0:
-        return [x * 0.0 for x in seq]
-    mask = F._dropout_mask((len(seq),) + seq[0].shape, p, seq[0].dtype)
-    return [ops.Dropout.apply(x, mask=mask[t]) for t, x in enumerate(seq)]
 
 
 def _hidden(state: Any) -> Any:
@@ -75,7 +49,7 @@ class _SequenceRunner(Module):
     """The loop shared by RNN, LSTM, GRU and Recurrent; subclasses say how to step a cell."""
 
     def __init__(self, num_layers: int, bidirectional: bool, batch_first: bool,
-                 dropout: float):
+                 dropout: float, compiled: bool = True):
         super().__init__()
         name = type(self).__name__
         num_layers = check_int(num_layers, "num_layers", name, minimum=1)
@@ -87,6 +61,7 @@ class _SequenceRunner(Module):
         self.bidirectional = bool(bidirectional)
         self.batch_first = bool(batch_first)
         self.dropout = dropout
+        self.compiled = bool(compiled)
 
     @property
     def num_directions(self) -> int:
@@ -105,6 +80,10 @@ class _SequenceRunner(Module):
 
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
         raise NotImplementedError
+
+    def _kernel(self) -> Callable | None:
+        """A hand-written whole-sequence kernel for this layer's step, or None."""
+        return None
 
     def _pack_states(self, finals: list, unbatched: bool) -> Any:
         raise NotImplementedError
@@ -152,27 +131,30 @@ class _SequenceRunner(Module):
                 k = layer * D + d
                 out, finals[k] = self._run_direction(layer, d, seq, states[k], reverse=d == 1)
                 outs.append(out)
-            seq = outs[0] if D == 1 else _concat_directions(outs)
+            seq = outs[0] if D == 1 else concatenate(outs, axis=-1)
             if self.dropout > 0 and self.training and layer < L - 1:
-                seq = _dropout_sequence(seq, self.dropout)
-        output = _as_tensor(seq)
+                seq = F.dropout(seq, self.dropout, True)
+        output = seq
         if unbatched:
             output = output.reshape(T, output.shape[-1])
         elif self.batch_first:
             output = output.transpose(1, 0, 2)
         return output, self._pack_states(finals, unbatched)
 
-    def _run_direction(self, layer: int, direction: int, seq: Any, state: Any,
+    def _run_direction(self, layer: int, direction: int, seq: Tensor, state: Any,
                        reverse: bool) -> tuple:
-        """One layer-direction over the whole sequence: (outputs in input time order, final
-        state). Reverse runs from the last step to the first."""
-        xs = _as_steps(seq)
-        T = len(xs)
-        outs: list = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            state = self._step(layer, direction, xs[t], state)
-            outs[t] = _hidden(state)
-        return outs, state
+        """One layer-direction over the whole (T, B, F) sequence: (outputs (T, B, H) in input
+        time order, final state); reverse runs from the last step to the first. A kernel
+        registered for this exact step runs it; otherwise the step itself, through `scan`
+        (compiled unless compiled=False, and always on the eager loop where it cannot be)."""
+        kernel = self._kernel()
+        if kernel is not None:
+            return kernel(seq, state, self._layer_weights(layer, direction), reverse,
+                          **self._step_options())
+
+        def step(x: Tensor, s: Any) -> Any:
+            return self._step(layer, direction, x, s)
+        return scan(step, seq, state, reverse=reverse, compiled=self.compiled)
 
     def extra_repr(self) -> str:
         s = f"num_layers={self.num_layers}" if self.num_layers != 1 else ""
@@ -225,15 +207,14 @@ def _unbatch(t: Tensor, unbatched: bool) -> Tensor:
 class RNNBase(_SequenceRunner):
     """Shared by RNN, LSTM and GRU: PyTorch's flat parameters, a cell's step per time step."""
 
-    _cell: type = RNNCell
-    _fused_fn = None  # the whole-sequence Function wrapper from nn.fused, per layer kind
+    _cell: type = RNNCell  # whose static `step` holds the equations
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, fused: bool = True):
+                 bidirectional: bool = False, fused: bool = True, compiled: bool = True):
         name = type(self).__name__
         check_sizes(input_size, hidden_size, name)
-        super().__init__(num_layers, bidirectional, batch_first, dropout)
+        super().__init__(num_layers, bidirectional, batch_first, dropout, compiled)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.bias = bool(bias)
         self.fused = bool(fused)
@@ -289,18 +270,20 @@ class RNNBase(_SequenceRunner):
     def _pack_states(self, finals: list, unbatched: bool) -> Tensor:
         return _unbatch(stack(finals, axis=0), unbatched)
 
-    def _run_direction(self, layer: int, direction: int, seq: Any, state: Any,
-                       reverse: bool) -> tuple:
-        fn = self._fused_fn
-        if not self.fused or fn is None:
-            return super()._run_direction(layer, direction, seq, state, reverse)
-        return self._fused_call(fn, _as_tensor(seq), state,
-                                self._layer_weights(layer, direction), reverse)
+    def _step_options(self) -> dict:
+        """Keyword options of the cell's step beyond the weights (RNN: its nonlinearity)."""
+        return {}
 
-    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
-                    reverse: bool) -> tuple:
-        out, h_n = fn(x, state, *weights, reverse=reverse)
-        return out, h_n
+    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
+        return self._cell.step(x, state, *self._layer_weights(layer, direction),
+                               **self._step_options())
+
+    def _kernel(self) -> Callable | None:
+        # only for the step the kernel was written for: a subclass that overrides _step, or
+        # a _cell whose step is another function, always runs its own equations
+        if not self.fused or type(self)._step is not RNNBase._step:
+            return None
+        return fused.KERNELS.get(self._cell.step)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -318,24 +301,18 @@ class RNN(RNNBase):
     """
 
     _cell = RNNCell
-    _fused_fn = staticmethod(fused.rnn_sequence)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, fused: bool = True):
+                 dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
+                 compiled: bool = True):
         nonlinearity = check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, fused)
+                         bidirectional, fused, compiled)
         self.nonlinearity = nonlinearity
 
-    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
-        return RNNCell.step(x, state, *self._layer_weights(layer, direction),
-                            nonlinearity=self.nonlinearity)
-
-    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
-                    reverse: bool) -> tuple:
-        out, h_n = fn(x, state, *weights, nonlinearity=self.nonlinearity, reverse=reverse)
-        return out, h_n
+    def _step_options(self) -> dict:
+        return {"nonlinearity": self.nonlinearity}
 
     def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
         """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
@@ -354,7 +331,6 @@ class LSTM(RNNBase):
     """
 
     _cell = LSTMCell
-    _fused_fn = staticmethod(fused.lstm_sequence)
 
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
         n = self.num_layers * self.num_directions
@@ -367,14 +343,6 @@ class LSTM(RNNBase):
         h0 = _checked_state(hx[0], "h0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
         c0 = _checked_state(hx[1], "c0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
         return [(h0[k], c0[k]) for k in range(n)]
-
-    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> tuple:
-        return LSTMCell.step(x, state, *self._layer_weights(layer, direction))
-
-    def _fused_call(self, fn: Callable, x: Tensor, state: Any, weights: tuple,
-                    reverse: bool) -> tuple:
-        out, h_n, c_n = fn(x, state[0], state[1], *weights, reverse=reverse)
-        return out, (h_n, c_n)
 
     def _pack_states(self, finals: list, unbatched: bool) -> tuple:
         h_n = stack([h for h, _ in finals], axis=0)
@@ -395,10 +363,6 @@ class GRU(RNNBase):
     """
 
     _cell = GRUCell
-    _fused_fn = staticmethod(fused.gru_sequence)
-
-    def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Tensor:
-        return GRUCell.step(x, state, *self._layer_weights(layer, direction))
 
     def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
         """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
@@ -429,8 +393,8 @@ class Recurrent(_SequenceRunner):
 
     def __init__(self, cell: Callable[[int], Module] | Sequence[Module], num_layers: int = 1,
                  bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-                 input_size: int | None = None):
-        super().__init__(num_layers, bidirectional, batch_first, dropout)
+                 input_size: int | None = None, compiled: bool = True):
+        super().__init__(num_layers, bidirectional, batch_first, dropout, compiled)
         n = self.num_layers * self.num_directions
         if isinstance(cell, Module) or not callable(cell):
             cells = list(cell) if isinstance(cell, (list, tuple)) else [cell]

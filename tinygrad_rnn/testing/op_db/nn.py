@@ -72,6 +72,18 @@ def _t_layer_norm(x, weight=None, bias=None, normalized_shape=(), eps=1e-5):
     return _t_nnf().layer_norm(x, ns, weight, bias, eps)
 
 
+def _normalize(pick):
+    """x with p and one axis (maybe negative); values from "nonzero" keep every norm far
+    above eps, away from the clip's kink."""
+    s = shape(pick, min_dims=1)
+    return [s], {"p": pick((1, 2, 3, 1.5)), "axis": pick(range(-len(s), len(s)))}
+
+
+def _np_normalize(x, p, axis):
+    n = np.sum(np.abs(x) ** p, axis=axis, keepdims=True) ** x.dtype.type(1 / p)
+    return x / np.maximum(n, x.dtype.type(1e-12))
+
+
 GRID = tuple(np.arange(-2.0, 2.01, 0.5))  # targets on the kink grid of "away_from_kinks"
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -147,6 +159,7 @@ def _t_kl_div(x, t, **params):
 def _t_loss(name):
     return lambda x, t, *rest, **params: getattr(_t_nnf(), name)(x, t, *rest, **params)
 
+
 OPS: list = [
     OpInfo("embedding", lambda w, idx: ops.Embedding.apply(w, idx), lambda w, idx: w[idx],
            _embedding, ("Embedding",), torch=lambda w, idx: _t_nnf().embedding(idx, w)),
@@ -170,6 +183,8 @@ OPS: list = [
     OpInfo("layer_norm bias only", lambda x, b, **p: F.layer_norm(x, bias=b, **p),
            lambda x, b, **p: _np_layer_norm(x, bias=b, **p), _layer_norm(1), ("LayerNorm",),
            torch=lambda x, b, **p: _t_layer_norm(x, bias=b, **p)),
+    OpInfo("normalize", F.normalize, _np_normalize, _normalize, ("Norm", "Clip", "Div"),
+           "nonzero", torch=lambda x, p, axis: _t_nnf().normalize(x, p, axis), composed=True),
     OpInfo("l1_loss", F.l1_loss, lambda x, t, reduction: _np_reduce(np.abs(x - t), reduction),
            _regression(), ("Sub", "Abs"), "away_from_kinks", torch=_t_loss("l1_loss"),
            composed=True),
