@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 import tinygrad_rnn
-from tinygrad_rnn import Tensor, nn, no_grad, optim
+from tinygrad_rnn import nn, no_grad, optim
 from tinygrad_rnn.nn import functional as F
 
 N_KEYS = N_VALUES = 8

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Function, Tensor, nn, no_grad, ops
+from tinygrad_rnn import Function, Tensor, nn, no_grad
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.testing.op_db import OPS
 from tinygrad_rnn.testing.opinfo import bind, numpy_case

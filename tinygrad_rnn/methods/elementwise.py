@@ -80,19 +80,13 @@ class ElementwiseMethods:
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> "Tensor":
         """log(1 + exp(beta * self)) / beta, and self itself where beta * self > threshold
         (as PyTorch); never overflows."""
-        beta = check_number(beta, "beta", "softplus")
-        if beta == 0:
-            raise ValueError("softplus: beta must be nonzero, got 0")
-        threshold = check_number(threshold, "threshold", "softplus")
+        beta, threshold = softplus_options(beta, threshold, "softplus")
         return ops.Softplus.apply(self, beta=beta, threshold=threshold)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         """self * Phi(self) with Phi the standard normal CDF (exact, through erf), or its
         tanh approximation with approximate="tanh"."""
-        if not isinstance(approximate, str):
-            raise TypeError(f"gelu: approximate must be a str, 'none' or 'tanh', got "
-                            f"{type(approximate).__name__} {approximate!r}")
-        check_choice(approximate, "approximate", "gelu", ("none", "tanh"))
+        approximate = gelu_approximate(approximate, "gelu")
         return (ops.GELU if approximate == "none" else ops.GELUTanh).apply(self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
@@ -127,6 +121,22 @@ class ElementwiseMethods:
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
+
+
+def softplus_options(beta: Any, threshold: Any, owner: str) -> tuple:
+    """(beta, threshold) checked: numbers, beta nonzero (Tensor.softplus and nn.Softplus)."""
+    beta = check_number(beta, "beta", owner)
+    if beta == 0:
+        raise ValueError(f"{owner}: beta must be nonzero, got 0")
+    return beta, check_number(threshold, "threshold", owner)
+
+
+def gelu_approximate(approximate: Any, owner: str) -> str:
+    """gelu's approximate= checked: the str "none" or "tanh" (Tensor.gelu and nn.GELU)."""
+    if not isinstance(approximate, str):
+        raise TypeError(f"{owner}: approximate must be a str, 'none' or 'tanh', got "
+                        f"{type(approximate).__name__} {approximate!r}")
+    return check_choice(approximate, "approximate", owner, ("none", "tanh"))
 
 
 # ----- module functions ----------------------------------------------------------------
@@ -202,23 +212,22 @@ def sign(t: "Tensor") -> "Tensor":
 
 def maximum(a: Any, b: Any) -> "Tensor":
     """Elementwise max(a, b), broadcast (either may be a number or an ndarray)."""
-    Tensor = _tensor.Tensor
-    if isinstance(a, Tensor):
-        return a.maximum(b)
-    if isinstance(b, Tensor):
-        return ops.Maximum.apply(b._operand(a), b)
-    raise TypeError(f"maximum: expected a Tensor on at least one side, got "
-                    f"{type(a).__name__} and {type(b).__name__}")
+    return _either_side(ops.Maximum, "maximum", a, b)
 
 
 def minimum(a: Any, b: Any) -> "Tensor":
     """Elementwise min(a, b), broadcast (either may be a number or an ndarray)."""
+    return _either_side(ops.Minimum, "minimum", a, b)
+
+
+def _either_side(op: Any, name: str, a: Any, b: Any) -> "Tensor":
+    """op(a, b) where a Tensor on either side takes the other (a number, an ndarray) in."""
     Tensor = _tensor.Tensor
     if isinstance(a, Tensor):
-        return a.minimum(b)
+        return op.apply(a, a._operand(b))
     if isinstance(b, Tensor):
-        return ops.Minimum.apply(b._operand(a), b)
-    raise TypeError(f"minimum: expected a Tensor on at least one side, got "
+        return op.apply(b._operand(a), b)
+    raise TypeError(f"{name}: expected a Tensor on at least one side, got "
                     f"{type(a).__name__} and {type(b).__name__}")
 
 

@@ -108,8 +108,6 @@ class ReduceMethods:
     @torch_names
     def log_softmax(self, axis: int = -1) -> "Tensor":
         """self - logsumexp(self, axis, keepdims=True)."""
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"log_softmax/softmax: axis must be one int, got {axis!r}")
         ax = one_axis(axis, self.ndim, "log_softmax")
         return ops.LogSoftmax.apply(self, axis=ax if self.ndim else None)  # None: a 0-d tensor
 

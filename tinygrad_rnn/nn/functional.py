@@ -90,21 +90,26 @@ def glu(x: Tensor, axis: int = -1) -> Tensor:
     if n % 2:
         raise ValueError(f"glu: axis {axis} of input shape {x.shape} has odd size {n}; "
                          f"it must be even to split in halves")
-    lead = (slice(None),) * ax
-    a, b = x[lead + (slice(0, n // 2),)], x[lead + (slice(n // 2, n),)]
+    a, b = x.chunk(2, ax)  # one Split node for both halves
     return a * b.sigmoid()
 
 
 # ----- maps ----------------------------------------------------------------------------
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x @ weight.T + bias, for x (..., in), weight (out, in), bias (out,)."""
+def _float_tensor(x: Any, op: str, what: str = "input") -> Tensor:
+    """x as a floating-point Tensor (an ndarray is wrapped), else a TypeError naming op."""
     if isinstance(x, np.ndarray):
         x = Tensor(x)
     if not isinstance(x, Tensor):
-        raise TypeError(f"linear: input must be a Tensor (or an ndarray), got {type(x).__name__}")
+        raise TypeError(f"{op}: {what} must be a Tensor (or an ndarray), got {type(x).__name__}")
     if x.dtype.kind != "f":
-        raise TypeError(f"linear: input must be floating-point, got dtype {x.dtype} "
+        raise TypeError(f"{op}: {what} must be floating-point, got dtype {x.dtype} "
                         f"(convert it with .astype(np.float32))")
+    return x
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weight.T + bias, for x (..., in), weight (out, in), bias (out,)."""
+    x = _float_tensor(x, "linear")
     if x.dtype != weight.dtype:  # as PyTorch: no silent float64 run of float32 weights
         raise _validate.dtype_mismatch("linear", "input", x.dtype, weight.dtype, "weight")
     if bias is not None and bias.dtype != weight.dtype:
@@ -179,26 +184,12 @@ def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> T
 
 
 # ----- normalization -------------------------------------------------------------------
-def _float_tensor(x: Any, op: str, what: str = "input") -> Tensor:
-    """x as a floating-point Tensor (an ndarray is wrapped), else a TypeError naming op."""
-    if isinstance(x, np.ndarray):
-        x = Tensor(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {what} must be a Tensor (or an ndarray), got {type(x).__name__}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op}: {what} must be floating-point, got dtype {x.dtype} "
-                        f"(convert it with .astype(np.float32))")
-    return x
-
-
 def _normalized_shape(normalized_shape: Any, owner: str) -> tuple:
     """normalized_shape (an int or a sequence of ints) as a non-empty tuple of ints."""
-    def is_int(n: Any) -> bool:
-        return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
-
-    if is_int(normalized_shape):
+    if _validate._is_int(normalized_shape):
         shape = (int(normalized_shape),)
-    elif isinstance(normalized_shape, (tuple, list)) and all(map(is_int, normalized_shape)):
+    elif isinstance(normalized_shape, (tuple, list)) and all(
+            map(_validate._is_int, normalized_shape)):
         shape = tuple(int(n) for n in normalized_shape)
     else:
         raise TypeError(f"{owner}: normalized_shape must be an int or a tuple of ints, "

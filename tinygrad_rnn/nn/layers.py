@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn._validate import dtype_mismatch
-from tinygrad_rnn._validate import check_int
+from tinygrad_rnn._validate import (
+    check_choice, check_int, check_number, dtype_mismatch, torch_names,
+)
+from tinygrad_rnn.methods.elementwise import gelu_approximate, softplus_options
 from tinygrad_rnn.methods.movement import flatten_names
-from tinygrad_rnn._validate import check_choice, check_number
-from tinygrad_rnn._validate import torch_names
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import init
 from tinygrad_rnn.nn.module import Module, Parameter
@@ -130,10 +130,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if not isinstance(approximate, str):
-            raise TypeError(f"GELU: approximate must be a str, 'none' or 'tanh', got "
-                            f"{type(approximate).__name__} {approximate!r}")
-        self.approximate = check_choice(approximate, "approximate", "GELU", ("none", "tanh"))
+        self.approximate = gelu_approximate(approximate, "GELU")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x, self.approximate)
@@ -161,10 +158,7 @@ class Softplus(Module):
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        self.beta = check_number(beta, "beta", "Softplus")
-        if self.beta == 0:
-            raise ValueError("Softplus: beta must be nonzero, got 0")
-        self.threshold = check_number(threshold, "threshold", "Softplus")
+        self.beta, self.threshold = softplus_options(beta, threshold, "Softplus")
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softplus(x, self.beta, self.threshold)

@@ -128,6 +128,15 @@ def matmul_shapes(pick: Pick) -> list:
 
 
 # ----- parameters ---------------------------------------------------------------------------
+def shuffled(pick: Pick, items: Sequence) -> list:
+    """items in an order drawn with pick (Fisher-Yates, so every order can come)."""
+    out = list(items)
+    for i in range(len(out) - 1, 0, -1):
+        j = pick(range(i + 1))
+        out[i], out[j] = out[j], out[i]
+    return out
+
+
 def axis_keepdims(pick: Pick, s: tuple) -> dict:
     """axis (None, one int maybe negative, or a tuple) and keepdims, valid for shape s."""
     keepdims = pick((False, True))
@@ -138,11 +147,8 @@ def axis_keepdims(pick: Pick, s: tuple) -> dict:
     if kind == "int":
         return {"axis": pick(range(-nd, nd)), "keepdims": keepdims}
     axes = [a for a in range(nd) if pick((False, True))] or [pick(range(nd))]
-    order = list(axes)
-    for i in range(len(order) - 1, 0, -1):  # shuffled, and some spelled negative
-        j = pick(range(i + 1))
-        order[i], order[j] = order[j], order[i]
-    return {"axis": tuple(a - nd if pick((False, True)) else a for a in order),
+    # shuffled, and some spelled negative
+    return {"axis": tuple(a - nd if pick((False, True)) else a for a in shuffled(pick, axes)),
             "keepdims": keepdims}
 
 

@@ -154,6 +154,6 @@ OPS: list = [
            torch=lambda x: _t_nnf().silu(x)),
     OpInfo("log_sigmoid", lambda x: x.log_sigmoid(), lambda x: -np.log1p(np.exp(-x)), U,
            ("LogSigmoid",), torch=lambda x: _t_nnf().logsigmoid(x)),
-    OpInfo("glu", lambda x, axis: F.glu(x, axis), _np_glu, _glu, ("GetItem", "Sigmoid", "Mul"),
+    OpInfo("glu", lambda x, axis: F.glu(x, axis), _np_glu, _glu, ("Split", "Sigmoid", "Mul"),
            composed=True, torch=lambda x, axis: _t_nnf().glu(x, dim=axis)),
 ]

@@ -6,7 +6,7 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.testing.opinfo import (
-    MAX_DIMS, SAME, OpInfo, bools, broadcast_shapes, ints, one_axis, shape, unary,
+    MAX_DIMS, SAME, OpInfo, bools, broadcast_shapes, ints, one_axis, shape, shuffled, unary,
 )
 
 
@@ -24,10 +24,7 @@ def _t_permute(x, axes=None):
 # ----- parameters drawn with the input shape -------------------------------------------------
 def _reshape_target(pick, s):
     """A new shape with the same number of elements: axes shuffled, merged, 1s and a -1."""
-    dims = list(s)
-    for i in range(len(dims) - 1, 0, -1):
-        j = pick(range(i + 1))
-        dims[i], dims[j] = dims[j], dims[i]
+    dims = shuffled(pick, s)
     if len(dims) >= 2 and pick((False, True)):
         i = pick(range(len(dims) - 1))
         dims[i: i + 2] = [dims[i] * dims[i + 1]]
@@ -38,14 +35,17 @@ def _reshape_target(pick, s):
     return {"shape": tuple(dims)}
 
 
+def _full_permutation(pick, s):
+    """Every axis once, in a drawn order, some spelled negative."""
+    return {"axes": tuple(a - len(s) if pick((False, True)) else a
+                          for a in shuffled(pick, range(len(s))))}
+
+
 def _permutation(pick, s):
+    """No axes (reversed, as numpy.transpose) or a full permutation."""
     if not s or pick((False, True)):
         return {"axes": ()}
-    order = list(range(len(s)))
-    for i in range(len(order) - 1, 0, -1):
-        j = pick(range(i + 1))
-        order[i], order[j] = order[j], order[i]
-    return {"axes": tuple(a - len(s) if pick((False, True)) else a for a in order)}
+    return _full_permutation(pick, s)
 
 
 def _broadcast_target(pick, s):
@@ -145,14 +145,6 @@ def _np_flatten(x, start, end):
         return x.reshape(1)
     s, e = start % x.ndim, end % x.ndim
     return x.reshape(x.shape[:s] + (int(np.prod(x.shape[s: e + 1])),) + x.shape[e + 1:])
-
-
-def _full_permutation(pick, s):
-    order = list(range(len(s)))
-    for i in range(len(order) - 1, 0, -1):
-        j = pick(range(i + 1))
-        order[i], order[j] = order[j], order[i]
-    return {"axes": tuple(a - len(s) if pick((False, True)) else a for a in order)}
 
 
 def _expand_target(pick, s):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn.testing.opinfo import OpInfo, axis_keepdims, one_axis, shape, unary
+from tinygrad_rnn.testing.opinfo import OpInfo, axis_keepdims, one_axis, shape, shuffled, unary
 
 R, S = unary(axis_keepdims), unary(one_axis)
 
@@ -42,12 +42,8 @@ def _norm(pick):
     params = dict(axis_keepdims(pick, s), p=pick((2, 1, 3, 1.5, 0.5, np.inf, -np.inf)))
     if np.isfinite(params["p"]):
         return [s], params
-    n = int(np.prod(s))
-    order = list(range(n))
-    for i in range(n - 1, 0, -1):
-        j = pick(range(i + 1))
-        order[i], order[j] = order[j], order[i]
-    vals = [(0.5 + 0.25 * k) * pick((-1.0, 1.0)) for k in order]
+    vals = [(0.5 + 0.25 * k) * pick((-1.0, 1.0))
+            for k in shuffled(pick, range(int(np.prod(s))))]
     return [np.asarray(vals, dtype=np.float64).reshape(s)], params
 
 
