@@ -29,7 +29,7 @@ import numpy as np
 from tinygrad_rnn import autograd, function
 from tinygrad_rnn.function import Function, IndexedGrad, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensor import Tensor, get_rng
 
 # where an op's input comes from: ("x",) the step input, ("s", i) state element i,
 # ("o", m, k) output k of recurrent op m, ("h", j) hoisted tensor j (sliced per step),
@@ -54,13 +54,6 @@ class _Recorder:
         self.tainted = self.tainted or why
 
 
-def taint(why: str) -> None:
-    """Called by Tensor.item/numpy/bool and random draws: a step that does this is not static."""
-    rec = function.recorder
-    if rec is not None and hasattr(rec, "taint"):
-        rec.taint(why)
-
-
 def _structure(state: Any) -> tuple:
     """A state (Tensor or tuple of Tensors) as a tuple of Tensors."""
     if isinstance(state, Tensor):
@@ -71,6 +64,7 @@ def _structure(state: Any) -> tuple:
 
 
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
+    """The ops of one step (run without recording the graph), and its new state."""
     rec = _Recorder()
     previous, function.recorder = function.recorder, rec
     try:
@@ -81,6 +75,20 @@ def _record(step: Callable, x: Tensor, state: Any) -> tuple:
     if rec.tainted:
         raise NotStatic(f"the step {rec.tainted}")
     return rec.ops, new
+
+
+def _same_random(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and all(_same(x, y) if isinstance(x, np.ndarray) else x == y
+                                for x, y in zip(a[1], b[1]))
+
+
+def _random_states() -> tuple:
+    return get_rng().bit_generator.state, np.random.get_state()
+
+
+def _restore_random(states: tuple) -> None:
+    get_rng().bit_generator.state = states[0]
+    np.random.set_state(states[1])
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -197,7 +205,8 @@ def _build(tape: _Tape, xs: Tensor, rest: list, state: tuple) -> tuple:
     """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
     Returns (the replayed steps' outputs stacked (n, ...), the final state as a tuple)."""
     T = xs.shape[0]
-    x_seq = xs[1:] if rest[0] == 1 else xs[T - 2::-1]  # the replayed steps, in replay order
+    # the replayed steps, in replay order (time 1 .. T-1, or T-2 .. 0 for a reverse scan)
+    x_seq = xs[1:] if rest[-1] == T - 1 else xs[T - 2::-1]
     hoisted: list = [x_seq]
     captured: list = list(tape.captured)
     loop: dict = {("x",): ("H", 0)}
@@ -564,10 +573,18 @@ def scan(step: Callable[[Tensor, Any], Any], xs: Tensor, state: Any = None, *,
 def _compiled(step: Callable, xs: Tensor, rest: list, state: Any) -> tuple:
     """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
     s0 = _structure(state)
-    x1 = xs[rest[0]]
-    ops1, new1 = _record(step, x1, state)
-    x2 = xs[rest[1]]
-    ops2, new2 = _record(step, x2, new1)
+    before = _random_states()
+    try:
+        x1 = xs[rest[0]]
+        ops1, new1 = _record(step, x1, state)
+        x2 = xs[rest[1]]
+        ops2, new2 = _record(step, x2, new1)
+        drew = not _same_random(before, _random_states())
+    finally:  # recording must not consume random numbers the real steps will draw
+        _restore_random(before)
+    if drew:
+        raise NotStatic("draws random numbers (dropout, randn, np.random): they are never "
+                        "replayed")
     n1, n2 = _structure(new1), _structure(new2)
     if isinstance(new1, tuple) != isinstance(state, tuple) or \
             [t.shape for t in n1] != [t.shape for t in s0] or \

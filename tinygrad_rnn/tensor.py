@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import autograd, ops
+from tinygrad_rnn import autograd, function, ops
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
 from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
@@ -109,10 +109,12 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (not a copy)."""
+        _read_into_python("numpy()")
         return self.data
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        _read_into_python("item()")
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor of one element, got shape {self.shape}")
         return self.data.item()
@@ -259,16 +261,20 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         return self
 
     def __float__(self) -> float:
+        _read_into_python("float()")
         return float(self.item())
 
     def __int__(self) -> int:
+        _read_into_python("int()")
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """np.asarray(t) gives the data (outside the graph)."""
+        _read_into_python("np.asarray()")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __bool__(self) -> bool:
+        _read_into_python("bool()")
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous: "
                                "only one-element tensors convert to bool (use .any() on .data "
@@ -292,6 +298,13 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
         return self._compare(other, np.not_equal)
+
+
+def _read_into_python(how: str) -> None:
+    """A value leaves the graph: a step being recorded for the compiled path is not static."""
+    rec = function.recorder
+    if rec is not None:
+        rec.taint(f"reads a tensor's value with {how}")
 
 
 def _index_arrays(index: Any) -> Any:

@@ -1,0 +1,384 @@
+"""The compiled sequence path (tinygrad_rnn.scan, nn.Recurrent, layers without a kernel) gives
+the eager loop's numbers: outputs, final states and every gradient, for built-in cells, the
+example's peephole cell and cells written with the new vocabulary; and it falls back to the
+eager loop, with the same numbers, for steps it cannot compile."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Function, Tensor, nn, scan
+from tinygrad_rnn.compiled import Scan, scan_info
+from tinygrad_rnn.nn import functional as F
+
+_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_cell.py"
+_spec = importlib.util.spec_from_file_location("custom_cell_example_for_scan", _EXAMPLE)
+_example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_example)
+PeepholeLSTMCell = _example.PeepholeLSTMCell
+
+
+def _uniform(module, *shapes_names):
+    k = 1.0 / math.sqrt(module.hidden_size)
+    for name, shape in shapes_names:
+        setattr(module, name, nn.Parameter(
+            tg.get_rng().uniform(-k, k, shape).astype(np.float32)))
+
+
+class LayerNormGRUCell(nn.Module):
+    """GRU whose two projections are layer-normalised (own gains and biases).
+
+        gi = LN(x @ W_ih.T),  gh = LN(h @ W_hh.T)          (B, 3H) each
+        r, z = sigmoid(gi_r + gh_r), sigmoid(gi_z + gh_z);  n = tanh(gi_n + r * gh_n)
+        h' = (1 - z) * n + z * h
+    """
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        H = hidden_size
+        _uniform(self, ("weight_ih", (3 * H, input_size)), ("weight_hh", (3 * H, H)))
+        self.ln_i, self.ln_h = nn.LayerNorm(3 * H), nn.LayerNorm(3 * H)
+
+    def forward(self, x, h=None):
+        if h is None:
+            h = tg.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
+        gi = self.ln_i(x @ self.weight_ih.T)
+        gh = self.ln_h(h @ self.weight_hh.T)
+        i_r, i_z, i_n = gi.chunk(3, dim=-1)
+        h_r, h_z, h_n = gh.chunk(3, dim=-1)
+        r, z = (i_r + h_r).sigmoid(), (i_z + h_z).sigmoid()
+        n = (i_n + r * h_n).tanh()
+        return (1 - z) * n + z * h
+
+
+class IndRNNCell(nn.Module):
+    """h' = relu(x @ W.T + u * h + b), u one recurrent weight per unit."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        _uniform(self, ("weight", (hidden_size, input_size)), ("u", (hidden_size,)),
+                 ("bias", (hidden_size,)))
+
+    def forward(self, x, h=None):
+        pre = F.linear(x, self.weight, self.bias)
+        return pre.relu() if h is None else (pre + self.u * h).relu()
+
+
+class MinGRUCell(nn.Module):
+    """z = sigmoid(x W_z^T + b_z), h~ = x W_h^T + b_h, h' = (1 - z) * h + z * h~ (split)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        _uniform(self, ("weight", (2 * hidden_size, input_size)), ("bias", (2 * hidden_size,)))
+
+    def forward(self, x, h=None):
+        a_z, a_h = F.linear(x, self.weight, self.bias).split(self.hidden_size, dim=-1)
+        z = a_z.sigmoid()
+        return z * a_h if h is None else (1 - z) * h + z * a_h
+
+
+class GatedGELUCell(nn.Module):
+    """A cell from the new vocabulary: h' = LN(h) * softplus(x U) + maximum(gelu(h W), -1)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        _uniform(self, ("u", (input_size, hidden_size)), ("w", (hidden_size, hidden_size)))
+
+    def forward(self, x, h=None):
+        if h is None:
+            h = tg.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
+        gate = F.softplus(x @ self.u)
+        return F.layer_norm(h, self.hidden_size) * gate + tg.maximum((h @ self.w).gelu(), -1.0)
+
+
+CELLS = {
+    "RNNCell tanh": lambda i, h: nn.RNNCell(i, h),
+    "RNNCell relu": lambda i, h: nn.RNNCell(i, h, nonlinearity="relu"),
+    "RNNCell sigmoid": lambda i, h: nn.RNNCell(i, h, nonlinearity="sigmoid"),
+    "LSTMCell": lambda i, h: nn.LSTMCell(i, h),
+    "GRUCell": lambda i, h: nn.GRUCell(i, h),
+    "peephole LSTM": lambda i, h: PeepholeLSTMCell(i, h),
+    "layer-norm GRU": lambda i, h: LayerNormGRUCell(i, h),
+    "IndRNN": lambda i, h: IndRNNCell(i, h),
+    "minGRU": lambda i, h: MinGRUCell(i, h),
+    "gated GELU": lambda i, h: GatedGELUCell(i, h),
+}
+
+
+def _run(model, x, hx, compiled: bool):
+    """Outputs, final states and gradients (x, hx, parameters) of one forward + backward."""
+    model.zero_grad()
+    model.compiled = compiled
+    xs = Tensor(x.copy(), requires_grad=True)
+    h0 = None if hx is None else tuple(Tensor(h.copy(), requires_grad=True) for h in hx)
+    out, state = model(xs, h0 if h0 is None or len(h0) > 1 else h0[0])
+    path = scan_info()["path"]
+    finals = state if isinstance(state, tuple) else (state,)
+    seed = np.random.default_rng(5).standard_normal(out.shape)
+    loss = (out * Tensor(seed.astype(out.dtype))).sum()
+    for f in finals:
+        loss = loss + (f * f).sum()
+    loss.backward()
+    grads = [xs.grad.data] + ([h.grad.data for h in h0] if h0 else []) + \
+        [p.grad.data for p in model.parameters()]
+    return path, [out.data] + [f.data for f in finals], grads
+
+
+def _assert_same(a, b, rtol):
+    """Equal to rtol, relative to each array's largest entry where entries cancel to ~0
+    (sums in another order differ in the last bits of the largest terms, not of the result)."""
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=rtol, atol=rtol * float(np.max(np.abs(v),
+                                                                            initial=0.0)))
+
+
+@settings(max_examples=int(__import__("os").environ.get("SCAN_EXAMPLES", 40)))
+@given(name=st.sampled_from(sorted(CELLS)), T=st.integers(3, 6), B=st.integers(1, 3),
+       I=st.integers(1, 4), H=st.integers(1, 4), layers=st.integers(1, 2),
+       bidirectional=st.booleans(), batch_first=st.booleans(), with_h0=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_compiled_equals_the_eager_loop(name, T, B, I, H, layers, bidirectional, batch_first,
+                                         with_h0, seed):
+    tg.manual_seed(seed)
+    model = nn.Recurrent(lambda n: CELLS[name](n, H), num_layers=layers, input_size=I,
+                         bidirectional=bidirectional, batch_first=batch_first).double()
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((B, T, I) if batch_first else (T, B, I))
+    hx = None
+    if with_h0:
+        probe = model.cell(0)(Tensor(x[0] if not batch_first else x[:, 0]), None)
+        n_state = len(probe) if isinstance(probe, tuple) else 1
+        hx = tuple(rng.standard_normal((layers * (1 + bidirectional), B, H))
+                   for _ in range(n_state))
+    path, vals_c, grads_c = _run(model, x, hx, compiled=True)
+    assert path == "compiled", scan_info()
+    _, vals_e, grads_e = _run(model, x, hx, compiled=False)
+    _assert_same(vals_c, vals_e, 1e-12)
+    _assert_same(grads_c, grads_e, 1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_float32_and_unbatched_input(name):
+    tg.manual_seed(3)
+    model = nn.Recurrent(lambda n: CELLS[name](n, 4), input_size=3)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    path, vals_c, grads_c = _run(model, x, None, compiled=True)
+    assert path == "compiled"
+    _, vals_e, grads_e = _run(model, x, None, compiled=False)
+    assert vals_c[0].dtype == np.float32 and vals_c[0].shape == (5, 4)
+    _assert_same(vals_c, vals_e, 1e-5)
+    _assert_same(grads_c, grads_e, 1e-4)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_builtin_layers_compiled_equal_their_kernels(kind):
+    """Without a kernel (fused=False) the layer runs its cell's step compiled."""
+    tg.manual_seed(4)
+    cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+    fused = cls(3, 4, num_layers=2, bidirectional=True).double()
+    plain = cls(3, 4, num_layers=2, bidirectional=True, fused=False).double()
+    plain.load_state_dict(fused.state_dict())
+    x = np.random.default_rng(1).standard_normal((6, 2, 3))
+    _, vals_k, grads_k = _run(fused, x, None, compiled=True)
+    path, vals_c, grads_c = _run(plain, x, None, compiled=True)
+    assert path == "compiled"
+    _assert_same(vals_c, vals_k, 1e-10)
+    _assert_same(grads_c, grads_k, 1e-10)
+
+
+def test_scan_as_a_function():
+    tg.manual_seed(0)
+    w = Tensor(np.random.default_rng(0).standard_normal((3, 3)) * 0.5, requires_grad=True)
+    xs = Tensor(np.random.default_rng(1).standard_normal((7, 2, 3)), requires_grad=True)
+
+    def step(x, h):
+        return (x + (h @ w if h is not None else 0.0)).tanh()
+
+    results = []
+    for compiled in (True, False):
+        w.grad = xs.grad = None
+        outs, h = scan(step, xs, None, compiled=compiled)
+        for reverse_outs, _ in [scan(step, xs, h, reverse=True, compiled=compiled)]:
+            ((outs * outs).sum() + reverse_outs.sum()).backward()
+        results.append([outs.data, h.data, w.grad.data, xs.grad.data])
+    _assert_same(results[0], results[1], 1e-12)
+    assert outs.shape == (7, 2, 3)
+
+
+def test_the_sequence_is_one_node_and_inputs_are_projected_once():
+    tg.manual_seed(0)
+    model = nn.Recurrent(lambda n: nn.LSTMCell(n, 4), input_size=3)
+    out, _ = model(Tensor(np.ones((9, 2, 3), dtype=np.float32)))
+    kinds, seen, todo = [], set(), [out]
+    while todo:
+        t = todo.pop()
+        if t._ctx is None or id(t._ctx) in seen:
+            continue
+        seen.add(id(t._ctx))
+        kinds.append(type(t._ctx).__name__)
+        todo.extend(t._ctx.parents)
+    assert kinds.count("Scan") == 1
+    # step 0 runs eagerly; the other 8 steps add no per-step node: the input projection of
+    # steps 1..8 is one Linear over all of them
+    assert kinds.count("Sigmoid") == 3 and kinds.count("Linear") == 3
+
+
+# ----- what cannot be compiled runs on the eager loop, with the same numbers -----------------
+class _NoTimeAxis(Function):
+    """y = 2 x;  dx = 2 g  (a user op that does not declare over_time)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g
+
+
+def _steps():
+    w = Tensor(np.full((2, 2), 0.3), requires_grad=True)
+
+    def item_step(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return h * (1.0 if h.sum().item() > -100 else 2.0)
+
+    def bool_step(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return h * 2 if bool((h.sum() > 1000).data) is False and bool(h.sum() < 1000) else h
+
+    def dropout_step(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return F.dropout(h, 0.5)
+
+    def numpy_random_step(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return h * float(np.random.random() < 2)
+
+    def constant_from_data(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return h + Tensor(h.data * 0.5)  # a constant read from the data, through .data
+
+    def user_op(x, h):
+        h = x if h is None else (x + h @ w).tanh()
+        return _NoTimeAxis.apply(h)
+
+    return w, {"item()": item_step, "bool()": bool_step, "random": dropout_step,
+               "random ": numpy_random_step, "changes": constant_from_data,
+               "over_time": user_op}
+
+
+@pytest.mark.parametrize("why", ["item()", "bool()", "random", "random ", "changes", "over_time"])
+def test_steps_that_cannot_be_compiled_run_eagerly_with_the_same_numbers(why):
+    w, steps = _steps()
+    step = steps[why]
+    xs = Tensor(np.random.default_rng(2).standard_normal((6, 2, 2)), requires_grad=True)
+    results = []
+    for compiled in (True, False):
+        tg.manual_seed(7)
+        np.random.seed(7)
+        w.grad = xs.grad = None
+        outs, h = scan(step, xs, None, compiled=compiled)
+        if compiled:
+            info = scan_info()
+            assert info["path"] == "eager" and why.strip() in info["why"], info
+        (outs * outs).sum().backward()
+        results.append([outs.data, h.data, w.grad.data, xs.grad.data])
+    _assert_same(results[0], results[1], 0)  # bit for bit: the same eager loop ran
+
+
+def test_a_data_dependent_branch_that_changes_between_steps_is_caught():
+    w = Tensor(np.eye(2), requires_grad=True)
+
+    def step(x, h):
+        h = x if h is None else x + h @ w
+        return h.tanh() if h.data.sum() > 0 else h.sigmoid()  # branches on .data
+
+    xs = Tensor(np.array([[[1.0, 1.0]], [[-5.0, -5.0]], [[5.0, 5.0]], [[1.0, 1.0]]]))
+    scan(step, xs, None)
+    assert scan_info()["path"] == "eager" and "not static" in scan_info()["why"]
+
+
+# ----- an override always runs ------------------------------------------------------------------
+def test_a_subclass_that_overrides_the_layer_step_runs_its_own_equations():
+    calls = []
+
+    class ScaledLSTM(nn.LSTM):
+        def _step(self, layer, direction, x, state):
+            calls.append(1)
+            h, c = super()._step(layer, direction, x, state)
+            return h * 0.5, c
+
+    tg.manual_seed(0)
+    base = nn.LSTM(3, 4).double()
+    mine = ScaledLSTM(3, 4).double()
+    mine.load_state_dict(base.state_dict())
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)))
+    out_base, _ = base(x)
+    out_mine, _ = mine(x)
+    assert calls  # the override ran (with the compiled path: step 0 and the two recordings)
+    assert not np.allclose(out_mine.data, out_base.data)
+    calls.clear()
+    mine.compiled = False
+    out_eager, _ = mine(x)
+    assert len(calls) == 5
+    np.testing.assert_allclose(out_mine.data, out_eager.data, rtol=1e-12)
+
+
+def test_a_cell_subclass_with_another_step_never_gets_the_builtin_kernel():
+    class DoubledGRUCell(nn.GRUCell):
+        @staticmethod
+        def step(x, h, *weights):
+            return nn.GRUCell.step(x, h, *weights) * 2.0
+
+    class DoubledGRU(nn.GRU):
+        _cell = DoubledGRUCell
+
+    tg.manual_seed(0)
+    base, mine = nn.GRU(3, 4).double(), DoubledGRU(3, 4).double()
+    mine.load_state_dict(base.state_dict())
+    assert base._kernel() is not None and mine._kernel() is None
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 1, 3)))
+    out, _ = mine(x)
+    h = Tensor(np.zeros((1, 4)))
+    for t in range(4):
+        h = DoubledGRUCell.step(x[t], h, *mine._layer_weights(0, 0))
+    np.testing.assert_allclose(out.data[-1], h.data, rtol=1e-12)
+
+
+# ----- memory ---------------------------------------------------------------------------------
+def _peak(compiled: bool) -> int:
+    tg.manual_seed(0)
+    model = nn.Recurrent(lambda n: nn.LSTMCell(n, 16), input_size=8, compiled=compiled)
+    x = Tensor(np.random.default_rng(0).standard_normal((256, 4, 8)).astype(np.float32))
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    out, _ = model(x)
+    (out * out).sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_compiled_peak_memory_is_no_more_than_the_eager_loop():
+    assert _peak(compiled=True) <= _peak(compiled=False)
+
+
+def test_scan_checks_its_input():
+    with pytest.raises(TypeError, match="xs must be a Tensor"):
+        scan(lambda x, h: x, np.ones((3, 2)))
+    with pytest.raises(ValueError, match="at least one step"):
+        scan(lambda x, h: x, Tensor(np.ones((0, 2))))
+    assert Scan.over_time is None
