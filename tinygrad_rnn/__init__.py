@@ -1,4 +1,5 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine on NumPy, for recurrent networks."""
+from tinygrad_rnn._memory import keep_freed_memory
 from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_rnn.tensor import (
     Tensor, arange, eye, full, get_rng, linspace, manual_seed, ones, ones_like, rand, randint,
@@ -18,9 +19,12 @@ from tinygrad_rnn.methods.reduce import (
     softmax, std, sum, var,
 )
 from tinygrad_rnn.autograd import grad
+from tinygrad_rnn.compiled import scan
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"
+
+keep_freed_memory()  # every step allocates the same arrays: keep their pages (see _memory)
 
 _SUBPACKAGES = ("nn", "optim", "data", "testing")
 
