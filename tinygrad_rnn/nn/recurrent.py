@@ -86,7 +86,12 @@ class _SequenceRunner(Module):
         return None
 
     def _pack_states(self, finals: list, unbatched: bool) -> Any:
-        raise NotImplementedError
+        """The final states of every layer-direction stacked: (L * D, B, H) each, a tuple of
+        such for tuple states (LSTM's (h_n, c_n))."""
+        if isinstance(finals[0], (tuple, list)):
+            return tuple(_unbatch(stack([f[i] for f in finals], axis=0), unbatched)
+                         for i in range(len(finals[0])))
+        return _unbatch(stack(finals, axis=0), unbatched)
 
     # ----- the loop ---------------------------------------------------------------------
     def _check_input(self, x: Any) -> tuple:
@@ -208,6 +213,7 @@ class RNNBase(_SequenceRunner):
     """Shared by RNN, LSTM and GRU: PyTorch's flat parameters, a cell's step per time step."""
 
     _cell: type = RNNCell  # whose static `step` holds the equations
+    _state_names: tuple = ("h0",)  # the state's parts, as the initial state names them
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -257,18 +263,23 @@ class RNNBase(_SequenceRunner):
         return self._parameters["weight_ih_l0"]
 
     def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
-        n = self.num_layers * self.num_directions
+        """One state per layer-direction: h (B, H), or for LSTM the pair (h, c)."""
+        n, name, names = self.num_layers * self.num_directions, type(self).__name__, \
+            self._state_names
         if hx is None:
-            return [Tensor(np.zeros((batch, self.hidden_size), dtype=dtype)) for _ in range(n)]
-        if isinstance(hx, (tuple, list)):
-            raise TypeError(f"{type(self).__name__}: h0 must be a Tensor, got a "
-                            f"{type(hx).__name__} (only LSTM takes a pair (h0, c0))")
-        h0 = _checked_state(hx, "h0", type(self).__name__, n, batch, unbatched,
-                            self.hidden_size, dtype)
-        return [h0[k] for k in range(n)]
-
-    def _pack_states(self, finals: list, unbatched: bool) -> Tensor:
-        return _unbatch(stack(finals, axis=0), unbatched)
+            zeros = [tuple(Tensor(np.zeros((batch, self.hidden_size), dtype=dtype))
+                           for _ in names) for _ in range(n)]
+            return zeros if len(names) > 1 else [z[0] for z in zeros]
+        if len(names) == 1 and isinstance(hx, (tuple, list)):
+            raise TypeError(f"{name}: h0 must be a Tensor, got a {type(hx).__name__} (only "
+                            f"LSTM takes a pair (h0, c0))")
+        if len(names) > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != len(names)):
+            raise TypeError(f"{name}: the initial state must be a pair ({', '.join(names)}) "
+                            f"of Tensors or None, got {type(hx).__name__}")
+        parts = [_checked_state(t, what, name, n, batch, unbatched, self.hidden_size, dtype)
+                 for t, what in zip(hx if len(names) > 1 else (hx,), names)]
+        return [tuple(p[k] for p in parts) if len(names) > 1 else parts[0][k]
+                for k in range(n)]
 
     def _step_options(self) -> dict:
         """Keyword options of the cell's step beyond the weights (RNN: its nonlinearity)."""
@@ -331,23 +342,7 @@ class LSTM(RNNBase):
     """
 
     _cell = LSTMCell
-
-    def _initial_states(self, hx: Any, batch: int, dtype: Any, unbatched: bool) -> list:
-        n = self.num_layers * self.num_directions
-        if hx is None:
-            return [(Tensor(np.zeros((batch, self.hidden_size), dtype=dtype)),
-                     Tensor(np.zeros((batch, self.hidden_size), dtype=dtype))) for _ in range(n)]
-        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-            raise TypeError(f"LSTM: the initial state must be a pair (h0, c0) of Tensors or "
-                            f"None, got {type(hx).__name__}")
-        h0 = _checked_state(hx[0], "h0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
-        c0 = _checked_state(hx[1], "c0", "LSTM", n, batch, unbatched, self.hidden_size, dtype)
-        return [(h0[k], c0[k]) for k in range(n)]
-
-    def _pack_states(self, finals: list, unbatched: bool) -> tuple:
-        h_n = stack([h for h, _ in finals], axis=0)
-        c_n = stack([c for _, c in finals], axis=0)
-        return _unbatch(h_n, unbatched), _unbatch(c_n, unbatched)
+    _state_names = ("h0", "c0")
 
     def forward(self, x: Tensor, h0: tuple | None = None, *, hx: tuple | None = None) -> tuple:
         """(output, (h_n, c_n)) from the initial pair h0 = (h_0, c_0); see the module docstring
@@ -465,9 +460,3 @@ class Recurrent(_SequenceRunner):
                              f"output h is {got}, expected a Tensor of shape "
                              f"{(x.shape[0], self.hidden_size)} (batch, hidden_size)")
         return new
-
-    def _pack_states(self, finals: list, unbatched: bool) -> Any:
-        if isinstance(finals[0], (tuple, list)):
-            return tuple(_unbatch(stack([f[i] for f in finals], axis=0), unbatched)
-                         for i in range(len(finals[0])))
-        return _unbatch(stack(finals, axis=0), unbatched)
