@@ -48,7 +48,7 @@ def test_float32_result_dtype_follows_numpy(spec, data):
 
 
 # ----- PyTorch: forward and backward through one helper ------------------------------------
-def assert_matches_torch(torch, spec: OpSpec, inputs: list, params: dict) -> None:
+def assert_matches_torch(torch, spec: OpInfo, inputs: list, params: dict) -> None:
     """Same forward value and same input gradients (for a random output seed) as PyTorch."""
     tfn = spec.fn if spec.torch == SAME else spec.torch
     ours = [x if i in spec.consts else tg.Tensor(x.copy(), requires_grad=x.dtype.kind == "f")
