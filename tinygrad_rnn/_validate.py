@@ -23,7 +23,8 @@ def torch_names(fn: Callable) -> Callable:
             for theirs, ours in _TORCH_NAMES:
                 if theirs in kwargs:
                     if ours in kwargs:
-                        owner = fn.__qualname__.removesuffix(".__init__")
+                        owner = fn.__qualname__.removesuffix(".__init__") \
+                            if fn.__name__ == "__init__" else fn.__name__
                         raise TypeError(f"{owner}() got both {ours}= and {theirs}= "
                                         f"({theirs} is PyTorch's name for {ours}); pass one")
                     kwargs[ours] = kwargs.pop(theirs)
