@@ -109,8 +109,9 @@ def _same(a: Any, b: Any) -> bool:
 class _Tape:
     """One recorded step, wired by references instead of Tensors."""
 
-    def __init__(self, ops: list, x: Tensor, state: tuple, new: tuple):
-        where: dict = {id(x): ("x",)}
+    def __init__(self, ops: list, x: Any, state: tuple, new: tuple):
+        xs = x if isinstance(x, tuple) else (x,)
+        where: dict = {id(xi): ("x", i) for i, xi in enumerate(xs)}
         for i, s in enumerate(state):
             where.setdefault(id(s), ("s", i))
         self.captured: list = []  # tensors from outside the step
@@ -201,15 +202,16 @@ def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
     return cls.apply(*values[:n], **kw)
 
 
-def _build(tape: _Tape, xs: Tensor, rest: list, state: tuple) -> tuple:
+def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
     """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
     Returns (the replayed steps' outputs stacked (n, ...), the final state as a tuple)."""
-    T = xs.shape[0]
+    seqs = xs if isinstance(xs, tuple) else (xs,)
+    T = seqs[0].shape[0]
     # the replayed steps, in replay order (time 1 .. T-1, or T-2 .. 0 for a reverse scan)
-    x_seq = xs[1:] if rest[-1] == T - 1 else xs[T - 2::-1]
-    hoisted: list = [x_seq]
+    index = slice(1, None) if rest[-1] == T - 1 else slice(T - 2, None, -1)
+    hoisted: list = [x[index] for x in seqs]
     captured: list = list(tape.captured)
-    loop: dict = {("x",): ("H", 0)}
+    loop: dict = {("x", i): ("H", i) for i in range(len(seqs))}
     for j in range(len(captured)):
         loop[("c", j)] = ("C", j)
     for i in range(len(state)):
@@ -524,24 +526,31 @@ def _output(state: Any) -> Tensor:
     return state[0] if isinstance(state, tuple) else state
 
 
-def scan(step: Callable[[Tensor, Any], Any], xs: Tensor, state: Any = None, *,
+def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
          reverse: bool = False, compiled: bool = True) -> tuple:
     """Run `state = step(xs[t], state)` for t = 0 .. T-1 (T-1 .. 0 with reverse=True).
 
+    xs is a Tensor (T, ...) or a tuple of such (the step then gets a tuple of slices).
     Returns (outputs, state): outputs (T, ...) stacks each step's output (the new state, or
     the first element of a tuple state) in input time order; state is the last one. The
     numbers are the plain loop's; with compiled=True (the default) steps 1.. are recorded
     and replayed as this module's docstring describes, and a step that cannot be compiled
     runs on the plain loop (`scan_info()` says which path the last call took, and why).
     """
-    if not isinstance(xs, Tensor):
-        raise TypeError(f"scan: xs must be a Tensor (T, ...), got {type(xs).__name__}")
-    if xs.ndim == 0 or xs.shape[0] == 0:
-        raise ValueError(f"scan: xs needs a leading time axis with at least one step, got "
-                         f"shape {xs.shape}")
-    T = xs.shape[0]
+    seqs = xs if isinstance(xs, tuple) else (xs,)
+    for x in seqs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"scan: xs must be a Tensor (T, ...) or a tuple of them, got "
+                            f"{type(x).__name__}")
+        if x.ndim == 0 or x.shape[0] == 0 or x.shape[0] != seqs[0].shape[0]:
+            raise ValueError(f"scan: xs need one leading time axis with at least one step, "
+                             f"got shapes {[t.shape for t in seqs]}")
+    T = seqs[0].shape[0]
+
+    def at(t: int) -> Any:
+        return tuple(x[t] for x in seqs) if isinstance(xs, tuple) else xs[t]
     order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
-    state = step(xs[order[0]], state)
+    state = step(at(order[0]), state)
     first = _output(state)
     rest = order[1:]
     why = None
@@ -553,7 +562,7 @@ def scan(step: Callable[[Tensor, Any], Any], xs: Tensor, state: Any = None, *,
         why = "a scan inside a step that is being recorded"
     if why is None:
         try:
-            seq, finals = _compiled(step, xs, rest, state)
+            seq, finals = _compiled(step, xs, at, rest, state)
         except NotStatic as e:
             why = str(e)
         else:
@@ -565,19 +574,19 @@ def scan(step: Callable[[Tensor, Any], Any], xs: Tensor, state: Any = None, *,
     _LAST.update(path="eager", why=why)
     outs = [first]
     for t in rest:
-        state = step(xs[t], state)
+        state = step(at(t), state)
         outs.append(_output(state))
     return stack(outs[::-1] if reverse else outs, axis=0), state
 
 
-def _compiled(step: Callable, xs: Tensor, rest: list, state: Any) -> tuple:
+def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any) -> tuple:
     """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
     s0 = _structure(state)
     before = _random_states()
     try:
-        x1 = xs[rest[0]]
+        x1 = at(rest[0])
         ops1, new1 = _record(step, x1, state)
-        x2 = xs[rest[1]]
+        x2 = at(rest[1])
         ops2, new2 = _record(step, x2, new1)
         drew = not _same_random(before, _random_states())
     finally:  # recording must not consume random numbers the real steps will draw

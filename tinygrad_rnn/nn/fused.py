@@ -242,7 +242,7 @@ class LSTMSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None):
         arrays = (x, h0, c0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
         dt = np.result_type(*arrays)
         x, h0, c0, w_ih, w_hh = (a.astype(dt, copy=False) for a in (x, h0, c0, w_ih, w_hh))
@@ -283,6 +283,9 @@ class LSTMSequence(Function):
             h_prev, c_prev = hs[t], ct
         ctx.save_for_backward(x2, h0, c0, w_ih, w_hh, gates, cs, tanh_cs, hs)
         ctx.reverse, ctx.has_bias, ctx.x_shape = reverse, b_ih is not None, x.shape
+        ctx.lengths = lengths
+        if lengths is not None:  # each sequence's c at its own last step (forward order)
+            return hs, cs[lengths - 1, np.arange(b)]
         return hs, c_prev.copy()  # c_n is its own array: cs stays as backward needs it
 
     @staticmethod
@@ -315,15 +318,25 @@ class LSTMSequence(Function):
         np.subtract(1, dc_from_h, out=dc_from_h)
         dc_from_h *= go
         dh = np.empty((b, h), dtype=dt)
-        dc = g_c.astype(dt, copy=True)
+        lengths = ctx.lengths
+        if lengths is None:
+            dc = g_c.astype(dt, copy=True)
+        else:  # g_c enters at each sequence's last step
+            dc = np.zeros((b, h), dtype=dt)
+            g_c = g_c.astype(dt, copy=False)
         dht = np.empty((b, h), dtype=dt)
         tmp = np.empty((b, h), dtype=dt)
         order = _steps(t_len, not ctx.reverse)
+        last = None if lengths is None else lengths - 1
         for t in order:
             if t == order[0]:
                 np.copyto(dht, g[t])
             else:
                 np.add(g[t], dh, out=dht)
+            if last is not None:
+                ends = last == t
+                if ends.any():
+                    dc[ends] += g_c[ends]
             np.multiply(dht, dc_from_h[t], out=tmp)
             dc += tmp
             dat = da[t]
@@ -345,17 +358,19 @@ class LSTMSequence(Function):
 
 def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                   bias_ih: Optional[Tensor] = None, bias_hh: Optional[Tensor] = None,
-                  reverse: bool = False) -> tuple:
+                  reverse: bool = False, lengths: Optional[np.ndarray] = None) -> tuple:
     """Run an LSTM over a time-major sequence as one graph node.
 
     Returns (out, h_n, c_n): out (T, B, H) in input time order, h_n and c_n (B, H) the last
-    states computed (at step T-1, or step 0 when reverse=True).
+    states computed (at step T-1, or step 0 when reverse=True); with `lengths` (forward
+    only), c_n holds each sequence's c at its own last step lengths[b] - 1.
     """
     x, h0, c0, weight_ih, weight_hh = map(_as_tensor, (x, h0, c0, weight_ih, weight_hh))
     _check("lstm_sequence", x, {"h0": h0, "c0": c0}, weight_ih, weight_hh, bias_ih, bias_hh, 4)
     t_len = x.shape[0]
     out, c_n = LSTMSequence.apply(x, h0, c0, weight_ih, weight_hh,
-                                  *_bias_args(bias_ih, bias_hh, weight_hh), reverse=reverse)
+                                  *_bias_args(bias_ih, bias_hh, weight_hh), reverse=reverse,
+                                  lengths=lengths)
     return out, out[0 if reverse else t_len - 1], c_n
 
 
@@ -502,17 +517,25 @@ def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
 # Each runs one layer-direction exactly as the loop over that step function would; a layer
 # uses one only when its step is that function (see RNNBase._kernel), and tests/nn/test_fused.py
 # checks every kernel against the cell's step itself.
-def _rnn_kernel(x, h0, weights, reverse, nonlinearity="tanh"):
-    return rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
+def _at_lengths(out: Tensor, lengths: Any) -> Tensor:
+    """Each sequence's output at its own last step: out[lengths - 1, b]."""
+    return out[lengths - 1, np.arange(out.shape[1])]
 
 
-def _lstm_kernel(x, state, weights, reverse):
-    out, h_n, c_n = lstm_sequence(x, state[0], state[1], *weights, reverse=reverse)
-    return out, (h_n, c_n)
+def _rnn_kernel(x, h0, weights, reverse, nonlinearity="tanh", lengths=None):
+    out, h_n = rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
+    return out, (h_n if lengths is None else _at_lengths(out, lengths))
 
 
-def _gru_kernel(x, h0, weights, reverse):
-    return gru_sequence(x, h0, *weights, reverse=reverse)
+def _lstm_kernel(x, state, weights, reverse, lengths=None):
+    out, h_n, c_n = lstm_sequence(x, state[0], state[1], *weights, reverse=reverse,
+                                  lengths=lengths)
+    return out, ((h_n if lengths is None else _at_lengths(out, lengths)), c_n)
+
+
+def _gru_kernel(x, h0, weights, reverse, lengths=None):
+    out, h_n = gru_sequence(x, h0, *weights, reverse=reverse)
+    return out, (h_n if lengths is None else _at_lengths(out, lengths))
 
 
 KERNELS = {RNNCell.step: _rnn_kernel, LSTMCell.step: _lstm_kernel, GRUCell.step: _gru_kernel}

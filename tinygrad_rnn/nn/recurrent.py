@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tinygrad_rnn import ops
 from tinygrad_rnn.compiled import scan
 from tinygrad_rnn._validate import check_int, check_number, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import functional as F
@@ -123,10 +124,13 @@ class _SequenceRunner(Module):
                              f"need at least one time step")
         return x, unbatched
 
-    def forward(self, x: Tensor, hx: Any = None) -> tuple:
-        """Run every layer and direction over the sequence; return (output, final states)."""
+    def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
+        """Run every layer and direction over the sequence; return (output, final states).
+        With `lengths`, each sequence of the padded batch has its own length (see
+        _run_direction)."""
         seq, unbatched = self._check_input(x)
         T, B = seq.shape[0], seq.shape[1]
+        lens = _checked_lengths(lengths, T, B, type(self).__name__)
         states = self._initial_states(hx, B, seq.dtype, unbatched)
         L, D = self.num_layers, self.num_directions
         finals: list = [None] * (L * D)
@@ -134,7 +138,7 @@ class _SequenceRunner(Module):
             outs = []
             for d in range(D):
                 k = layer * D + d
-                out, finals[k] = self._run_direction(layer, d, seq, states[k], reverse=d == 1)
+                out, finals[k] = self._run_direction(layer, d, seq, states[k], d == 1, lens)
                 outs.append(out)
             seq = outs[0] if D == 1 else concatenate(outs, axis=-1)
             if self.dropout > 0 and self.training and layer < L - 1:
@@ -147,19 +151,48 @@ class _SequenceRunner(Module):
         return output, self._pack_states(finals, unbatched)
 
     def _run_direction(self, layer: int, direction: int, seq: Tensor, state: Any,
-                       reverse: bool) -> tuple:
+                       reverse: bool, lengths: np.ndarray | None = None) -> tuple:
         """One layer-direction over the whole (T, B, F) sequence: (outputs (T, B, H) in input
         time order, final state); reverse runs from the last step to the first. A kernel
         registered for this exact step runs it; otherwise the step itself, through `scan`
-        (compiled unless compiled=False, and always on the eager loop where it cannot be)."""
-        kernel = self._kernel()
-        if kernel is not None:
-            return kernel(seq, state, self._layer_weights(layer, direction), reverse,
-                          **self._step_options())
+        (compiled unless compiled=False, and always on the eager loop where it cannot be).
 
-        def step(x: Tensor, s: Any) -> Any:
-            return self._step(layer, direction, x, s)
-        return scan(step, seq, state, reverse=reverse, compiled=self.compiled)
+        With lengths, a reverse direction first reverses each sequence within its own length
+        (so every direction starts at step 0 of every sequence); past a sequence's length the
+        state is held (kernels: the final state is taken at each sequence's last step) and
+        the output is zero, so padding gets exactly zero gradient."""
+        kernel = self._kernel()
+        weights = self._layer_weights(layer, direction) if kernel is not None else None
+        if lengths is None:
+            if kernel is not None:
+                return kernel(seq, state, weights, reverse, **self._step_options())
+
+            def step(x: Tensor, s: Any) -> Any:
+                return self._step(layer, direction, x, s)
+            return scan(step, seq, state, reverse=reverse, compiled=self.compiled)
+        T, B = seq.shape[0], seq.shape[1]
+        batch = np.arange(B)
+        flip = _within_lengths(lengths, T) if reverse else None
+        if flip is not None:
+            seq = seq[flip, batch]
+        valid = np.arange(T)[:, None, None] < lengths[None, :, None]  # (T, B, 1)
+        if kernel is not None:
+            out, final = kernel(seq, state, weights, False, lengths=lengths,
+                                **self._step_options())
+        else:
+            def held(inputs: tuple, s: Any) -> Any:  # past its length a sequence keeps s
+                x, keep = inputs
+                new = self._step(layer, direction, x, s)
+                if s is None:  # step 0: every sequence has at least one step
+                    return new
+                if isinstance(new, tuple):
+                    return tuple(ops.Where.apply(keep, a, b) for a, b in zip(new, s))
+                return ops.Where.apply(keep, new, s)
+            out, final = scan(held, (seq, Tensor(valid)), state, compiled=self.compiled)
+        out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))
+        if flip is not None:
+            out = out[flip, batch]
+        return out, final
 
     def extra_repr(self) -> str:
         s = f"num_layers={self.num_layers}" if self.num_layers != 1 else ""
@@ -193,6 +226,32 @@ def _checked_state(t: Any, what: str, owner: str, n: int, batch: int, unbatched:
                              f"num_layers * num_directions first" +
                              ("" if unbatched else ", then batch"))
     return t.reshape(t.shape[0], 1, *t.shape[1:]) if unbatched else t
+
+
+def _checked_lengths(lengths: Any, T: int, B: int, owner: str) -> np.ndarray | None:
+    """lengths as a (B,) int64 array of values in 1..T, or None when every one is T."""
+    if lengths is None:
+        return None
+    arr = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{owner}: lengths must hold integers (one length per sequence), got "
+                        f"dtype {arr.dtype}")
+    arr = arr.reshape(-1) if arr.ndim == 0 else arr
+    if arr.shape != (B,):
+        raise ValueError(f"{owner}: lengths has shape {arr.shape}, expected ({B},): one "
+                         f"length per sequence of the batch")
+    if arr.size and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(f"{owner}: lengths must be in 1..{T} (the padded sequence length), "
+                         f"got min {arr.min()}, max {arr.max()}")
+    arr = arr.astype(np.int64)
+    return None if np.all(arr == T) else arr
+
+
+def _within_lengths(lengths: np.ndarray, T: int) -> np.ndarray:
+    """(T, B) time indices that reverse each sequence within its own length (t -> len-1-t)
+    and leave its padding in place; applying it twice gives the identity."""
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
 
 
 def _state_argument(owner: str, h0: Any, hx: Any) -> Any:
@@ -325,9 +384,11 @@ class RNN(RNNBase):
     def _step_options(self) -> dict:
         return {"nonlinearity": self.nonlinearity}
 
-    def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
-        """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
-        return super().forward(x, _state_argument(type(self).__name__, h0, hx))
+    def forward(self, x: Tensor, h0: Tensor | None = None, lengths: Any = None, *,
+                hx: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes and lengths. `hx=` is
+        PyTorch's name for h0."""
+        return super().forward(x, _state_argument(type(self).__name__, h0, hx), lengths)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -344,10 +405,11 @@ class LSTM(RNNBase):
     _cell = LSTMCell
     _state_names = ("h0", "c0")
 
-    def forward(self, x: Tensor, h0: tuple | None = None, *, hx: tuple | None = None) -> tuple:
+    def forward(self, x: Tensor, h0: tuple | None = None, lengths: Any = None, *,
+                hx: tuple | None = None) -> tuple:
         """(output, (h_n, c_n)) from the initial pair h0 = (h_0, c_0); see the module docstring
-        for shapes. `hx=` is PyTorch's name for h0."""
-        return super().forward(x, _state_argument("LSTM", h0, hx))
+        for shapes and lengths. `hx=` is PyTorch's name for h0."""
+        return super().forward(x, _state_argument("LSTM", h0, hx), lengths)
 
 
 class GRU(RNNBase):
@@ -359,9 +421,11 @@ class GRU(RNNBase):
 
     _cell = GRUCell
 
-    def forward(self, x: Tensor, h0: Tensor | None = None, *, hx: Tensor | None = None) -> tuple:
-        """(output, h_n); see the module docstring for shapes. `hx=` is PyTorch's name for h0."""
-        return super().forward(x, _state_argument(type(self).__name__, h0, hx))
+    def forward(self, x: Tensor, h0: Tensor | None = None, lengths: Any = None, *,
+                hx: Tensor | None = None) -> tuple:
+        """(output, h_n); see the module docstring for shapes and lengths. `hx=` is
+        PyTorch's name for h0."""
+        return super().forward(x, _state_argument(type(self).__name__, h0, hx), lengths)
 
 
 class Recurrent(_SequenceRunner):
