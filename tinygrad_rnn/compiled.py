@@ -191,6 +191,12 @@ class _Plan:
         self.shapes_c: list = []
         self.shapes_s: list = []
         self.routes = None  # built on the first backward (needs the outputs' shapes)
+        # positions in the flat list of a step's values (Scan.forward's env)
+        self.inputs_at: list = []
+        self.outputs_at: list = []
+        self.n_outputs: list = []
+        self.new_at: tuple = ()
+        self.n_values = 0
         self.slot_base: list = []
 
 
@@ -234,6 +240,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
             plan.ops.append([cls, tuple(ins), plain, keyed, ctx])
             plan.shapes.append(tape.shapes[m])
             plan.multi.append(tape.multi[m])
+            plan.n_outputs.append(len(names))
             continue
         pool = captured if kind == "C" else hoisted
         res = _run_once(cls, kw, keyed, [hoisted[j] if s == "H" else captured[j]
@@ -247,9 +254,28 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
     plan.shapes_h = [h.shape[1:] for h in hoisted]
     plan.shapes_c = [c.shape for c in captured]
     plan.shapes_s = [t.shape for t in state]
+    _place(plan)
     _wire(plan, hoisted, captured, state)
     results = Scan.apply(*hoisted, *captured, *state, plan=plan)
     return results[0], tuple(results[1:])
+
+
+def _place(plan: _Plan) -> None:
+    """Where each loop reference lives in Scan.forward's flat list of values."""
+    nc, nh, ns = plan.n_captured, plan.n_hoisted, len(plan.shapes_s)
+    at = nc + nh + ns
+    for multi, n in zip(plan.multi, plan.n_outputs):
+        plan.outputs_at.append(at)
+        at += n
+    plan.n_values = at
+    first = {"C": 0, "H": nc, "S": nc + nh}
+
+    def position(r: tuple) -> int:
+        if r[0] == "R":
+            return plan.outputs_at[r[1]] + (r[2] or 0)
+        return first[r[0]] + r[1]
+    plan.inputs_at = [tuple(position(r) for r in op[1]) for op in plan.ops]
+    plan.new_at = tuple(position(r) for r in plan.new)
 
 
 def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
@@ -295,35 +321,47 @@ class Scan(Function):
         nh, nc = plan.n_hoisted, plan.n_captured
         hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
         state = list(arrays[nh + nc:])
+        # one flat list of the step's values: captured, hoisted rows, state, op outputs
+        env: list = list(captured) + [None] * (plan.n_values - nc)
+        h0, s0, ns = nc, nc + nh, len(state)
         ops = []
-        for cls, refs, plain, keyed, slots in plan.ops:
+        for (cls, refs, plain, keyed, slots), idx, at in zip(plan.ops, plan.inputs_at,
+                                                             plan.outputs_at):
             fixed = {i: captured[r[1]] for i, r in enumerate(refs) if r[0] == "C"}
             if cls.prepare is not None and fixed:  # once per sequence, e.g. a contiguous W^T
                 plain = {**plain, **cls.prepare(plain, fixed)}
-            ops.append((cls, refs, plain, keyed, slots))
+            ops.append((cls, idx, plain, keyed, slots, at))
+        new_at = plan.new_at
         steps = [None] * plan.steps
         stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
         seq = None
         for k in range(plan.steps):
-            env: list = [None] * len(ops)
-            ctxs: list = [None] * len(ops)
-            for m, (cls, refs, plain, keyed, slots) in enumerate(ops):
-                vals = [_value(r, hoisted, captured, state, env, k) for r in refs]
+            for j in range(nh):
+                env[h0 + j] = hoisted[j][k]
+            env[s0:s0 + ns] = state
+            ctxs: list = []
+            for cls, idx, plain, keyed, slots, at in ops:
                 c = cls.__new__(cls)
                 c.parents = slots
                 if keyed:
+                    vals = [env[i] for i in idx]
                     n = len(vals) - len(keyed)
                     out = cls.forward(c, *vals[:n], **plain, **dict(zip(keyed, vals[n:])))
                 else:
-                    out = cls.forward(c, *vals, **plain)
-                if out.__class__ is not np.ndarray and out.__class__ is not tuple:
-                    out = np.asarray(out)
-                env[m], ctxs[m] = out, c
-            state = [_value(r, hoisted, captured, state, env, k) for r in plan.new]
+                    out = cls.forward(c, *[env[i] for i in idx], **plain)
+                if out.__class__ is tuple:
+                    env[at:at + len(out)] = out
+                elif out.__class__ is np.ndarray:
+                    env[at] = out
+                else:
+                    env[at] = np.asarray(out)
+                ctxs.append(c)
+            state = [env[i] for i in new_at]
             if seq is None:
                 seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
-                plan.out_meta = [tuple((o.shape, o.dtype) for o in
-                                       (e if isinstance(e, tuple) else (e,))) for e in env]
+                plan.out_meta = [tuple((env[i].shape, env[i].dtype) for i in
+                                       range(at, at + n)) for at, n in
+                                 zip(plan.outputs_at, plan.n_outputs)]
             seq[k] = state[0]
             steps[k] = ctxs
             for m in stash:
@@ -341,21 +379,21 @@ class Scan(Function):
         first_state = n_slots - len(plan.shapes_s)
         g_h: list = [None] * nh  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * nc
-        batched = {m: np.zeros((plan.steps,) + plan.out_meta[m][0][0], plan.out_meta[m][0][1])
-                   for m in plan.batched}
+        batched: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
         g_state = list(g_final)
-        g_state[0] = g_state[0].copy()  # ours to add into
         new_routes = routes[-1]
-        ops = plan.ops
+        # per op, newest first: (index, class, first slot, outputs, gradients kept for a
+        # batched pass or None, where its input gradients go)
+        order = [(m, op[0], plan.slot_base[m], len(plan.out_meta[m]) if plan.multi[m] else 0,
+                  batched.get(m), routes[m]) for m, op in enumerate(plan.ops)][::-1]
         for k in range(plan.steps - 1, -1, -1):
             store: list = [None] * n_slots
             owned: set = set()
-            g_state[0] += g_seq[k]
+            g_state[0] = g_state[0] + g_seq[k]
             _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
             ctxs = steps[k]
-            for m in range(len(ops) - 1, -1, -1):
-                cls, base, n_out = ops[m][0], plan.slot_base[m], len(plan.out_meta[m])
-                if plan.multi[m]:
+            for m, cls, base, n_out, kept, route in order:
+                if n_out:
                     g = store[base:base + n_out]
                     if all(gi is None for gi in g):
                         continue
@@ -366,22 +404,22 @@ class Scan(Function):
                     g = store[base]
                     if g is None:
                         continue
-                    if m in batched:
-                        batched[m][k] = g
+                    if kept is not None:
+                        kept[k] = g
                     pgrads = cls.backward(ctxs[m], g)
-                if pgrads.__class__ is not tuple:
-                    pgrads = (pgrads,)
-                _deliver(routes[m], pgrads, store, owned, slot_meta, g_h, g_c, k, plan)
+                _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
+                         owned, slot_meta, g_h, g_c, k, plan)
             ctxs.clear()  # this step's saved arrays are no longer needed
-            g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else
-                       (g if first_state + i in owned else g.copy())
+            g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
                        for i, g in enumerate(store[first_state:])]
         for m, (which, slots) in plan.batched.items():
-            cls, refs = ops[m][0], ops[m][1]
+            cls, refs = plan.ops[m][0], plan.ops[m][1]
             c = cls.__new__(cls)
             c.parents = slots
             c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
-            pgrads = cls.backward(c, batched[m])
+            meta = plan.out_meta[m][0]
+            pgrads = cls.backward(c, np.stack([np.zeros(*meta) if g is None else g
+                                               for g in batched[m]]))
             if pgrads.__class__ is not tuple:
                 pgrads = (pgrads,)
             for i, r in enumerate(refs):
@@ -432,61 +470,53 @@ def _routes(plan: _Plan, dtypes: list) -> tuple:
 def _deliver(routes: tuple, grads: Any, store: list, owned: set, slot_meta: list, g_h: list,
              g_c: list, k: int, plan: _Plan) -> None:
     """Add each gradient to where its route says; a buffer allocated here is `owned` (added
-    into in place), one handed over by a backward is copied before anything is added."""
+    into in place), one handed over by a backward is never changed."""
     for route, g in zip(routes, grads):
         if g is None or route is None:
             continue
         code, j, shape, dtype = route
-        if code == 1:  # the hoisted value's row for this step
+        if g.__class__ is np.ndarray:
+            if g.shape != shape:
+                g = autograd._sum_to(g, shape, Scan, j)
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+            if code == 0:  # a slot of this step: the common case
+                cur = store[j]
+                if cur is None:
+                    store[j] = g
+                elif j in owned:
+                    cur += g
+                else:
+                    store[j] = cur + g
+                    owned.add(j)
+            elif code == 1:  # the hoisted value's row for this step
+                buf = g_h[j]
+                if buf is None:
+                    buf = g_h[j] = np.zeros((plan.steps,) + shape, dtype)
+                buf[k] += g
+            else:  # a captured value: summed over the steps
+                g_c[j] = g if g_c[j] is None else g_c[j] + g
+            continue
+        if g.__class__ is not IndexedGrad:
+            _deliver((route,), (np.asarray(g),), store, owned, slot_meta, g_h, g_c, k, plan)
+            continue
+        if code == 1:
             buf = g_h[j]
             if buf is None:
                 buf = g_h[j] = np.zeros((plan.steps,) + shape, dtype)
-            if g.__class__ is IndexedGrad:
-                g.add_to(buf[k])
-            else:
-                buf[k] += g if g.shape == shape else autograd._sum_to(g, shape, Scan, j)
+            g.add_to(buf[k])
             continue
-        if g.__class__ is IndexedGrad:
-            cur = store[j] if code == 0 else g_c[j]
-            if cur is None or (code == 0 and j not in owned):
-                cur = np.zeros(shape, dtype) if cur is None else cur.copy()
-                if code == 0:
-                    owned.add(j)
-            elif code == 2:
-                cur = cur.copy() if cur is not None else cur
+        cur = store[j] if code == 0 else g_c[j]
+        if code == 0 and cur is not None and j in owned:
             g.add_to(cur)
-            if code == 0:
-                store[j] = cur
-            else:
-                g_c[j] = cur
             continue
-        if g.shape != shape:
-            g = autograd._sum_to(g, shape, Scan, j)
-        if g.dtype != dtype:
-            g = g.astype(dtype)
-        if code == 2:
-            g_c[j] = g if g_c[j] is None else g_c[j] + g
-            continue
-        cur = store[j]
-        if cur is None:
-            store[j] = g
-        elif j in owned:
-            cur += g
-        else:
-            store[j] = cur + g
+        cur = np.zeros(shape, dtype) if cur is None else cur.copy()
+        g.add_to(cur)
+        if code == 0:
+            store[j] = cur
             owned.add(j)
-
-
-def _value(r: tuple, hoisted, captured, state, env, k) -> Any:
-    kind = r[0]
-    if kind == "R":
-        out = env[r[1]]
-        return out if r[2] is None else out[r[2]]
-    if kind == "S":
-        return state[r[1]]
-    if kind == "H":
-        return hoisted[r[1]][k]
-    return captured[r[1]]
+        else:
+            g_c[j] = cur
 
 
 def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
