@@ -9,6 +9,8 @@ processed; each node's Function is released right after it has been used.
 """
 from __future__ import annotations
 
+import itertools
+import weakref
 from heapq import heappop, heappush
 from typing import Any, Sequence
 
@@ -72,9 +74,23 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
     heap: list = []  # (-seq, node): newest first; a node enters when its first gradient arrives
     inner = _wanted_nodes(wanted)
     changed = _function.last_inplace  # nodes older than the latest in-place change get checked
+    obs = _function.observer
+    deliver = _deliver
+    if _HOOKS:  # hooked leaves wait until every contribution has arrived
+        held: dict = {}
+        hooked = _hooked_nodes()
+
+        def deliver(node, g, wanted, leaf_out):  # noqa: F811
+            if id(node) in _HOOKS:
+                prev = held.get(id(node))
+                held[id(node)] = (node, g if prev is None else prev[1] + g)
+            else:
+                _deliver(node, g, wanted, leaf_out)
+    else:
+        held = hooked = None
     for r, s in zip(roots, seeds):
         if r._ctx is None:
-            _deliver(r, s, wanted, leaf_out)
+            deliver(r, s, wanted, leaf_out)
         else:
             _add(grads, heap, owned, r, s)
 
@@ -91,10 +107,16 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         outs = ctx.outputs
         if outs:
             g = [np.zeros(shape, dtype) if gi is None else gi for gi, (shape, dtype) in zip(g, outs)]
+        if hooked is not None and id(ctx) in hooked:
+            g = _run_hooks(hooked[id(ctx)], g, bool(outs))
         if inner is not None and id(ctx) in inner:
             for k, t in inner[id(ctx)]:
                 _deliver(t, g[k] if outs else g, wanted, leaf_out)
+        if obs is not None:
+            obs.backward_before(ctx)
         pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
+        if obs is not None:
+            obs.backward_after(ctx, g, pgrads if pgrads.__class__ is tuple else (pgrads,))
         if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
         if len(pgrads) != len(parents):
@@ -128,7 +150,7 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
             if pg.dtype != p.data.dtype:
                 pg = pg.astype(p.data.dtype)
             if pctx is None:
-                _deliver(p, pg, wanted, leaf_out)
+                deliver(p, pg, wanted, leaf_out)
                 continue
             if pctx.outputs:
                 _add(grads, heap, owned, p, pg)
@@ -144,7 +166,113 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         if not retain_graph:  # free the saved arrays and the graph behind this node now
             ctx.__dict__.clear()
             ctx.parents = None  # marks the node as released
+    if held:
+        for node, g in held.values():
+            entry = _HOOKS.get(id(node))
+            g = _apply_fns(entry, node, g) if entry is not None else g
+            _deliver(node, g, wanted, leaf_out)
     return leaf_out
+
+
+# ----- tensor hooks --------------------------------------------------------------------------
+class _HookEntry:
+    __slots__ = ("ref", "fns", "retain")
+
+    def __init__(self, ref: Any):
+        self.ref, self.fns, self.retain = ref, {}, False
+
+
+_HOOKS: dict = {}  # id(tensor) -> _HookEntry, for tensors with hooks or retain_grad
+_hook_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by register_hook (and the module hooks): `remove()` takes the hook away."""
+
+    def __init__(self, table: dict, key: Any):
+        self._table, self._key = table, key
+
+    def remove(self) -> None:
+        self._table.pop(self._key, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def _entry(t: Any) -> _HookEntry:
+    k = id(t)
+    entry = _HOOKS.get(k)
+    if entry is None:
+        entry = _HOOKS[k] = _HookEntry(weakref.ref(t, lambda _, k=k: _HOOKS.pop(k, None)))
+    return entry
+
+
+def register_hook(t: Any, fn: Any) -> RemovableHandle:
+    """fn(grad) -> Tensor | None runs on t's fully accumulated gradient, before it flows on
+    (for a leaf: before it is added to .grad); a returned Tensor replaces the gradient."""
+    if not t.requires_grad:
+        raise RuntimeError(f"register_hook: the tensor (shape {t.shape}) does not require "
+                           f"grad, so no gradient will ever reach the hook")
+    if not callable(fn):
+        raise TypeError(f"register_hook: expected a function of the gradient, got "
+                        f"{type(fn).__name__}")
+    entry = _entry(t)
+    key = next(_hook_ids)
+    entry.fns[key] = fn
+    return RemovableHandle(entry.fns, key)
+
+
+def retain_grad(t: Any) -> None:
+    """Keep .grad on a tensor made by an op (leaves keep theirs anyway)."""
+    if not t.requires_grad:
+        raise RuntimeError(f"retain_grad: the tensor (shape {t.shape}) does not require grad")
+    if t._ctx is not None:
+        _entry(t).retain = True
+
+
+def _hooked_nodes() -> dict:
+    """{id(node): [(output index, entry)]} for the non-leaf tensors with hooks."""
+    out: dict = {}
+    for entry in list(_HOOKS.values()):
+        t = entry.ref()
+        if t is not None and t._ctx is not None:
+            ids = t._ctx.output_ids if t._ctx.outputs else (id(t),)
+            if id(t) in ids:
+                out.setdefault(id(t._ctx), []).append((ids.index(id(t)), entry))
+    return out
+
+
+def _apply_fns(entry: _HookEntry, t: Any, g: np.ndarray) -> np.ndarray:
+    for fn in list(entry.fns.values()):
+        new = fn(_tensor.Tensor(g))
+        if new is not None:
+            data = new.data if isinstance(new, _tensor.Tensor) else np.asarray(new)
+            if data.shape != t.shape:
+                raise RuntimeError(f"a gradient hook returned shape {data.shape}, expected "
+                                   f"the tensor's shape {t.shape}")
+            g = data
+    return g
+
+
+def _run_hooks(entries: list, g: Any, several: bool) -> Any:
+    """A node's gradient after the hooks of its outputs (and retain_grad) have run."""
+    for k, entry in entries:
+        t = entry.ref()
+        if t is None:
+            continue
+        gk = g[k] if several else g
+        gk = _apply_fns(entry, t, gk)
+        if entry.retain:
+            t.grad = _tensor.Tensor(np.array(gk)) if t.grad is None else \
+                _tensor.Tensor(t.grad.data + gk)
+        if several:
+            g[k] = gk
+        else:
+            g = gk
+    return g
 
 
 def _add(grads: dict, heap: list, owned: set, t: Any, g: np.ndarray) -> None:

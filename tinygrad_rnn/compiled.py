@@ -40,18 +40,18 @@ class NotStatic(Exception):
     """The step cannot be compiled; the message says why (the eager loop runs instead)."""
 
 
-class _Recorder:
-    """Function.apply calls it with every op; Tensor reads into Python taint the tape."""
+class _Recorder(function.Observer):
+    """Keeps every op applied; a tensor's value read into Python taints the tape."""
 
     def __init__(self) -> None:
         self.ops: list = []
         self.tainted: str | None = None
 
-    def __call__(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
+    def after(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
         self.ops.append((cls, ctx, parents, kwargs, result))
 
-    def taint(self, why: str) -> None:
-        self.tainted = self.tainted or why
+    def read(self, how: str) -> None:
+        self.tainted = self.tainted or f"reads a tensor's value with {how}"
 
 
 def _structure(state: Any) -> tuple:
@@ -66,12 +66,8 @@ def _structure(state: Any) -> tuple:
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
     """The ops of one step (run without recording the graph), and its new state."""
     rec = _Recorder()
-    previous, function.recorder = function.recorder, rec
-    try:
-        with no_grad():
-            new = step(x, state)
-    finally:
-        function.recorder = previous
+    with function.observe(rec), no_grad():
+        new = step(x, state)
     if rec.tainted:
         raise NotStatic(f"the step {rec.tainted}")
     return rec.ops, new
@@ -588,7 +584,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         why = "compiled=False"
     elif len(rest) < 2:
         why = "fewer than 3 steps"
-    elif function.recorder is not None:
+    elif function.observing(_Recorder):
         why = "a scan inside a step that is being recorded"
     if why is None:
         try:

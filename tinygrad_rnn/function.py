@@ -15,8 +15,10 @@ import numpy as np
 
 _grad_enabled = True
 _generation = itertools.count()
-# an observer of every op applied (the sequence compiler's recorder), or None: one test per op
-recorder = None
+# what watches every op (the sequence compiler's recorder, anomaly detection, the profiler):
+# None, one Observer, or several combined; the hot path tests it and nothing else
+observer = None
+_observers: list = []
 # generation of the latest in-place change of any tensor: backward checks saved arrays only
 # for nodes older than it
 last_inplace = -1
@@ -29,6 +31,76 @@ def mark_modified(t: "_tensor.Tensor") -> None:
     last_inplace = t._version = next(_generation)
     if t._ctx is not None:  # an op's output: its node may have saved it too
         t._ctx.__dict__.setdefault("modified_outputs", []).append(t.data)
+
+
+class Observer:
+    """Watches ops as they run: subclasses override what they need (all default to nothing).
+
+    before(cls) and after(cls, ctx, args, kwargs, result) bracket every Function.apply;
+    backward_before(ctx) / backward_after(ctx, grads, input_grads) bracket every node's
+    backward; read(how) is called when a tensor's value is read into Python.
+    """
+
+    def before(self, cls: type) -> None:
+        pass
+
+    def after(self, cls: type, ctx: "Function", args: tuple, kwargs: dict, result: Any) -> None:
+        pass
+
+    def backward_before(self, ctx: "Function") -> None:
+        pass
+
+    def backward_after(self, ctx: "Function", grads: Any, input_grads: tuple) -> None:
+        pass
+
+    def read(self, how: str) -> None:
+        pass
+
+
+class _Several(Observer):
+    """Several observers at once, called in the order they were started."""
+
+    def __init__(self, observers: list):
+        self.observers = observers
+
+    def before(self, cls):
+        for o in self.observers:
+            o.before(cls)
+
+    def after(self, cls, ctx, args, kwargs, result):
+        for o in self.observers:
+            o.after(cls, ctx, args, kwargs, result)
+
+    def backward_before(self, ctx):
+        for o in self.observers:
+            o.backward_before(ctx)
+
+    def backward_after(self, ctx, grads, input_grads):
+        for o in self.observers:
+            o.backward_after(ctx, grads, input_grads)
+
+    def read(self, how):
+        for o in self.observers:
+            o.read(how)
+
+
+@contextlib.contextmanager
+def observe(obs: Observer) -> Iterator[Observer]:
+    """Let `obs` watch every op inside the block (observers nest and combine)."""
+    global observer
+    _observers.append(obs)
+    observer = obs if len(_observers) == 1 else _Several(list(_observers))
+    try:
+        yield obs
+    finally:
+        _observers.remove(obs)
+        observer = (None if not _observers else _observers[0] if len(_observers) == 1
+                    else _Several(list(_observers)))
+
+
+def observing(kind: type) -> bool:
+    """Whether an observer of this class is active."""
+    return any(isinstance(o, kind) for o in _observers)
 
 
 def is_grad_enabled() -> bool:
@@ -145,6 +217,9 @@ class Function:
         """
         Tensor = _tensor.Tensor
         ctx = cls.__new__(cls)
+        obs = observer
+        if obs is not None:
+            obs.before(cls)
         # unrolled for one and two Tensor inputs without options: the engine's per-op overhead
         try:  # free unless forward raises; then the error gets the op's name and shapes
             if len(args) == 2 and not kwargs and isinstance(args[0], Tensor) \
@@ -180,8 +255,8 @@ class Function:
         if out.__class__ is not np.ndarray:
             if out.__class__ is tuple:
                 outs = _several_outputs(ctx, out, needs and _grad_enabled)
-                if recorder is not None:
-                    recorder(cls, ctx, args, kwargs, outs)
+                if obs is not None:
+                    obs.after(cls, ctx, args, kwargs, outs)
                 return outs
             out = np.asarray(out)
         result = Tensor.__new__(Tensor)
@@ -194,8 +269,8 @@ class Function:
         else:
             result.requires_grad = False
             result._ctx = None
-        if recorder is not None:
-            recorder(cls, ctx, args, kwargs, result)
+        if obs is not None:
+            obs.after(cls, ctx, args, kwargs, result)
         return result
 
     def __repr__(self) -> str:

@@ -161,6 +161,16 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     def zero_grad(self) -> None:
         self.grad = None
 
+    def register_hook(self, fn: Any) -> Any:
+        """fn(grad) -> Tensor | None runs when the gradient with respect to this tensor has
+        been fully accumulated, before it flows further; a returned Tensor replaces it.
+        Returns a handle with remove()."""
+        return autograd.register_hook(self, fn)
+
+    def retain_grad(self) -> None:
+        """Keep .grad on this tensor although an op made it (leaves always keep theirs)."""
+        autograd.retain_grad(self)
+
     # ----- operands ---------------------------------------------------------------------
     def _operand(self, other: Any) -> "Tensor":
         """Python numbers take this tensor's floating dtype, as a weak scalar does in NumPy."""
@@ -301,10 +311,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
 
 def _read_into_python(how: str) -> None:
-    """A value leaves the graph: a step being recorded for the compiled path is not static."""
-    rec = function.recorder
-    if rec is not None:
-        rec.taint(f"reads a tensor's value with {how}")
+    """A value leaves the graph (a step being recorded for the compiled path is then not
+    static): observers are told."""
+    obs = function.observer
+    if obs is not None:
+        obs.read(how)
 
 
 def _index_arrays(index: Any) -> Any:
