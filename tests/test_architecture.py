@@ -9,6 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygrad_rnn"
 # lower rank = closer to the engine; a module may import only from its own rank or below
 RANKS = {
     "tensor": 0, "function": 0, "autograd": 0, "ops": 0, "methods": 0, "_validate": 0,
+    "anomaly": 0, "profiler": 0,
     "_memory": 0,
     "compiled": 0,
     "gradcheck": 0,

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import autograd, function
+from tinygrad_rnn import anomaly, autograd, function
 from tinygrad_rnn.function import Function, IndexedGrad, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -246,6 +246,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
             pool.append(o)
     plan.new = tuple(loop[r] for r in tape.new)
     plan.steps = len(rest)
+    plan.times = list(rest)  # the time index of each replayed step
     plan.n_hoisted, plan.n_captured = len(hoisted), len(captured)
     plan.shapes_h = [h.shape[1:] for h in hoisted]
     plan.shapes_c = [c.shape for c in captured]
@@ -328,6 +329,8 @@ class Scan(Function):
                 plain = {**plain, **cls.prepare(plain, fixed)}
             ops.append((cls, idx, plain, keyed, slots, at))
         new_at = plan.new_at
+        watch = anomaly.is_anomaly_enabled()
+        site = anomaly.user_line() if watch else None
         steps = [None] * plan.steps
         stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
         seq = None
@@ -352,6 +355,9 @@ class Scan(Function):
                 else:
                     env[at] = np.asarray(out)
                 ctxs.append(c)
+                if watch:
+                    anomaly.check_step(cls.__name__, out if out.__class__ is tuple else (out,),
+                                       plan.times[k], "forward", site)
             state = [env[i] for i in new_at]
             if seq is None:
                 seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
@@ -363,6 +369,7 @@ class Scan(Function):
             for m in stash:
                 stash[m].append(ctxs[m].saved_arrays)
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
+        ctx.site = site
         ctx.dtypes = [a.dtype for a in arrays]
         return (seq,) + tuple(np.array(s, copy=True) for s in state)
 
@@ -382,6 +389,7 @@ class Scan(Function):
         # batched pass or None, where its input gradients go)
         order = [(m, op[0], plan.slot_base[m], len(plan.out_meta[m]) if plan.multi[m] else 0,
                   batched.get(m), routes[m]) for m, op in enumerate(plan.ops)][::-1]
+        watch = anomaly.is_anomaly_enabled()
         for k in range(plan.steps - 1, -1, -1):
             store: list = [None] * n_slots
             owned: set = set()
@@ -403,6 +411,11 @@ class Scan(Function):
                     if kept is not None:
                         kept[k] = g
                     pgrads = cls.backward(ctxs[m], g)
+                if watch:
+                    anomaly.check_step(cls.__name__, [p.values if isinstance(
+                        p, IndexedGrad) else p for p in (pgrads if pgrads.__class__ is tuple
+                                                          else (pgrads,)) if p is not None],
+                        plan.times[k], "backward", ctx.site)
                 _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
                          owned, slot_meta, g_h, g_c, k, plan)
             ctxs.clear()  # this step's saved arrays are no longer needed
@@ -576,7 +589,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     def at(t: int) -> Any:
         return tuple(x[t] for x in seqs) if isinstance(xs, tuple) else xs[t]
     order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
-    state = step(at(order[0]), state)
+    state = _step_at(step, at, order[0], state)
     first = _output(state)
     rest = order[1:]
     why = None
@@ -600,9 +613,21 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     _LAST.update(path="eager", why=why)
     outs = [first]
     for t in rest:
-        state = step(at(t), state)
+        state = _step_at(step, at, t, state)
         outs.append(_output(state))
     return stack(outs[::-1] if reverse else outs, axis=0), state
+
+
+def _step_at(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
+             x: Any = None) -> Any:
+    """One step (run(x_t, state), or run(step, x, state) for a recording); an anomaly says
+    which time step it came from."""
+    try:
+        if step is None:
+            return run(at(t), state)
+        return run(step, x, state)
+    except anomaly.AnomalyError as e:
+        raise anomaly.at_step(e, t) from None
 
 
 def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any) -> tuple:
@@ -611,9 +636,9 @@ def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any) -> 
     before = _random_states()
     try:
         x1 = at(rest[0])
-        ops1, new1 = _record(step, x1, state)
+        ops1, new1 = _step_at(_record, at, rest[0], state, step=step, x=x1)
         x2 = at(rest[1])
-        ops2, new2 = _record(step, x2, new1)
+        ops2, new2 = _step_at(_record, at, rest[1], new1, step=step, x=x2)
         drew = not _same_random(before, _random_states())
     finally:  # recording must not consume random numbers the real steps will draw
         _restore_random(before)

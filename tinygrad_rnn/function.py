@@ -84,18 +84,29 @@ class _Several(Observer):
             o.read(how)
 
 
-@contextlib.contextmanager
-def observe(obs: Observer) -> Iterator[Observer]:
-    """Let `obs` watch every op inside the block (observers nest and combine)."""
+def start_observing(obs: Observer) -> None:
+    """Let `obs` watch every op from now on (observers combine)."""
     global observer
     _observers.append(obs)
     observer = obs if len(_observers) == 1 else _Several(list(_observers))
+
+
+def stop_observing(obs: Observer) -> None:
+    global observer
+    if obs in _observers:
+        _observers.remove(obs)
+    observer = (None if not _observers else _observers[0] if len(_observers) == 1
+                else _Several(list(_observers)))
+
+
+@contextlib.contextmanager
+def observe(obs: Observer) -> Iterator[Observer]:
+    """Let `obs` watch every op inside the block (observers nest and combine)."""
+    start_observing(obs)
     try:
         yield obs
     finally:
-        _observers.remove(obs)
-        observer = (None if not _observers else _observers[0] if len(_observers) == 1
-                    else _Several(list(_observers)))
+        stop_observing(obs)
 
 
 def observing(kind: type) -> bool:
