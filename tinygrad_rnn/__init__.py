@@ -20,6 +20,7 @@ from tinygrad_rnn.methods.reduce import (
 )
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from tinygrad_rnn.autograd import grad
+from tinygrad_rnn.profiler import profile
 from tinygrad_rnn.compiled import scan
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 
