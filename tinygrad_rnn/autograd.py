@@ -234,14 +234,15 @@ def retain_grad(t: Any) -> None:
 
 
 def _hooked_nodes() -> dict:
-    """{id(node): [(output index, entry)]} for the non-leaf tensors with hooks."""
+    """{id(node): [(output index, entry, tensor)]} for the non-leaf tensors with hooks; the
+    tensors are held until backward ends (the graph may release them before their node)."""
     out: dict = {}
     for entry in list(_HOOKS.values()):
         t = entry.ref()
         if t is not None and t._ctx is not None:
             ids = t._ctx.output_ids if t._ctx.outputs else (id(t),)
             if id(t) in ids:
-                out.setdefault(id(t._ctx), []).append((ids.index(id(t)), entry))
+                out.setdefault(id(t._ctx), []).append((ids.index(id(t)), entry, t))
     return out
 
 
@@ -259,10 +260,7 @@ def _apply_fns(entry: _HookEntry, t: Any, g: np.ndarray) -> np.ndarray:
 
 def _run_hooks(entries: list, g: Any, several: bool) -> Any:
     """A node's gradient after the hooks of its outputs (and retain_grad) have run."""
-    for k, entry in entries:
-        t = entry.ref()
-        if t is None:
-            continue
+    for k, entry, t in entries:
         gk = g[k] if several else g
         gk = _apply_fns(entry, t, gk)
         if entry.retain:

@@ -204,7 +204,7 @@ def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
     return cls.apply(*values[:n], **kw)
 
 
-def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
+def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> tuple:
     """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
     Returns (the replayed steps' outputs stacked (n, ...), the final state as a tuple)."""
     seqs = xs if isinstance(xs, tuple) else (xs,)
@@ -253,7 +253,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple) -> tuple:
     plan.shapes_s = [t.shape for t in state]
     _place(plan)
     _wire(plan, hoisted, captured, state)
-    results = Scan.apply(*hoisted, *captured, *state, plan=plan)
+    results = Scan.apply(*hoisted, *captured, *state, plan=plan, tap=tap)
     return results[0], tuple(results[1:])
 
 
@@ -314,7 +314,8 @@ class Scan(Function):
     over_time = None  # a scan inside a step is not compiled
 
     @staticmethod
-    def forward(ctx, *arrays, plan=None):
+    def forward(ctx, *arrays, plan=None, tap=None):
+        ctx.tap = tap  # tap(t, dL/dh_t) during backward, for gradient-flow recording
         nh, nc = plan.n_hoisted, plan.n_captured
         hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
         state = list(arrays[nh + nc:])
@@ -394,6 +395,8 @@ class Scan(Function):
             store: list = [None] * n_slots
             owned: set = set()
             g_state[0] = g_state[0] + g_seq[k]
+            if ctx.tap is not None:
+                ctx.tap(plan.times[k], g_state[0])
             _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
             ctxs = steps[k]
             for m, cls, base, n_out, kept, route in order:
@@ -566,7 +569,7 @@ def _output(state: Any) -> Tensor:
 
 
 def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
-         reverse: bool = False, compiled: bool = True) -> tuple:
+         reverse: bool = False, compiled: bool = True, tap: Callable | None = None) -> tuple:
     """Run `state = step(xs[t], state)` for t = 0 .. T-1 (T-1 .. 0 with reverse=True).
 
     xs is a Tensor (T, ...) or a tuple of such (the step then gets a tuple of slices).
@@ -575,6 +578,8 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     numbers are the plain loop's; with compiled=True (the default) steps 1.. are recorded
     and replayed as this module's docstring describes, and a step that cannot be compiled
     runs on the plain loop (`scan_info()` says which path the last call took, and why).
+    `tap(t, g)`, when given, receives during backward the whole gradient g = dL/dh_t of each
+    step's output (what reaches step t from the loss and from later steps).
     """
     seqs = xs if isinstance(xs, tuple) else (xs,)
     for x in seqs:
@@ -590,7 +595,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         return tuple(x[t] for x in seqs) if isinstance(xs, tuple) else xs[t]
     order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
     state = _step_at(step, at, order[0], state)
-    first = _output(state)
+    first = _tapped(_output(state), tap, order[0])
     rest = order[1:]
     why = None
     if not compiled:
@@ -601,7 +606,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         why = "a scan inside a step that is being recorded"
     if why is None:
         try:
-            seq, finals = _compiled(step, xs, at, rest, state)
+            seq, finals = _compiled(step, xs, at, rest, state, tap)
         except NotStatic as e:
             why = str(e)
         else:
@@ -614,7 +619,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     outs = [first]
     for t in rest:
         state = _step_at(step, at, t, state)
-        outs.append(_output(state))
+        outs.append(_tapped(_output(state), tap, t))
     return stack(outs[::-1] if reverse else outs, axis=0), state
 
 
@@ -630,7 +635,15 @@ def _step_at(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
         raise anomaly.at_step(e, t) from None
 
 
-def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any) -> tuple:
+def _tapped(h: Tensor, tap: Callable | None, t: int) -> Tensor:
+    """h, whose whole gradient goes to tap(t, g) during backward (when tap is given)."""
+    if tap is not None and h.requires_grad:
+        h.register_hook(lambda g: tap(t, g.data))
+    return h
+
+
+def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any,
+              tap: Callable | None = None) -> tuple:
     """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
     s0 = _structure(state)
     before = _random_states()
@@ -654,4 +667,4 @@ def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any) -> 
     diff = tape1.matches(tape2)
     if diff:
         raise NotStatic(f"is not static: it {diff}")
-    return _build(tape1, xs, rest, s0)
+    return _build(tape1, xs, rest, s0, tap)

@@ -15,6 +15,7 @@ from tinygrad_rnn.nn.layers import (  # normalization and the regression / diver
 from tinygrad_rnn.nn.layers import (  # activations with options, and the softmax family
     ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus,
 )
+from tinygrad_rnn.nn.grad_flow import record_grad_flow
 from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
 
@@ -26,4 +27,5 @@ __all__ = [
     "Tanh", "functional", "init", "utils",
     "BCELoss", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "SmoothL1Loss",
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "SiLU", "Softmax", "Softplus",
+    "record_grad_flow",
 ]

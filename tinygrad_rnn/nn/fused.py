@@ -134,7 +134,7 @@ class RNNSequence(Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh",
-                reverse=False):
+                reverse=False, tap=None):
         arrays = (x, h0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
         dt = np.result_type(*arrays)
         x, h0, w_ih, w_hh = (a.astype(dt, copy=False) for a in (x, h0, w_ih, w_hh))
@@ -165,6 +165,7 @@ class RNNSequence(Function):
             prev = ht
         ctx.save_for_backward(x2, h0, w_ih, w_hh, out)
         ctx.nonlinearity, ctx.reverse, ctx.has_bias = nonlinearity, reverse, b_ih is not None
+        ctx.tap = tap  # tap(t, dL/dh_t) in backward, for gradient-flow recording
         ctx.x_shape = x.shape
         return out
 
@@ -187,11 +188,16 @@ class RNNSequence(Function):
         tmp = np.empty((b, h), dtype=out.dtype)
         order = _steps(t_len, not ctx.reverse)
         last = order[-1]
+        tap = ctx.tap
         for t in order:
             if t == order[0]:
+                if tap is not None:
+                    tap(t, g[t])
                 np.multiply(g[t], dz[t], out=dz[t])
             else:
                 np.add(g[t], dh, out=tmp)
+                if tap is not None:
+                    tap(t, tmp)
                 np.multiply(tmp, dz[t], out=dz[t])
             if t != last or ctx.needs_input_grad[1]:
                 np.dot(dz[t], w_hh, out=dh)
@@ -207,7 +213,7 @@ class RNNSequence(Function):
 
 def rnn_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Optional[Tensor] = None, bias_hh: Optional[Tensor] = None,
-                 nonlinearity: str = "tanh", reverse: bool = False) -> tuple:
+                 nonlinearity: str = "tanh", reverse: bool = False, tap=None) -> tuple:
     """Run an Elman RNN over a time-major sequence as one graph node.
 
     Returns (out, h_n): out (T, B, H) in input time order, h_n (B, H) the last state
@@ -219,7 +225,7 @@ def rnn_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
     x, h0, weight_ih, weight_hh = map(_as_tensor, (x, h0, weight_ih, weight_hh))
     _check("rnn_sequence", x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh, 1)
     out = RNNSequence.apply(x, h0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh, weight_hh),
-                            nonlinearity=nonlinearity, reverse=reverse)
+                            nonlinearity=nonlinearity, reverse=reverse, tap=tap)
     return out, out[0 if reverse else -1]
 
 
@@ -242,7 +248,8 @@ class LSTMSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None,
+                tap=None):
         arrays = (x, h0, c0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
         dt = np.result_type(*arrays)
         x, h0, c0, w_ih, w_hh = (a.astype(dt, copy=False) for a in (x, h0, c0, w_ih, w_hh))
@@ -283,7 +290,7 @@ class LSTMSequence(Function):
             h_prev, c_prev = hs[t], ct
         ctx.save_for_backward(x2, h0, c0, w_ih, w_hh, gates, cs, tanh_cs, hs)
         ctx.reverse, ctx.has_bias, ctx.x_shape = reverse, b_ih is not None, x.shape
-        ctx.lengths = lengths
+        ctx.lengths, ctx.tap = lengths, tap
         if lengths is not None:  # each sequence's c at its own last step (forward order)
             return hs, cs[lengths - 1, np.arange(b)]
         return hs, c_prev.copy()  # c_n is its own array: cs stays as backward needs it
@@ -328,11 +335,14 @@ class LSTMSequence(Function):
         tmp = np.empty((b, h), dtype=dt)
         order = _steps(t_len, not ctx.reverse)
         last = None if lengths is None else lengths - 1
+        tap = ctx.tap
         for t in order:
             if t == order[0]:
                 np.copyto(dht, g[t])
             else:
                 np.add(g[t], dh, out=dht)
+            if tap is not None:
+                tap(t, dht)
             if last is not None:
                 ends = last == t
                 if ends.any():
@@ -358,7 +368,8 @@ class LSTMSequence(Function):
 
 def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                   bias_ih: Optional[Tensor] = None, bias_hh: Optional[Tensor] = None,
-                  reverse: bool = False, lengths: Optional[np.ndarray] = None) -> tuple:
+                  reverse: bool = False, lengths: Optional[np.ndarray] = None,
+                  tap=None) -> tuple:
     """Run an LSTM over a time-major sequence as one graph node.
 
     Returns (out, h_n, c_n): out (T, B, H) in input time order, h_n and c_n (B, H) the last
@@ -370,7 +381,7 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
     t_len = x.shape[0]
     out, c_n = LSTMSequence.apply(x, h0, c0, weight_ih, weight_hh,
                                   *_bias_args(bias_ih, bias_hh, weight_hh), reverse=reverse,
-                                  lengths=lengths)
+                                  lengths=lengths, tap=tap)
     return out, out[0 if reverse else t_len - 1], c_n
 
 
@@ -393,7 +404,7 @@ class GRUSequence(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, tap=None):
         arrays = (x, h0, w_ih, w_hh) + (() if b_ih is None else (b_ih, b_hh))
         dt = np.result_type(*arrays)
         x, h0, w_ih, w_hh = (a.astype(dt, copy=False) for a in (x, h0, w_ih, w_hh))
@@ -439,6 +450,7 @@ class GRUSequence(Function):
             prev = ht
         ctx.save_for_backward(x2, h0, w_ih, w_hh, rz_all, n_all, q, out)
         ctx.reverse, ctx.has_bias, ctx.x_shape = reverse, b_ih is not None, x.shape
+        ctx.tap = tap
         return out
 
     @staticmethod
@@ -477,6 +489,8 @@ class GRUSequence(Function):
                 np.copyto(dht, g[t])
             else:
                 np.add(g[t], dh, out=dht)
+            if ctx.tap is not None:
+                ctx.tap(t, dht)
             ft = fac[t]
             np.multiply(dht[:, None, :], ft, out=ft)
             if t != last or ctx.needs_input_grad[1]:
@@ -500,7 +514,7 @@ class GRUSequence(Function):
 
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Optional[Tensor] = None, bias_hh: Optional[Tensor] = None,
-                 reverse: bool = False) -> tuple:
+                 reverse: bool = False, tap=None) -> tuple:
     """Run a GRU over a time-major sequence as one graph node.
 
     Returns (out, h_n): out (T, B, H) in input time order, h_n (B, H) the last state
@@ -509,7 +523,7 @@ def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
     x, h0, weight_ih, weight_hh = map(_as_tensor, (x, h0, weight_ih, weight_hh))
     _check("gru_sequence", x, {"h0": h0}, weight_ih, weight_hh, bias_ih, bias_hh, 3)
     out = GRUSequence.apply(x, h0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh, weight_hh),
-                            reverse=reverse)
+                            reverse=reverse, tap=tap)
     return out, out[0 if reverse else -1]
 
 
@@ -522,19 +536,20 @@ def _at_lengths(out: Tensor, lengths: Any) -> Tensor:
     return out[lengths - 1, np.arange(out.shape[1])]
 
 
-def _rnn_kernel(x, h0, weights, reverse, nonlinearity="tanh", lengths=None):
-    out, h_n = rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse)
+def _rnn_kernel(x, h0, weights, reverse, nonlinearity="tanh", lengths=None, tap=None):
+    out, h_n = rnn_sequence(x, h0, *weights, nonlinearity=nonlinearity, reverse=reverse,
+                            tap=tap)
     return out, (h_n if lengths is None else _at_lengths(out, lengths))
 
 
-def _lstm_kernel(x, state, weights, reverse, lengths=None):
+def _lstm_kernel(x, state, weights, reverse, lengths=None, tap=None):
     out, h_n, c_n = lstm_sequence(x, state[0], state[1], *weights, reverse=reverse,
-                                  lengths=lengths)
+                                  lengths=lengths, tap=tap)
     return out, ((h_n if lengths is None else _at_lengths(out, lengths)), c_n)
 
 
-def _gru_kernel(x, h0, weights, reverse, lengths=None):
-    out, h_n = gru_sequence(x, h0, *weights, reverse=reverse)
+def _gru_kernel(x, h0, weights, reverse, lengths=None, tap=None):
+    out, h_n = gru_sequence(x, h0, *weights, reverse=reverse, tap=tap)
     return out, (h_n if lengths is None else _at_lengths(out, lengths))
 
 

@@ -34,7 +34,7 @@ from tinygrad_rnn import ops
 from tinygrad_rnn.compiled import scan
 from tinygrad_rnn._validate import check_int, check_number, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.nn import fused, init
+from tinygrad_rnn.nn import fused, grad_flow, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.methods.movement import concatenate, stack
@@ -163,13 +163,15 @@ class _SequenceRunner(Module):
         the output is zero, so padding gets exactly zero gradient."""
         kernel = self._kernel()
         weights = self._layer_weights(layer, direction) if kernel is not None else None
+        tap = grad_flow.tap_for(self, layer, direction)
+        extra = self._step_options() if tap is None else {**self._step_options(), "tap": tap}
         if lengths is None:
             if kernel is not None:
-                return kernel(seq, state, weights, reverse, **self._step_options())
+                return kernel(seq, state, weights, reverse, **extra)
 
             def step(x: Tensor, s: Any) -> Any:
                 return self._step(layer, direction, x, s)
-            return scan(step, seq, state, reverse=reverse, compiled=self.compiled)
+            return scan(step, seq, state, reverse=reverse, compiled=self.compiled, tap=tap)
         T, B = seq.shape[0], seq.shape[1]
         batch = np.arange(B)
         flip = _within_lengths(lengths, T) if reverse else None
@@ -177,8 +179,7 @@ class _SequenceRunner(Module):
             seq = seq[flip, batch]
         valid = np.arange(T)[:, None, None] < lengths[None, :, None]  # (T, B, 1)
         if kernel is not None:
-            out, final = kernel(seq, state, weights, False, lengths=lengths,
-                                **self._step_options())
+            out, final = kernel(seq, state, weights, False, lengths=lengths, **extra)
         else:
             def held(inputs: tuple, s: Any) -> Any:  # past its length a sequence keeps s
                 x, keep = inputs
@@ -188,7 +189,8 @@ class _SequenceRunner(Module):
                 if isinstance(new, tuple):
                     return tuple(ops.Where.apply(keep, a, b) for a, b in zip(new, s))
                 return ops.Where.apply(keep, new, s)
-            out, final = scan(held, (seq, Tensor(valid)), state, compiled=self.compiled)
+            out, final = scan(held, (seq, Tensor(valid)), state, compiled=self.compiled,
+                              tap=tap)
         out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))
         if flip is not None:
             out = out[flip, batch]
