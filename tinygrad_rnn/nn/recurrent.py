@@ -86,6 +86,10 @@ class _SequenceRunner(Module):
         """A hand-written whole-sequence kernel for this layer's step, or None."""
         return None
 
+    def _step_options(self) -> dict:
+        """Keyword options of the step beyond the weights (RNN: its nonlinearity)."""
+        return {}
+
     def _pack_states(self, finals: list, unbatched: bool) -> Any:
         """The final states of every layer-direction stacked: (L * D, B, H) each, a tuple of
         such for tuple states (LSTM's (h_n, c_n))."""
@@ -341,10 +345,6 @@ class RNNBase(_SequenceRunner):
                  for t, what in zip(hx if len(names) > 1 else (hx,), names)]
         return [tuple(p[k] for p in parts) if len(names) > 1 else parts[0][k]
                 for k in range(n)]
-
-    def _step_options(self) -> dict:
-        """Keyword options of the cell's step beyond the weights (RNN: its nonlinearity)."""
-        return {}
 
     def _step(self, layer: int, direction: int, x: Tensor, state: Any) -> Any:
         return self._cell.step(x, state, *self._layer_weights(layer, direction),
