@@ -122,10 +122,28 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
-def embedding(idx: Any, weight: Tensor) -> Tensor:
-    """Rows of `weight` (num_embeddings, dim) picked by integer indices: idx.shape + (dim,)."""
+def padding_index(padding_idx: Any, num_embeddings: int, owner: str) -> int | None:
+    """padding_idx in [-num_embeddings, num_embeddings) as a row number (negative counts from
+    the end, as in PyTorch); None stays None."""
+    if padding_idx is None:
+        return None
+    i = _validate.check_int(padding_idx, "padding_idx", owner)
+    if not -num_embeddings <= i < num_embeddings:
+        raise ValueError(f"{owner}: padding_idx must be within num_embeddings, in "
+                         f"[-{num_embeddings}, {num_embeddings}), got {i}")
+    return i % num_embeddings
+
+
+def embedding(idx: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` (num_embeddings, dim) picked by integer indices: idx.shape + (dim,).
+
+    Row padding_idx (when given; negative counts from the end) gets no gradient, as in
+    PyTorch; its value is whatever the weight holds (nn.Embedding starts it at zero)."""
     arr = _index_array(idx, "embedding", "indices", kind="row numbers")
-    return ops.Embedding.apply(weight, Tensor(arr))
+    if padding_idx is None:
+        return ops.Embedding.apply(weight, Tensor(arr))
+    row = padding_index(padding_idx, weight.shape[0], "embedding")
+    return ops.Embedding.apply(weight, Tensor(arr), padding_idx=row)
 
 
 def _dropout_mask(shape: tuple, p: float, dtype: Any) -> np.ndarray:
@@ -268,6 +286,14 @@ def _index_array(target: Any, op: str, what: str = "target",
 
 def _class_targets(logits: Tensor, target: Any, op: str) -> np.ndarray:
     """Targets checked against logits (..., C): shape (...), integer dtype, values in [0, C)."""
+    t, _ = _kept_targets(logits, target, op, None)
+    return t
+
+
+def _kept_targets(logits: Tensor, target: Any, op: str, ignore_index: int | None) -> tuple:
+    """(t, ignored): targets checked as by _class_targets, where values equal to ignore_index
+    may also lie outside [0, C); ignored is their boolean mask, None when there are none (the
+    common case costs no extra pass over t)."""
     if logits.ndim == 0:
         raise ValueError(f"{op}: input must have a class axis (..., C), got a 0-d tensor")
     t = _index_array(target, op)
@@ -275,33 +301,73 @@ def _class_targets(logits: Tensor, target: Any, op: str) -> np.ndarray:
     if t.shape != lead:
         raise ValueError(f"{op}: target shape {t.shape} must equal the input's shape without its "
                          f"last (class) axis: input {logits.shape} needs target {lead}")
+    ignored = None
     if t.size and (t.min() < 0 or t.max() >= n_classes):
-        raise IndexError(f"{op}: target values must be in [0, {n_classes}) for {n_classes} "
-                         f"classes, got min {t.min()}, max {t.max()}")
-    return t
+        bad = (t < 0) | (t >= n_classes)
+        if ignore_index is not None:
+            ignored = t == ignore_index
+            bad &= ~ignored
+        if bad.any():
+            wrong = t[bad]
+            also = "" if ignore_index is None else \
+                f" (targets equal to ignore_index={ignore_index} are skipped)"
+            raise IndexError(f"{op}: target values must be in [0, {n_classes}) for {n_classes} "
+                             f"classes, got min {wrong.min()}, max {wrong.max()}{also}")
+    elif ignore_index is not None and 0 <= ignore_index < n_classes:
+        ignored = t == ignore_index
+    return t, (ignored if ignored is not None and ignored.any() else None)
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def _mean_over_kept(losses: Tensor, n_kept: int) -> Tensor:
+    """The mean over the targets not ignored; NaN with zero gradient when all are, as in
+    PyTorch (0 / 0 without NumPy's warning)."""
+    return losses.sum() / n_kept if n_kept else losses.sum() + float("nan")
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
+                  ignore_index: int = -100, label_smoothing: float = 0.0) -> Tensor:
     """-log softmax(logits)[target], classes on the last axis.
 
     logits (..., C) float, target (...) integer. One fused node (stable for logits of any size);
-    reduction "none" keeps the shape (...).
+    reduction "none" keeps the shape (...). As in PyTorch: targets equal to ignore_index
+    (which may lie outside [0, C)) give loss 0 and no gradient and are left out of the mean;
+    label_smoothing e in [0, 1] mixes the target with the uniform distribution:
+    (1 - e) (-log p[target]) + e mean_c(-log p[c]).
     """
     _check_reduction(reduction, "cross_entropy")
-    t = _class_targets(logits, target, "cross_entropy")
+    ignore_index = _validate.check_int(ignore_index, "ignore_index", "cross_entropy")
+    e = _validate.check_number(label_smoothing, "label_smoothing", "cross_entropy", 0.0, 1.0)
+    t, ignored = _kept_targets(logits, target, "cross_entropy", ignore_index)
     lead, n_classes = logits.shape[:-1], logits.shape[-1]
-    losses = ops.CrossEntropy.apply(logits.reshape(-1, n_classes), Tensor(t.reshape(-1)))
-    return _reduce(losses.reshape(lead), reduction)
+    x, flat = logits.reshape(-1, n_classes), Tensor(t.reshape(-1))
+    if ignored is None and not e:  # the common case: plain fused cross-entropy
+        return _reduce(ops.CrossEntropy.apply(x, flat).reshape(lead), reduction)
+    options = {} if ignored is None else {"ignore_index": ignore_index}
+    losses = ops.CrossEntropy.apply(x, flat, label_smoothing=e, **options).reshape(lead)
+    if reduction == "mean" and ignored is not None:
+        return _mean_over_kept(losses, t.size - int(np.count_nonzero(ignored)))
+    return _reduce(losses, reduction)
 
 
-def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """-log_probs[target], classes on the last axis: log_probs (..., C), target (...) integer."""
+def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",
+             ignore_index: int = -100) -> Tensor:
+    """-log_probs[target], classes on the last axis: log_probs (..., C), target (...) integer.
+
+    Targets equal to ignore_index (which may lie outside [0, C)) give loss 0 and no gradient
+    and are left out of the mean, as in PyTorch."""
     _check_reduction(reduction, "nll_loss")
-    t = _class_targets(log_probs, target, "nll_loss")
+    ignore_index = _validate.check_int(ignore_index, "ignore_index", "nll_loss")
+    t, ignored = _kept_targets(log_probs, target, "nll_loss", ignore_index)
     lead, n_classes = log_probs.shape[:-1], log_probs.shape[-1]
     flat = t.reshape(-1)
-    picked = log_probs.reshape(-1, n_classes)[np.arange(flat.size), flat]
-    return _reduce(-picked.reshape(lead), reduction)
+    rows = log_probs.reshape(-1, n_classes)
+    if ignored is None:
+        return _reduce(-rows[np.arange(flat.size), flat].reshape(lead), reduction)
+    picked = rows[np.arange(flat.size), np.where(ignored.reshape(-1), 0, flat)].reshape(lead)
+    losses = (-picked).masked_fill(ignored, 0.0)
+    if reduction == "mean":
+        return _mean_over_kept(losses, t.size - int(np.count_nonzero(ignored)))
+    return _reduce(losses, reduction)
 
 
 def _check_same_shape(input: Tensor, target: Any, op: str) -> Tensor:

@@ -62,24 +62,31 @@ class Linear(Module):
 class Embedding(Module):
     """y = weight[idx]: integer indices of any shape -> vectors, shape idx.shape + (dim,).
 
-    weight (num_embeddings, embedding_dim) starts as N(0, 1), as in PyTorch.
+    weight (num_embeddings, embedding_dim) starts as N(0, 1), as in PyTorch. Row
+    padding_idx (when given; negative counts from the end, stored non-negative) starts at
+    zero and gets no gradient, so a padding token keeps its vector.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int):
+    def __init__(self, num_embeddings: int, embedding_dim: int,
+                 padding_idx: int | None = None):
         super().__init__()
         self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
+        self.padding_idx = F.padding_index(padding_idx, self.num_embeddings, "Embedding")
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, idx: Any) -> Tensor:
-        return F.embedding(idx, self.weight)
+        return F.embedding(idx, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
 class Dropout(Module):
@@ -293,17 +300,41 @@ class MSELoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """-log softmax(logits)[target]: logits (..., C), integer target (...)."""
+    """-log softmax(logits)[target]: logits (..., C), integer target (...); targets equal to
+    ignore_index are left out, label_smoothing mixes in the uniform target (F.cross_entropy)."""
+
+    def __init__(self, reduction: str = "mean", ignore_index: int = -100,
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self.ignore_index = check_int(ignore_index, "ignore_index", "CrossEntropyLoss")
+        self.label_smoothing = check_number(label_smoothing, "label_smoothing",
+                                            "CrossEntropyLoss", 0.0, 1.0)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(logits, target, self.reduction)
+        return F.cross_entropy(logits, target, self.reduction, self.ignore_index,
+                               self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        parts = [super().extra_repr()] + \
+            ([f"ignore_index={self.ignore_index}"] if self.ignore_index != -100 else []) + \
+            ([f"label_smoothing={self.label_smoothing}"] if self.label_smoothing else [])
+        return ", ".join(p for p in parts if p)
 
 
 class NLLLoss(_Loss):
-    """-log_probs[target]: log_probs (..., C), integer target (...)."""
+    """-log_probs[target]: log_probs (..., C), integer target (...); targets equal to
+    ignore_index are left out (F.nll_loss)."""
+
+    def __init__(self, reduction: str = "mean", ignore_index: int = -100):
+        super().__init__(reduction)
+        self.ignore_index = check_int(ignore_index, "ignore_index", "NLLLoss")
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction)
+        return F.nll_loss(log_probs, target, self.reduction, self.ignore_index)
+
+    def extra_repr(self) -> str:
+        own = f"ignore_index={self.ignore_index}" if self.ignore_index != -100 else ""
+        return ", ".join(p for p in (super().extra_repr(), own) if p)
 
 
 class BCEWithLogitsLoss(_Loss):

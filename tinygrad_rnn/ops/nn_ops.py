@@ -77,14 +77,14 @@ class Linear(Function):
 
 
 class Embedding(Function):
-    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx"""
+    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx (row padding_idx: 0)"""
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # indices are per step: run it step by step
         return None
 
     @staticmethod
-    def forward(ctx, weight, idx):
+    def forward(ctx, weight, idx, padding_idx=None):
         if idx.dtype.kind not in "iu":
             raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
         n = weight.shape[0]
@@ -92,7 +92,7 @@ class Embedding(Function):
             raise IndexError(f"embedding: index out of range [0, {n}): "
                              f"got min {idx.min()}, max {idx.max()}")
         ctx.save_for_backward(idx)
-        ctx.weight_shape = weight.shape
+        ctx.weight_shape, ctx.padding_idx = weight.shape, padding_idx
         return weight[idx]
 
     @staticmethod
@@ -100,6 +100,8 @@ class Embedding(Function):
         (idx,) = ctx.saved_arrays
         dw = np.zeros(ctx.weight_shape, dtype=g.dtype)
         np.add.at(dw, idx.reshape(-1), g.reshape(-1, ctx.weight_shape[1]))
+        if ctx.padding_idx is not None:  # the padding row is a constant, as in PyTorch
+            dw[ctx.padding_idx] = 0
         return dw, None
 
 
@@ -119,9 +121,12 @@ class Dropout(Function):
 
 
 class CrossEntropy(Function):
-    """loss_i = logsumexp(x_i) - x_i[t_i];  dx_i = g_i * (softmax(x_i) - onehot(t_i))
+    """loss = m ((1-e) (lse - x[t]) + e mean_c (lse - x_c));  dx = g m (p - (1-e) onehot(t) - e/C)
 
-    x: (N, C) logits, t: (N,) integer targets; returns the (N,) per-row losses.
+    x: (N, C) logits, t: (N,) integer targets; returns the (N,) per-row losses; lse and
+    p = softmax(x) per row, e is label_smoothing, m = 0 where t == ignore_index (that row
+    adds nothing and its target may lie outside [0, C)), else 1. Without either option it
+    is plain cross-entropy: loss = lse - x[t], dx = g (p - onehot(t)).
     """
 
     @staticmethod
@@ -129,18 +134,33 @@ class CrossEntropy(Function):
         return None
 
     @staticmethod
-    def forward(ctx, x, t):
+    def forward(ctx, x, t, ignore_index=None, label_smoothing=0.0):
         m = np.max(x, axis=-1, keepdims=True)
         z = x - m
         lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
         logp = z - lse
         rows = np.arange(x.shape[0])
-        ctx.save_for_backward(logp, t)
-        return -logp[rows, t]
+        keep = None
+        if ignore_index is not None:
+            keep = t != ignore_index
+            t = np.where(keep, t, 0)  # any valid class: the row is zeroed below
+        ctx.save_for_backward(logp, t, keep)
+        ctx.smoothing = label_smoothing
+        loss = -logp[rows, t]
+        if label_smoothing:
+            e = x.dtype.type(label_smoothing)
+            loss = (1 - e) * loss - e / x.shape[-1] * np.sum(logp, axis=-1)
+        return loss if keep is None else np.where(keep, loss, 0).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        logp, t = ctx.saved_arrays
+        logp, t, keep = ctx.saved_arrays
         dx = np.exp(logp)
-        dx[np.arange(dx.shape[0]), t] -= 1
-        return dx * g[:, None], None
+        e = ctx.smoothing
+        if e:
+            e = dx.dtype.type(e)
+            dx -= e / dx.shape[-1]
+            dx[np.arange(dx.shape[0]), t] -= 1 - e
+        else:
+            dx[np.arange(dx.shape[0]), t] -= 1
+        return dx * (g if keep is None else np.where(keep, g, 0))[:, None], None

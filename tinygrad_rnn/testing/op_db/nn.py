@@ -41,6 +41,83 @@ def _cross_entropy(pick):
     return [(n, c), ints(pick, 0, c - 1, (n,), repeat=False)], {}
 
 
+def _ignored_targets(pick, n, c):
+    """(targets, ignore_index): n targets in [0, c), some replaced by ignore_index (-100,
+    outside the classes, or one of them), at least one kept so every mean is defined."""
+    ignore = pick((-100,) + tuple(range(c))) if c > 1 else -100
+    others = [k for k in range(c) if k != ignore]
+    t = np.asarray([pick(others) for _ in range(n)], dtype=np.int64)
+    drop = bools(pick, (n,))
+    drop[pick(range(n))] = False
+    return np.where(drop, ignore, t), ignore
+
+
+def _cross_entropy_options(pick):
+    n, c = pick(range(1, 5)), pick(range(1, 6))
+    t, ignore = _ignored_targets(pick, n, c)
+    return [(n, c), t], {"ignore_index": ignore, "label_smoothing": pick((0.0, 0.1, 0.5, 1.0))}
+
+
+def _np_cross_entropy_options(x, t, ignore_index, label_smoothing):
+    keep = t != ignore_index
+    logp = x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))
+    e = x.dtype.type(label_smoothing)
+    picked = logp[np.arange(x.shape[0]), np.where(keep, t, 0)]
+    loss = -(1 - e) * picked - e * np.mean(logp, axis=-1)
+    return np.where(keep, loss, x.dtype.type(0))
+
+
+def _class_loss(pick):
+    """logits (..., C) with 1 or 2 leading axes, targets with some ignored, a reduction."""
+    lead = shape(pick, min_dims=1, max_dims=2)
+    c = pick(range(1, 5))
+    t, ignore = _ignored_targets(pick, int(np.prod(lead)), c)
+    return [lead + (c,), t.reshape(lead)], {"ignore_index": ignore,
+                                            "reduction": pick(REDUCTIONS)}
+
+
+def _np_class_loss(loss, keep, reduction):
+    if reduction == "none":
+        return loss
+    total = np.sum(np.where(keep, loss, loss.dtype.type(0)))
+    return total / loss.dtype.type(np.count_nonzero(keep)) if reduction == "mean" else total
+
+
+def _np_nll_loss(x, t, ignore_index, reduction):
+    keep = t != ignore_index
+    picked = np.take_along_axis(x, np.where(keep, t, 0)[..., None], axis=-1)[..., 0]
+    return _np_class_loss(np.where(keep, -picked, x.dtype.type(0)), keep, reduction)
+
+
+def _np_cross_entropy_f(x, t, ignore_index, reduction, label_smoothing=0.0):
+    shape_ = t.shape
+    loss = _np_cross_entropy_options(x.reshape(-1, x.shape[-1]), t.reshape(-1), ignore_index,
+                                     label_smoothing).reshape(shape_)
+    return _np_class_loss(loss, t != ignore_index, reduction)
+
+
+def _class_loss_smoothed(pick):
+    inputs, params = _class_loss(pick)
+    return inputs, dict(params, label_smoothing=pick((0.0, 0.2)))
+
+
+def _t_class_loss(name):
+    """PyTorch's loss with the class axis moved to 1, where it wants it."""
+    def fn(x, t, **params):
+        return getattr(_t_nnf(), name)(x.movedim(-1, 1), t, **params)
+    return fn
+
+
+def _embedding_padding(pick):
+    """indices that hit the padding row (given either way round) and the mask of those hits:
+    the line multiplies them out so finite differences see the row as constant, as the
+    op's zero gradient for it says (tests/nn/test_losses_embedding.py checks the row alone)."""
+    v, d = pick(range(1, 6)), pick(range(1, 5))
+    idx = ints(pick, 0, v - 1, shape(pick, max_dims=2))
+    row = pick(range(v))
+    return [(v, d), idx, (idx != row)[..., None]], {"padding_idx": pick((row, row - v))}
+
+
 def _t_dropout(x, mask):
     import torch
     return x * torch.from_numpy(mask)
@@ -173,6 +250,20 @@ OPS: list = [
     OpInfo("cross_entropy", lambda x, t: ops.CrossEntropy.apply(x, t), _np_cross_entropy,
            _cross_entropy, ("CrossEntropy",),
            torch=lambda x, t: _t_nnf().cross_entropy(x, t, reduction="none")),
+    OpInfo("cross_entropy ignore_index label_smoothing",
+           lambda x, t, **p: ops.CrossEntropy.apply(x, t, **p), _np_cross_entropy_options,
+           _cross_entropy_options, ("CrossEntropy",),
+           torch=lambda x, t, **p: _t_nnf().cross_entropy(x, t, reduction="none", **p)),
+    OpInfo("F.cross_entropy ignore_index", F.cross_entropy, _np_cross_entropy_f,
+           _class_loss_smoothed, ("CrossEntropy", "Sum"),
+           torch=_t_class_loss("cross_entropy"), composed=True),
+    OpInfo("nll_loss", F.nll_loss, _np_nll_loss, _class_loss, ("GetItem", "Where", "Neg"),
+           torch=_t_class_loss("nll_loss"), composed=True),
+    OpInfo("embedding padding_idx",
+           lambda w, idx, hit, padding_idx: F.embedding(idx, w, padding_idx) * hit,
+           lambda w, idx, hit, padding_idx: w[idx] * hit, _embedding_padding, ("Embedding",),
+           torch=lambda w, idx, hit, padding_idx:
+           _t_nnf().embedding(idx, w, padding_idx=padding_idx) * hit),
     OpInfo("layer_norm", lambda x, w, b, **p: F.layer_norm(x, weight=w, bias=b, **p),
            _np_layer_norm, _layer_norm(2), ("LayerNorm",), torch=_t_layer_norm),
     OpInfo("layer_norm without affine", lambda x, **p: F.layer_norm(x, **p), _np_layer_norm,

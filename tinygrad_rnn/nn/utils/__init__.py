@@ -16,6 +16,9 @@ backward covers one chunk and memory stays bounded::
 
 `detach_state` works on a Tensor, on an LSTM's (h, c) pair, or on any nesting of tuples
 and lists of Tensors (None passes through).
+
+`nn.utils.rnn` (the submodule) pads, packs and unpacks variable-length sequences, as
+`torch.nn.utils.rnn`.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from tinygrad_rnn.nn.module import Module
+from tinygrad_rnn.nn.utils import rnn
 from tinygrad_rnn.tensor import Tensor
 
 

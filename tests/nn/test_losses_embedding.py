@@ -1,0 +1,202 @@
+"""ignore_index and label_smoothing of the classification losses, padding_idx of Embedding:
+PyTorch's numbers (float64), edge cases and errors."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_rnn import Tensor, nn, ops
+from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.optim import SGD
+
+
+@st.composite
+def class_problems(draw):
+    """logits (*lead, C) and targets (*lead) where some targets equal ignore_index (outside
+    the classes or one of them), with options for the losses."""
+    lead = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=2)))
+    C = draw(st.integers(1, 5))
+    ignore = draw(st.sampled_from([-100, -1, 0, C - 1, 7]))
+    n = int(np.prod(lead))
+    t = np.array(draw(st.lists(st.integers(0, C - 1), min_size=n, max_size=n)))
+    drop = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    t = np.where(drop, ignore, t).reshape(lead)
+    x = np.random.default_rng(draw(st.integers(0, 999))).standard_normal(lead + (C,)) * 3
+    return x, t, ignore
+
+
+def _torch_loss(torch, name, x, t, **kw):
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    out = getattr(torch.nn.functional, name)(tx.movedim(-1, 1), torch.from_numpy(t), **kw)
+    return tx, out
+
+
+def _compare(torch, ours_x, ours, tx, theirs):
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-13)
+    seed = np.random.default_rng(0).standard_normal(ours.shape)
+    if np.isnan(ours.data).any():
+        seed = np.ones(ours.shape)
+    ours.backward(seed)
+    theirs.backward(torch.from_numpy(np.asarray(seed)))
+    np.testing.assert_allclose(ours_x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(problem=class_problems(), reduction=st.sampled_from(["mean", "sum", "none"]),
+       smoothing=st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+def test_cross_entropy_matches_torch(torch, problem, reduction, smoothing):
+    x, t, ignore = problem
+    ours_x = Tensor(x, requires_grad=True)
+    ours = F.cross_entropy(ours_x, t, reduction, ignore_index=ignore, label_smoothing=smoothing)
+    tx, theirs = _torch_loss(torch, "cross_entropy", x, t, reduction=reduction,
+                             ignore_index=ignore, label_smoothing=smoothing)
+    _compare(torch, ours_x, ours, tx, theirs)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(problem=class_problems(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_nll_loss_matches_torch(torch, problem, reduction):
+    x, t, ignore = problem
+    x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    ours_x = Tensor(x, requires_grad=True)
+    ours = F.nll_loss(ours_x, t, reduction, ignore_index=ignore)
+    tx, theirs = _torch_loss(torch, "nll_loss", x, t, reduction=reduction, ignore_index=ignore)
+    _compare(torch, ours_x, ours, tx, theirs)
+
+
+def test_ignored_targets_add_nothing_and_leave_the_mean():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    t = np.array([2, -100, 0, -100])
+    full = F.cross_entropy(Tensor(x), t, "none").data
+    np.testing.assert_array_equal(full[[1, 3]], 0.0)
+    kept = F.cross_entropy(Tensor(x[[0, 2]]), t[[0, 2]]).data
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x), t).data, kept, rtol=1e-14)
+    np.testing.assert_allclose(F.nll_loss(Tensor(x), t).data,
+                               F.nll_loss(Tensor(x[[0, 2]]), t[[0, 2]]).data, rtol=1e-14)
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
+def test_all_targets_ignored_give_nan_mean_and_zero_gradient(loss):
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    out = loss(x, np.array([-100, -100]))
+    assert np.isnan(out.data)
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, 0.0)
+    assert loss(Tensor(np.ones((2, 3))), np.array([-100, -100]), "sum").data == 0
+
+
+def test_label_smoothing_formula_by_hand():
+    x = np.array([[1.0, 2.0, 0.5]])
+    logp = x - np.log(np.exp(x).sum())
+    e = 0.3
+    expected = (1 - e) * -logp[0, 1] + e * -logp[0].mean()
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x), np.array([1]),
+                                               label_smoothing=e).data, expected, rtol=1e-14)
+
+
+def test_the_common_case_is_one_plain_fused_node():
+    x = Tensor(np.zeros((3, 4)), requires_grad=True)
+    loss = F.cross_entropy(x, np.array([0, 1, 2]), "none")
+    node = loss._ctx.parents[0]._ctx if not isinstance(loss._ctx, ops.CrossEntropy) \
+        else loss._ctx
+    assert isinstance(node, ops.CrossEntropy)
+    assert node.smoothing == 0.0
+
+
+def test_options_keep_float32():
+    x = Tensor(np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32),
+               requires_grad=True)
+    t = np.array([0, -100, 2, 1, 1])
+    for loss in (F.cross_entropy(x, t, label_smoothing=0.2), F.nll_loss(x, t)):
+        assert loss.dtype == np.float32
+        x.grad = None
+        loss.backward()
+        assert x.grad.dtype == np.float32
+
+
+def test_loss_argument_errors():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(IndexError, match=r"\[0, 3\).*got min -1, max -1 .*ignore_index=-100"):
+        F.cross_entropy(x, np.array([0, -1]))
+    with pytest.raises(IndexError, match=r"\[0, 3\).*got min 5, max 5"):
+        F.nll_loss(x, np.array([5, -100]))
+    with pytest.raises(TypeError, match="ignore_index must be an int"):
+        F.cross_entropy(x, np.array([0, 1]), ignore_index=1.5)
+    with pytest.raises(ValueError, match="label_smoothing must be in \\[0.0, 1.0\\]"):
+        F.cross_entropy(x, np.array([0, 1]), label_smoothing=1.5)
+    with pytest.raises(TypeError, match="label_smoothing must be a number"):
+        nn.CrossEntropyLoss(label_smoothing="0.1")
+    with pytest.raises(TypeError, match="ignore_index"):
+        nn.NLLLoss(ignore_index=None)
+
+
+def test_loss_modules_pass_their_options(torch):
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((6, 4)), np.array([0, 3, 3, 1, 2, 3])
+    ce = nn.CrossEntropyLoss(ignore_index=3, label_smoothing=0.25)
+    ref = torch.nn.CrossEntropyLoss(ignore_index=3, label_smoothing=0.25)
+    np.testing.assert_allclose(ce(Tensor(x), t).data,
+                               ref(torch.from_numpy(x), torch.from_numpy(t)).numpy(), rtol=1e-13)
+    nll = nn.NLLLoss(reduction="sum", ignore_index=3)
+    np.testing.assert_allclose(
+        nll(Tensor(x), t).data,
+        torch.nn.NLLLoss(reduction="sum", ignore_index=3)(torch.from_numpy(x),
+                                                         torch.from_numpy(t)).numpy())
+    assert repr(ce) == "CrossEntropyLoss(ignore_index=3, label_smoothing=0.25)"
+    assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+    assert repr(nll) == "NLLLoss(reduction='sum', ignore_index=3)"
+
+
+# ----- Embedding padding_idx ---------------------------------------------------------------
+@pytest.mark.parametrize("padding_idx", [0, 3, -1, -5])
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient(torch, padding_idx):
+    emb = nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    row = padding_idx % 5
+    assert emb.padding_idx == row
+    np.testing.assert_array_equal(emb.weight.data[row], 0.0)
+    assert np.all(np.delete(emb.weight.data, row, axis=0) != 0)
+    idx = np.array([[row, 1, row], [4, 0, 2]])
+    ref = torch.nn.Embedding(5, 3, padding_idx=padding_idx).double()
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(emb.weight.data))
+    out, tout = emb(idx), ref(torch.from_numpy(idx))
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    seed = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(seed)
+    tout.backward(torch.from_numpy(seed))
+    np.testing.assert_allclose(emb.weight.grad.data, ref.weight.grad.numpy(), rtol=1e-14)
+    np.testing.assert_array_equal(emb.weight.grad.data[row], 0.0)
+
+
+def test_padding_row_stays_put_under_training():
+    emb = nn.Embedding(4, 2, padding_idx=1)
+    emb.weight.data[1] = 0.5  # a changed padding vector is used, and kept
+    opt = SGD(emb.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        out = emb(np.array([1, 2, 1, 0]))
+        np.testing.assert_array_equal(out.data[0], 0.5)
+        (out * out).sum().backward()
+        opt.step()
+    np.testing.assert_array_equal(emb.weight.data[1], 0.5)
+
+
+def test_functional_embedding_padding_idx():
+    w = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    out = F.embedding(np.array([2, 0, 2]), w, padding_idx=-1)
+    np.testing.assert_array_equal(out.data, [[4, 5], [0, 1], [4, 5]])  # forward unchanged
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [[1, 1], [0, 0], [0, 0]])
+
+
+def test_embedding_padding_idx_errors():
+    with pytest.raises(ValueError, match="padding_idx must be within num_embeddings"):
+        nn.Embedding(5, 2, padding_idx=5)
+    with pytest.raises(ValueError, match="padding_idx must be within num_embeddings"):
+        nn.Embedding(5, 2, padding_idx=-6)
+    with pytest.raises(TypeError, match="padding_idx must be an int"):
+        nn.Embedding(5, 2, padding_idx=1.0)
+    with pytest.raises(ValueError, match="within num_embeddings"):
+        F.embedding(np.array([0]), Tensor(np.ones((2, 2))), padding_idx=2)
+    assert repr(nn.Embedding(5, 2, padding_idx=-1)) == "Embedding(5, 2, padding_idx=4)"
+    assert repr(nn.Embedding(5, 2)) == "Embedding(5, 2)"
