@@ -88,6 +88,8 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                 _deliver(node, g, wanted, leaf_out)
     else:
         held = hooked = None
+    special = hooked is not None or inner is not None or obs is not None
+    plain = _tensor.Tensor
     for r, s in zip(roots, seeds):
         if r._ctx is None:
             deliver(r, s, wanted, leaf_out)
@@ -107,16 +109,13 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
         outs = ctx.outputs
         if outs:
             g = [np.zeros(shape, dtype) if gi is None else gi for gi, (shape, dtype) in zip(g, outs)]
-        if hooked is not None and id(ctx) in hooked:
-            g = _run_hooks(hooked[id(ctx)], g, bool(outs))
-        if inner is not None and id(ctx) in inner:
-            for k, t in inner[id(ctx)]:
-                _deliver(t, g[k] if outs else g, wanted, leaf_out)
-        if obs is not None:
-            obs.backward_before(ctx)
-        pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
-        if obs is not None:
-            obs.backward_after(ctx, g, pgrads if pgrads.__class__ is tuple else (pgrads,))
+        if special:  # hooks, grad() of inner tensors, observers: none in a plain backward
+            g = _before_node(ctx, g, outs, hooked, inner, obs, wanted, leaf_out)
+            pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
+            if obs is not None:
+                obs.backward_after(ctx, g, pgrads if pgrads.__class__ is tuple else (pgrads,))
+        else:
+            pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
         if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
         if len(pgrads) != len(parents):
@@ -145,14 +144,15 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                     continue
             if pg.__class__ is not np.ndarray:
                 pg = np.asarray(pg)
-            if pg.shape != p.data.shape:
-                pg = _sum_to(pg, p.data.shape, ctx, i)
-            if pg.dtype != p.data.dtype:
-                pg = pg.astype(p.data.dtype)
+            data = p.data
+            if pg.shape != data.shape:
+                pg = _sum_to(pg, data.shape, ctx, i)
+            if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
             if pctx is None:
                 deliver(p, pg, wanted, leaf_out)
                 continue
-            if pctx.outputs:
+            if p.__class__ is not plain:  # a node's several outputs (or a subclass)
                 _add(grads, heap, owned, p, pg)
                 continue
             k = id(pctx)
@@ -270,6 +270,20 @@ def _run_hooks(entries: list, g: Any, several: bool) -> Any:
             g[k] = gk
         else:
             g = gk
+    return g
+
+
+def _before_node(ctx: Any, g: Any, outs: tuple, hooked: Any, inner: Any, obs: Any,
+                 wanted: Any, leaf_out: dict) -> Any:
+    """A node's gradient after its outputs' hooks; grad() inputs among its outputs get theirs;
+    observers are told the node's backward starts."""
+    if hooked is not None and id(ctx) in hooked:
+        g = _run_hooks(hooked[id(ctx)], g, bool(outs))
+    if inner is not None and id(ctx) in inner:
+        for k, t in inner[id(ctx)]:
+            _deliver(t, g[k] if outs else g, wanted, leaf_out)
+    if obs is not None:
+        obs.backward_before(ctx)
     return g
 
 

@@ -292,10 +292,9 @@ class Function:
 
 def _several_outputs(ctx: Function, arrays: tuple, record: bool) -> tuple:
     """One Tensor per output array, all made by the same node (recorded when `record`)."""
-    Tensor = _tensor.Tensor
     outs = []
     for a in arrays:
-        t = Tensor.__new__(Tensor)
+        t = _tensor.OutputTensor.__new__(_tensor.OutputTensor)
         t.data = a if a.__class__ is np.ndarray else np.asarray(a)
         t.grad = None
         t.requires_grad = record and t.data.dtype.kind == "f"

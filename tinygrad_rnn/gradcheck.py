@@ -22,7 +22,9 @@ def _as_float64_inputs(inputs: Sequence[Any]) -> list:
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             if x.dtype.kind == "f":  # integer inputs (indices, targets) pass through as they are
-                out.append(Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad))
+                # C order: the finite differences perturb a flat view of it
+                out.append(Tensor(x.data.astype(np.float64, order="C"),
+                                  requires_grad=x.requires_grad))
             else:
                 out.append(x)
         else:
