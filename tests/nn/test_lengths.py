@@ -141,3 +141,37 @@ def test_bad_lengths_are_refused(lengths, error, match):
     model = nn.LSTM(2, 3).double()
     with pytest.raises(error, match=match):
         model(Tensor(np.ones((4, 2, 2))), lengths=lengths)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_packed_sequences_in_and_out_match_torch(torch, kind):
+    from tinygrad_rnn.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    T, B, I, H = 6, 4, 3, 5
+    lengths = np.array([3, 6, 1, 4])
+    tg.manual_seed(0)
+    ours = getattr(nn, kind)(I, H, bidirectional=True, batch_first=True).double()
+    theirs = getattr(torch.nn, kind)(I, H, bidirectional=True, batch_first=True).double()
+    theirs.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float64))
+                            for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((B, T, I))
+    xt = Tensor(x.copy(), requires_grad=True)
+    packed = pack_padded_sequence(xt, lengths, batch_first=True, enforce_sorted=False)
+    out, state = ours(packed)
+    assert type(out) is type(packed)
+    np.testing.assert_array_equal(out.batch_sizes.data, packed.batch_sizes.data)
+    padded, lens = pad_packed_sequence(out, batch_first=True)
+    loss = (padded * padded).sum() + sum((s * s).sum() for s in _parts(state))
+    loss.backward()
+    tx = torch.from_numpy(x.copy()).requires_grad_()
+    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.from_numpy(lengths), batch_first=True,
+                                                 enforce_sorted=False)
+    to, tstate = theirs(tp)
+    tpad, _ = torch.nn.utils.rnn.pad_packed_sequence(to, batch_first=True)
+    ((tpad * tpad).sum() + sum((s * s).sum() for s in _parts(tstate))).backward()
+    np.testing.assert_allclose(out.data.data, to.data.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(padded.data, tpad.detach().numpy(), rtol=1e-12, atol=1e-14)
+    for s, ts in zip(_parts(state), _parts(tstate)):
+        np.testing.assert_allclose(s.data, ts.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="pass only it"):
+        ours(packed, lengths=lengths)

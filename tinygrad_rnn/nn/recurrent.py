@@ -37,6 +37,7 @@ from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.nn import fused, grad_flow, init
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell, check_nonlinearity, check_sizes
 from tinygrad_rnn.nn.module import Module, Parameter
+from tinygrad_rnn.nn.utils.rnn import PackedSequence, as_packed, as_padded
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor
 
@@ -99,7 +100,7 @@ class _SequenceRunner(Module):
         return _unbatch(stack(finals, axis=0), unbatched)
 
     # ----- the loop ---------------------------------------------------------------------
-    def _check_input(self, x: Any) -> tuple:
+    def _check_input(self, x: Any, time_major: bool = False) -> tuple:
         """x as a time-major (T, B, F) Tensor, and whether it came unbatched (2-D)."""
         name = type(self).__name__
         if not isinstance(x, Tensor):
@@ -121,7 +122,7 @@ class _SequenceRunner(Module):
         unbatched = x.ndim == 2
         if unbatched:
             x = x.reshape(x.shape[0], 1, x.shape[1])
-        elif self.batch_first:
+        elif self.batch_first and not time_major:
             x = x.transpose(1, 0, 2)
         if x.shape[0] == 0:
             raise ValueError(f"{name}: the sequence is empty (input shape {x.shape}); "
@@ -131,8 +132,16 @@ class _SequenceRunner(Module):
     def forward(self, x: Tensor, hx: Any = None, lengths: Any = None) -> tuple:
         """Run every layer and direction over the sequence; return (output, final states).
         With `lengths`, each sequence of the padded batch has its own length (see
-        _run_direction)."""
-        seq, unbatched = self._check_input(x)
+        _run_direction); a PackedSequence input gives a PackedSequence output of the same
+        layout (batch_first does not apply to it, as in PyTorch)."""
+        packed = None
+        if isinstance(x, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: got a PackedSequence and lengths=; "
+                                 f"the packed sequence carries its lengths, pass only it")
+            packed = x
+            x, lengths = as_padded(x)
+        seq, unbatched = self._check_input(x, time_major=packed is not None)
         T, B = seq.shape[0], seq.shape[1]
         lens = _checked_lengths(lengths, T, B, type(self).__name__)
         states = self._initial_states(hx, B, seq.dtype, unbatched)
@@ -148,6 +157,8 @@ class _SequenceRunner(Module):
             if self.dropout > 0 and self.training and layer < L - 1:
                 seq = F.dropout(seq, self.dropout, True)
         output = seq
+        if packed is not None:
+            return as_packed(output, lengths, like=packed), self._pack_states(finals, False)
         if unbatched:
             output = output.reshape(T, output.shape[-1])
         elif self.batch_first:
