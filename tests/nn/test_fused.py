@@ -1,4 +1,5 @@
-"""The fused whole-sequence Functions give the graph's numbers: outputs, states, gradients."""
+"""The fused whole-sequence kernels give their cells' own step's numbers, looped over time:
+outputs, states and gradients."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,56 +14,37 @@ from tinygrad_rnn.nn.fused import gru_sequence, lstm_sequence, rnn_sequence
 RTOL, ATOL = 1e-10, 1e-12
 
 
-# ----- graph references: the equations step by step with ordinary Tensor ops ------------
-def _act(a: Tensor, nonlinearity: str) -> Tensor:
-    return {"tanh": a.tanh, "relu": a.relu, "sigmoid": a.sigmoid}[nonlinearity]()
-
-
+# ----- references: the cells' own step functions, looped over time --------------------------
+# (the kernels are registered for exactly these functions: no third copy of the equations)
 def _steps(n: int, reverse: bool) -> list:
     return list(range(n - 1, -1, -1) if reverse else range(n))
-
-
-def _affine(x, h, w_ih, w_hh, b_ih, b_hh):
-    """(x W_ih^T + b_ih, h W_hh^T + b_hh) with missing biases left out."""
-    gi, gh = x @ w_ih.T, h @ w_hh.T
-    if b_ih is not None:
-        gi = gi + b_ih
-    if b_hh is not None:
-        gh = gh + b_hh
-    return gi, gh
 
 
 def graph_rnn(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
     outs, h = {}, h0
     for t in _steps(x.shape[0], reverse):
-        gi, gh = _affine(x[t], h, w_ih, w_hh, b_ih, b_hh)
-        h = outs[t] = _act(gi + gh, nonlinearity)
+        h = outs[t] = nn.RNNCell.step(x[t], h, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity)
     return tg.stack([outs[t] for t in range(x.shape[0])]), h
 
 
 def graph_lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    n = w_hh.shape[1]
-    outs, h, c = {}, h0, c0
+    outs, state = {}, (h0, c0)
     for t in _steps(x.shape[0], reverse):
-        gi, gh = _affine(x[t], h, w_ih, w_hh, b_ih, b_hh)
-        a = gi + gh
-        i, f = a[:, :n].sigmoid(), a[:, n:2 * n].sigmoid()
-        g, o = a[:, 2 * n:3 * n].tanh(), a[:, 3 * n:].sigmoid()
-        c = f * c + i * g
-        h = outs[t] = o * c.tanh()
-    return tg.stack([outs[t] for t in range(x.shape[0])]), h, c
+        state = nn.LSTMCell.step(x[t], state, w_ih, w_hh, b_ih, b_hh)
+        outs[t] = state[0]
+    return (tg.stack([outs[t] for t in range(x.shape[0])]),) + tuple(state)
 
 
 def graph_gru(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    n = w_hh.shape[1]
     outs, h = {}, h0
     for t in _steps(x.shape[0], reverse):
-        gi, gh = _affine(x[t], h, w_ih, w_hh, b_ih, b_hh)
-        r = (gi[:, :n] + gh[:, :n]).sigmoid()
-        z = (gi[:, n:2 * n] + gh[:, n:2 * n]).sigmoid()
-        cand = (gi[:, 2 * n:] + r * gh[:, 2 * n:]).tanh()
-        h = outs[t] = (1 - z) * cand + z * h
+        h = outs[t] = nn.GRUCell.step(x[t], h, w_ih, w_hh, b_ih, b_hh)
     return tg.stack([outs[t] for t in range(x.shape[0])]), h
+
+
+def test_the_references_are_the_registered_steps():
+    from tinygrad_rnn.nn.fused import KERNELS
+    assert set(KERNELS) == {nn.RNNCell.step, nn.LSTMCell.step, nn.GRUCell.step}
 
 
 FUSED = {"rnn": rnn_sequence, "lstm": lstm_sequence, "gru": gru_sequence}
