@@ -13,10 +13,10 @@ RANKS = {
     "_memory": 0,
     "compiled": 0,
     "gradcheck": 0,
-    "nn": 1, "testing": 1,
+    "nn": 1, "testing": 1, "debug": 1,
     "optim": 2,
     "data": 3,
-    "models": 4, "train": 4, "checkpoint": 4, "sample": 4, "_checks": 4,
+    "models": 4, "train": 4, "callbacks": 4, "checkpoint": 4, "sample": 4, "_checks": 4,
     "cli": 5, "__main__": 5,
 }
 

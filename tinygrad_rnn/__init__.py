@@ -28,7 +28,8 @@ __version__ = "0.1.0"
 
 keep_freed_memory()  # every step allocates the same arrays: keep their pages (see _memory)
 
-_SUBPACKAGES = ("nn", "optim", "data", "testing")
+_SUBPACKAGES = ("nn", "optim", "data", "testing", "debug")
+_FROM_DEBUG = ("to_dot", "render")  # tinygrad_rnn.to_dot is tinygrad_rnn.debug.to_dot
 
 
 def __getattr__(name: str):
@@ -37,4 +38,8 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"tinygrad_rnn.{name}")
+    if name in _FROM_DEBUG:
+        from tinygrad_rnn import debug
+
+        return getattr(debug, name)
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")

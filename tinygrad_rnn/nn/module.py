@@ -7,14 +7,19 @@ ndarray copies; `load_state_dict()` checks every key and shape before it writes 
 """
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from tinygrad_rnn._validate import check_bool
+from tinygrad_rnn.autograd import RemovableHandle
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor
+
+
+_hook_keys = itertools.count()  # keys of module hooks, in registration order
 
 
 class Parameter(Tensor):
@@ -59,6 +64,7 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_hooks", None)  # an instance attribute: the fastest check
 
     # ----- registration -----------------------------------------------------------------
     def _check_initialised(self, name: str) -> None:
@@ -165,7 +171,70 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._hooks is not None:  # the only cost of hooks when none is set
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ----- forward hooks (PyTorch's semantics) ------------------------------------------
+    _hooks: Any = None  # {key: (kind, fn, with_kwargs)} once a hook is set, else None
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """hook(module, args) -> None | new args runs before forward; a value that is not a
+        tuple becomes the only argument. With with_kwargs=True: hook(module, args, kwargs)
+        -> None | (args, kwargs). prepend=True runs it before the hooks already set.
+        Returns a handle whose remove() takes the hook away."""
+        return self._add_hook("pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """hook(module, args, output) -> None | new output runs after forward (args as the
+        pre-hooks left them); a returned value replaces the output. With with_kwargs=True:
+        hook(module, args, kwargs, output). Returns a handle with remove()."""
+        return self._add_hook("post", hook, prepend, with_kwargs)
+
+    def _add_hook(self, kind: str, hook: Callable, prepend: bool,
+                  with_kwargs: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"register_forward_{'pre_' if kind == 'pre' else ''}hook: the hook "
+                            f"must be callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            object.__setattr__(self, "_hooks", OrderedDict())
+        key = next(_hook_keys)
+        self._hooks[key] = (kind, hook, bool(with_kwargs))
+        if prepend:
+            self._hooks.move_to_end(key, last=False)
+        return RemovableHandle(self._hooks, key)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        if not self._hooks:  # every hook was removed: back to the single check
+            object.__setattr__(self, "_hooks", None)
+            return self.forward(*args, **kwargs)
+        hooks = list(self._hooks.values())  # a hook may remove itself while running
+        for kind, fn, with_kwargs in hooks:
+            if kind != "pre":
+                continue
+            if with_kwargs:
+                result = fn(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("a forward pre-hook registered with_kwargs=True "
+                                           "must return None or a tuple (args, kwargs), got "
+                                           f"{type(result).__name__}")
+                    args, kwargs = result
+                    args = args if isinstance(args, tuple) else (args,)
+            else:
+                result = fn(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for kind, fn, with_kwargs in hooks:
+            if kind != "post":
+                continue
+            result = fn(self, args, kwargs, output) if with_kwargs else fn(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     # ----- traversal --------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple]:
