@@ -382,3 +382,15 @@ def test_scan_checks_its_input():
     with pytest.raises(ValueError, match="at least one step"):
         scan(lambda x, h: x, Tensor(np.ones((0, 2))))
     assert Scan.over_time is None
+
+
+def test_a_module_hook_inside_the_cell_runs_at_every_step():
+    tg.manual_seed(0)
+    model = nn.Recurrent(lambda n: nn.GRUCell(n, 3), input_size=2)
+    calls = []
+    handle = model.cell(0).register_forward_hook(lambda m, args, out: calls.append(1))
+    model(Tensor(np.ones((7, 2, 2), dtype=np.float32)))
+    assert len(calls) == 7 and scan_info()["path"] == "eager"
+    handle.remove()
+    model(Tensor(np.ones((7, 2, 2), dtype=np.float32)))
+    assert scan_info()["path"] == "compiled"

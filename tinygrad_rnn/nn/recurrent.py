@@ -91,6 +91,11 @@ class _SequenceRunner(Module):
         """Keyword options of the step beyond the weights (RNN: its nonlinearity)."""
         return {}
 
+    def _compiles(self, layer: int, direction: int) -> bool:
+        """Whether the step may be replayed compiled: not when compiled=False, nor when a
+        module hook sits inside the step (a hook must run at every step)."""
+        return self.compiled
+
     def _pack_states(self, finals: list, unbatched: bool) -> Any:
         """The final states of every layer-direction stacked: (L * D, B, H) each, a tuple of
         such for tuple states (LSTM's (h_n, c_n))."""
@@ -186,7 +191,8 @@ class _SequenceRunner(Module):
 
             def step(x: Tensor, s: Any) -> Any:
                 return self._step(layer, direction, x, s)
-            return scan(step, seq, state, reverse=reverse, compiled=self.compiled, tap=tap)
+            return scan(step, seq, state, reverse=reverse, tap=tap,
+                        compiled=self._compiles(layer, direction))
         T, B = seq.shape[0], seq.shape[1]
         batch = np.arange(B)
         flip = _within_lengths(lengths, T) if reverse else None
@@ -204,8 +210,8 @@ class _SequenceRunner(Module):
                 if isinstance(new, tuple):
                     return tuple(ops.Where.apply(keep, a, b) for a, b in zip(new, s))
                 return ops.Where.apply(keep, new, s)
-            out, final = scan(held, (seq, Tensor(valid)), state, compiled=self.compiled,
-                              tap=tap)
+            out, final = scan(held, (seq, Tensor(valid)), state, tap=tap,
+                              compiled=self._compiles(layer, direction))
         out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))
         if flip is not None:
             out = out[flip, batch]
@@ -507,6 +513,9 @@ class Recurrent(_SequenceRunner):
     def cell(self, layer: int, direction: int = 0) -> Module:
         """The cell of one layer (direction 1 is the reverse one)."""
         return self._modules["cell" + RNNBase._suffix(layer, direction)]
+
+    def _compiles(self, layer: int, direction: int) -> bool:
+        return self.compiled and not any(m._hooks for m in self.cell(layer, direction).modules())
 
     def _expected_input_size(self) -> int | None:
         return self.input_size
