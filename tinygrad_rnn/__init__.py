@@ -18,6 +18,7 @@ from tinygrad_rnn.methods.reduce import (
     argmax, argmin, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,
     softmax, std, sum, var,
 )
+from tinygrad_rnn.methods.recurrence import linear_recurrence
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 from tinygrad_rnn.autograd import grad
 from tinygrad_rnn.profiler import profile

@@ -12,6 +12,7 @@ from tinygrad_rnn.ops.movement import (
 from tinygrad_rnn.ops.losses import BinaryCrossEntropy, Huber, KLDiv, SmoothL1
 from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
 from tinygrad_rnn.ops.normalization import LayerNorm
+from tinygrad_rnn.ops.recurrence import IndRecurrence, LinearRecurrence
 from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Norm, Prod, Std, Sum, Var
 from tinygrad_rnn.ops.scan import CumSum, LogCumSumExp
 
@@ -25,4 +26,5 @@ __all__ = [
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square",
     "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
+    "IndRecurrence", "LinearRecurrence",
 ]
