@@ -2,11 +2,10 @@
 from tinygrad_rnn.optim import lr_scheduler
 from tinygrad_rnn.optim.adagrad import Adagrad
 from tinygrad_rnn.optim.adam import Adam, AdamW
-from tinygrad_rnn.optim.optimizer import Optimizer, optimizer_state_from_arrays, optimizer_state_to_arrays
+from tinygrad_rnn.optim.optimizer import Optimizer
 from tinygrad_rnn.optim.rmsprop import RMSprop
 from tinygrad_rnn.optim.sgd import SGD
 
 __all__ = [
     "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler",
-    "optimizer_state_from_arrays", "optimizer_state_to_arrays",
 ]

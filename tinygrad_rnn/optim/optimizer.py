@@ -7,12 +7,10 @@ A state dict is made of plain Python values and ndarrays only (PyTorch's layout)
     {"state": {0: {"step": 3, "exp_avg": ndarray, ...}, ...},
      "param_groups": [{"lr": 0.001, ..., "params": [0, 1, 2]}, ...]}
 
-and `optimizer_state_to_arrays` / `optimizer_state_from_arrays` turn it into flat
-`{str: ndarray}` (and back) for an `.npz` file that loads without pickle.
+Files are not the optimizer's business: `tinygrad_rnn.checkpoint` stores such nested dicts.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -202,7 +200,13 @@ class Optimizer:
             entry: dict[str, Any] = {}
             for k, v in saved.items():
                 if k in self._scalar_state:
-                    entry[k] = v.item() if isinstance(v, np.ndarray) else v
+                    v = v.item() if isinstance(v, (np.ndarray, np.generic)) and np.size(v) == 1 else v
+                    if isinstance(v, bool) or not isinstance(v, (int, float)):
+                        raise ValueError(
+                            f"{name}.load_state_dict: state '{k}' of parameter {idx} is a "
+                            f"{type(v).__name__}, expected a number"
+                        )
+                    entry[k] = v
                     continue
                 arr = np.asarray(v)
                 if arr.shape != p.shape:
@@ -238,61 +242,3 @@ def _check_range(opt: str, name: str, value: Any, lo: float, hi: float) -> None:
     check_number(value, name, opt)
     if not lo <= value < hi:
         raise ValueError(f"{opt}: invalid {name}={value} (expected {lo} <= {name} < {hi})")
-
-
-# ----- flat arrays for .npz checkpoints --------------------------------------------------
-_META = "meta"
-
-
-def optimizer_state_to_arrays(state_dict: dict[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
-    """Flatten a state dict to ``{str: ndarray}``: array state under ``{prefix}state/{i}/{name}``,
-    everything else (hyperparameters, step counts) as JSON text under ``{prefix}meta``."""
-    scalars: dict[str, dict[str, Any]] = {}
-    arrays: dict[str, np.ndarray] = {}
-    for idx, entry in state_dict["state"].items():
-        for k, v in entry.items():
-            if isinstance(v, np.ndarray):
-                arrays[f"{prefix}state/{int(idx)}/{k}"] = v
-            elif isinstance(v, (bool, int, float, np.generic)):
-                scalars.setdefault(str(int(idx)), {})[k] = v.item() if isinstance(v, np.generic) else v
-            else:
-                raise TypeError(
-                    f"optimizer state '{k}' of parameter {idx} is a {type(v).__name__}; "
-                    "expected an ndarray or a number"
-                )
-    groups = [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.items()}
-        for g in state_dict["param_groups"]
-    ]
-    meta = {"param_groups": groups, "scalar_state": scalars}
-    arrays[prefix + _META] = np.array(json.dumps(meta))  # a unicode array: .npz stores it without pickle
-    return arrays
-
-
-def optimizer_state_from_arrays(arrays: dict[str, np.ndarray], prefix: str = "") -> dict[str, Any]:
-    """Rebuild a state dict from `optimizer_state_to_arrays`' output (other keys are ignored)."""
-    if prefix + _META not in arrays:
-        raise ValueError(
-            f"no optimizer state found: key '{prefix}{_META}' is missing "
-            f"(keys present: {sorted(arrays)[:10]})"
-        )
-    try:
-        meta = json.loads(str(np.asarray(arrays[prefix + _META])))
-        groups, scalars = meta["param_groups"], meta["scalar_state"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"optimizer state '{prefix}{_META}' is corrupt: {e}") from None
-    # JSON has no tuples: hyperparameters given as pairs (betas) come back as lists
-    param_groups = [
-        {k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
-        for g in groups
-    ]
-    state: dict[int, dict[str, Any]] = {int(i): dict(entry) for i, entry in scalars.items()}
-    head = prefix + "state/"
-    for key, value in arrays.items():
-        if not key.startswith(head):
-            continue
-        parts = key[len(head):].split("/")
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise ValueError(f"optimizer state key '{key}' is not of the form '{head}<index>/<name>'")
-        state.setdefault(int(parts[0]), {})[parts[1]] = np.asarray(value)
-    return {"state": state, "param_groups": param_groups}
