@@ -25,6 +25,7 @@ from tinygrad_rnn.data import CharVocab, TBPTTBatcher, default_corpus, load_text
 from tinygrad_rnn.models import CharRNN
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.sample import sample
+from tinygrad_rnn.callbacks import Callback
 from tinygrad_rnn.train import Trainer
 
 
@@ -55,19 +56,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     tinygrad_rnn.manual_seed(args.seed)
     model = CharRNN(len(vocab), hidden_size=args.hidden, cell=args.cell)  # one-hot inputs
     opt = optim.Adagrad(list(model.parameters()), lr=args.lr)
-    trainer = Trainer(model, opt, F.cross_entropy, windows, clip_value=args.clip_value,
-                      units_per_step=args.seq_len * args.batch_size, smoothing=0.99, quiet=True)
     samples: list = []
 
-    def report(t: Trainer) -> None:
-        if t.step % args.sample_every == 0 or t.step == 1:
-            # a private generator: sampling must not move the training's random stream
-            text = sample(model, vocab, length=120, seed=t.step)
-            samples.append(text)
-            speed = t.history[-1]["chars_per_s"]
-            print(f"--- step {t.step}, smoothed loss {t.smooth_loss:.3f} nats/char, "
-                  f"{speed:.0f} chars/s ---\n{text}\n")
-    trainer.hooks.append(report)
+    class Report(Callback):
+        def on_step_end(self, t: Trainer, row: dict) -> None:
+            if t.step % args.sample_every == 0 or t.step == 1:
+                # a private generator: sampling must not move the training's random stream
+                text = sample(model, vocab, length=120, seed=t.step)
+                samples.append(text)
+                print(f"--- step {t.step}, smoothed loss {t.smooth_loss:.3f} nats/char, "
+                      f"{row['chars_per_s']:.0f} chars/s ---\n{text}\n")
+    trainer = Trainer(model, opt, F.cross_entropy, windows, clip_value=args.clip_value,
+                      smoothing=0.99, callbacks=[Report()])
     result = trainer.fit(steps=args.steps, time_budget=None if args.steps else args.seconds)
     smooth = [r["smooth_loss"] for r in result.history]
     print(f"{result.step} steps in {result.elapsed:.1f} s; smoothed loss "

@@ -25,6 +25,7 @@ import tinygrad_rnn
 from tinygrad_rnn import nn, optim
 from tinygrad_rnn.data import sine_series
 from tinygrad_rnn.nn import functional as F
+from tinygrad_rnn.callbacks import Callback, Validation
 from tinygrad_rnn.train import Trainer, evaluate
 
 
@@ -106,19 +107,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
     model = SineRNN(args.hidden, args.nonlinearity)
     opt = optim.Adam(list(model.parameters()), lr=args.lr)
     epoch_len = len(train_windows)
-    trainer = Trainer(model, opt, F.mse_loss, train_windows, val_windows=val_windows,
-                      clip_value=args.clip_value, val_every=epoch_len, quiet=True,
-                      units_per_step=args.seq_len * args.batch_size, smoothing=0.0)
     epoch_losses: list = []
 
-    def per_epoch(t: Trainer) -> None:
-        if t.step % epoch_len == 0:
-            rows = t.history[-epoch_len:]
-            train_loss = sum(r["loss"] for r in rows) / len(rows)
-            epoch_losses.append((train_loss, t.val_loss))
-            print(f"epoch {t.step // epoch_len:>3}  train mse {train_loss:.6f}  "
-                  f"val mse {t.val_loss:.6f}")
-    trainer.hooks.append(per_epoch)
+    class PerEpoch(Callback):
+        def on_step_end(self, t: Trainer, row: dict) -> None:
+            if t.step % epoch_len == 0:
+                rows = t.history[-epoch_len:]
+                train_loss = sum(r["loss"] for r in rows) / len(rows)
+                epoch_losses.append((train_loss, t.val_loss))
+                print(f"epoch {t.step // epoch_len:>3}  train mse {train_loss:.6f}  "
+                      f"val mse {t.val_loss:.6f}")
+    trainer = Trainer(model, opt, F.mse_loss, train_windows, clip_value=args.clip_value,
+                      smoothing=0.0, callbacks=[Validation(val_windows, every=epoch_len),
+                                                PerEpoch()])
     result = trainer.fit(steps=args.epochs * epoch_len)
 
     val_mse = evaluate(model, val_windows, F.mse_loss)

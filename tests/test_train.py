@@ -1,4 +1,4 @@
-"""The training loop: learning, TBPTT, clipping, bit-identical resume, NaN guard, interrupts."""
+"""The training loop: learning, TBPTT, clipping, bit-identical resume, guards, interrupts."""
 import csv
 import os
 import signal
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn
+from tinygrad_rnn import callbacks as cb
 from tinygrad_rnn import optim
-from tinygrad_rnn.checkpoint import load_checkpoint
+from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint
 from tinygrad_rnn.data import CharVocab, TBPTTBatcher
 from tinygrad_rnn.models import CharRNN
 from tinygrad_rnn.nn import functional as F
@@ -18,21 +19,33 @@ from tinygrad_rnn.train import Trainer, TrainingDiverged, evaluate
 TEXT = "the quick brown fox jumps over the lazy dog. " * 12
 
 
-def _setup(tmp_path=None, *, seed=0, cell="lstm", layers=2, dropout=0.3, schedule=True,
-           val=True, quiet=True, **kw):
+class At(cb.Callback):
+    """Calls fn(trainer) after every step (a user's callback in three lines)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_step_end(self, trainer, row):
+        self.fn(trainer)
+
+
+def _setup(out=None, *, seed=0, cell="lstm", layers=2, dropout=0.3, schedule=True, val=True,
+           checkpoint_every=0, extra=(), **kw):
     tinygrad_rnn.manual_seed(seed)
     vocab = CharVocab(TEXT)
     ids = vocab.encode(TEXT)
     train = TBPTTBatcher(ids[:400], 4, 8)      # 12 windows per epoch: the runs below wrap
-    val_w = TBPTTBatcher(ids[400:], 2, 8) if val else None
     model = CharRNN(len(vocab), hidden_size=12, num_layers=layers, cell=cell, dropout=dropout,
                     embedding_dim=6)
     opt = optim.Adam(list(model.parameters()), lr=1e-2)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30) if schedule else None
-    trainer = Trainer(model, opt, F.cross_entropy, train, scheduler=sched, val_windows=val_w,
-                      clip_norm=1.0, val_every=5, out_dir=tmp_path, quiet=quiet,
-                      meta={"model_config": model.config, "vocab": vocab.to_list()}, **kw)
-    return trainer
+    callbacks = [cb.Validation(TBPTTBatcher(ids[400:], 2, 8), every=5)] if val else []
+    if out is not None:
+        callbacks += [cb.CSVLogger(out / "loss.csv"),
+                      cb.Checkpoint(out, every=checkpoint_every,
+                                    meta={"vocab": vocab.to_list()})]
+    return Trainer(model, opt, F.cross_entropy, train, scheduler=sched, clip_norm=1.0,
+                   callbacks=callbacks + list(extra), **kw)
 
 
 def _arrays(trainer):
@@ -45,6 +58,20 @@ def _arrays(trainer):
     for i, s in enumerate(state if isinstance(state, tuple) else (state,)):
         out[f"s.{i}"] = s.data
     return out
+
+
+def _steps(path):
+    with open(path, newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+@pytest.fixture
+def sigint_default():
+    """Python's own SIGINT handler for the test, whatever this process inherited (nohup and
+    background jobs start with SIGINT ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 def test_loss_decreases_and_history_is_recorded():
@@ -83,7 +110,7 @@ def test_clip_value_bounds_every_update():
     model = CharRNN(len(vocab), hidden_size=8, cell="rnn")
     before = {k: v.copy() for k, v in model.state_dict().items()}
     trainer = Trainer(model, optim.SGD(list(model.parameters()), lr=1.0), F.cross_entropy,
-                      windows, clip_value=1e-3, quiet=True)
+                      windows, clip_value=1e-3)
     trainer.fit(steps=1)
     worst = max(np.abs(v - before[k]).max() for k, v in model.state_dict().items())
     assert 0.9e-3 < worst <= 1e-3 + 1e-6  # float32 rounding of w - 1e-3
@@ -96,13 +123,12 @@ def test_clip_norm_bounds_the_update_norm():
     model = CharRNN(len(vocab), hidden_size=8, cell="gru")
     before = {k: v.copy() for k, v in model.state_dict().items()}
     trainer = Trainer(model, optim.SGD(list(model.parameters()), lr=1.0), F.cross_entropy,
-                      windows, clip_norm=1e-2, quiet=True)
+                      windows, clip_norm=1e-2)
     trainer.fit(steps=1)
     norm = np.sqrt(sum(((v - before[k]) ** 2).sum() for k, v in model.state_dict().items()))
     assert 0.9e-2 < norm <= 1e-2 * (1 + 1e-4)
 
 
-@pytest.mark.slow
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
     """N steps straight == N/2 steps, Ctrl-C, resume for N/2: every array equal, bit for bit.
 
@@ -111,19 +137,17 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
     straight = _setup(tmp_path / "a")
     straight.fit(steps=30)
 
-    first = _setup(tmp_path / "b")
-
     def ctrl_c(t):
         if t.step == 15:
             raise KeyboardInterrupt
-    first.hooks.append(ctrl_c)
+    first = _setup(tmp_path / "b", extra=[At(ctrl_c)])
     res = first.fit(steps=30)
-    assert res.interrupted and res.step == 15
-    assert load_checkpoint(tmp_path / "b" / "checkpoint.npz").step == 15
+    assert res.interrupted and res.step == 15 and res.checkpoint_step == 15
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.npz")["step"] == 15
 
-    tinygrad_rnn.manual_seed(999)  # a different seed and fresh weights: all must come from disk
+    # a different seed and fresh weights: all must come from disk
     second = _setup(tmp_path / "b", seed=999)
-    second.resume(tmp_path / "b" / "checkpoint.npz")
+    second.load_state_dict(load_checkpoint(tmp_path / "b" / "checkpoint.npz"))
     assert second.step == 15
     res2 = second.fit(steps=30)
     assert res2.step == 30 and not res2.interrupted
@@ -134,10 +158,9 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path):
         assert want[k].dtype == got[k].dtype and np.array_equal(want[k], got[k]), k
     assert straight.optimizer.param_groups[0]["lr"] == second.optimizer.param_groups[0]["lr"]
     assert straight.val_loss == second.val_loss
-    # the resumed run's loss.csv continues the first one's rows
-    with open(tmp_path / "b" / "loss.csv") as f:
-        steps = [int(r["step"]) for r in csv.DictReader(f)]
-    assert steps == list(range(1, 31))
+    assert _steps(tmp_path / "b" / "loss.csv") == list(range(1, 31))  # continued, no gap
+    a, b = (load_checkpoint(tmp_path / d / "best.npz") for d in "ab")
+    assert a["step"] == b["step"] and a["val_loss"] == b["val_loss"]
 
 
 def test_resume_without_restoring_rng_would_differ(tmp_path):
@@ -147,36 +170,79 @@ def test_resume_without_restoring_rng_would_differ(tmp_path):
     first = _setup(tmp_path / "b")
     first.fit(steps=4)
     second = _setup(tmp_path / "b", seed=999)
-    second.resume(tmp_path / "b" / "checkpoint.npz")
+    second.load_state_dict(load_checkpoint(tmp_path / "b" / "checkpoint.npz"))
     tinygrad_rnn.manual_seed(12345)  # lose the dropout stream
     second.fit(steps=8)
     want, got = _arrays(straight), _arrays(second)
     assert not all(np.array_equal(want[k], got[k]) for k in want)
 
 
-def test_real_sigint_finishes_the_step_saves_and_stops(tmp_path):
-    trainer = _setup(tmp_path, val=False)
-    trainer.hooks.append(lambda t: os.kill(os.getpid(), signal.SIGINT) if t.step == 3 else None)
+def test_real_sigint_finishes_the_step_saves_and_stops(tmp_path, sigint_default):
+    kill = At(lambda t: os.kill(os.getpid(), signal.SIGINT) if t.step == 3 else None)
+    trainer = _setup(tmp_path, val=False, extra=[kill])
     result = trainer.fit(steps=50)
     assert result.interrupted and result.step == 3
-    ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert ckpt.step == 3 and ckpt.meta["data_position"] == 3
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert state["step"] == 3 and state["position"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path):
-    trainer = _setup(tmp_path, checkpoint_every=2, val=False)
+def test_an_ignored_sigint_stays_ignored(tmp_path):
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        kill = At(lambda t: os.kill(os.getpid(), signal.SIGINT) if t.step == 3 else None)
+        result = _setup(tmp_path, val=False, extra=[kill]).fit(steps=6)
+        assert not result.interrupted and result.step == 6
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
 
+
+def test_second_ctrl_c_inside_a_step_names_the_step_on_disk(tmp_path, sigint_default):
+    trainer = _setup(tmp_path, val=False, checkpoint_every=2)
+    logged = []
+    trainer.log = logged.append
+
+    def loss_fn(out, y):  # two Ctrl-C inside step 5: the second one aborts the step
+        if trainer.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return F.cross_entropy(out, y)
+    trainer.loss_fn = loss_fn
+    result = trainer.fit(steps=10)
+    assert result.interrupted and not result.consistent and result.checkpoint_step == 4
+    assert "interrupted during step 5" in logged[-1]
+    assert "checkpoint on disk is" in logged[-1] and "(step 4)" in logged[-1]
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 4
+
+
+def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path):
     def poison(t):
         if t.step == 5:  # weights go bad after step 5: step 6's loss is NaN
             t.model.decoder.weight.data[:] = np.nan
-    trainer.hooks.append(poison)
+    trainer = _setup(tmp_path, checkpoint_every=2, val=False, extra=[At(poison)])
     with pytest.raises(TrainingDiverged, match=r"diverged at step 6: the loss is nan.*"
                                                r"last good checkpoint is .*checkpoint.npz \(step 4\)"):
         trainer.fit(steps=20)
-    ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert ckpt.step == 4
-    assert all(np.isfinite(v).all() for v in ckpt.params.values())
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert state["step"] == 4
+    assert all(np.isfinite(v).all() for v in state["model"].values())
+
+
+def test_non_finite_parameters_after_the_update_are_never_saved(tmp_path):
+    class Overflowing(optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            if trainer.step == 2:  # finite loss and gradients, but the update overflows
+                self.param_groups[0]["params"][0].data[0] = np.inf
+    trainer = _setup(tmp_path, val=False, checkpoint_every=1)
+    trainer.optimizer = Overflowing(list(trainer.model.parameters()), lr=0.1)
+    trainer.scheduler = None
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 3: .* is not finite after the "
+                                               r"update.*checkpoint.npz \(step 2\)"):
+        trainer.fit(steps=6)
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert state["step"] == 2 and all(np.isfinite(v).all() for v in state["model"].values())
 
 
 def test_huge_learning_rate_diverges_with_a_clear_error(tmp_path):
@@ -185,8 +251,9 @@ def test_huge_learning_rate_diverges_with_a_clear_error(tmp_path):
     windows = TBPTTBatcher(vocab.encode(TEXT), 4, 8)
     model = CharRNN(len(vocab), hidden_size=8, cell="rnn", nonlinearity="relu")
     trainer = Trainer(model, optim.SGD(list(model.parameters()), lr=1e30), F.cross_entropy,
-                      windows, quiet=True, out_dir=tmp_path)
-    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: the (loss is (nan|inf)|gradient)"):
+                      windows, callbacks=[cb.Checkpoint(tmp_path)])
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+: (the (loss is (nan|inf)|"
+                                               r"gradient)|.* is not finite after the update)"):
         trainer.fit(steps=50)
     assert not (tmp_path / "checkpoint.npz").exists()  # nothing bad was saved
 
@@ -210,22 +277,90 @@ def test_time_budget_stops_training():
 
 
 def test_outputs_csv_and_checkpoints(tmp_path):
-    trainer = _setup(tmp_path, checkpoint_every=4)
     saved = []
-    trainer.hooks.append(lambda t: saved.append(t.last_checkpoint_step))
+    trainer = _setup(tmp_path, checkpoint_every=4,
+                     extra=[At(lambda t: saved.append(t.checkpoint and t.checkpoint[1]))])
     trainer.fit(steps=10)
     assert saved[3] == 4 and saved[7] == 8
-    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 10  # and one at the end
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 10  # and one at the end
     with open(tmp_path / "loss.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == list(range(1, 11))
     assert rows[4]["val_loss"] and not rows[3]["val_loss"]
-    assert set(rows[0]) == {"step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s"}
+    assert set(rows[0]) == set(cb.CSV_FIELDS)
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
 
 
+def test_csv_lr_of_step_k_is_the_rate_step_k_used(tmp_path):
+    trainer = _setup(tmp_path, val=False, schedule=False)
+    trainer.scheduler = optim.lr_scheduler.StepLR(trainer.optimizer, step_size=2, gamma=0.5)
+    trainer.fit(steps=6)
+    with open(tmp_path / "loss.csv") as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert lrs == [1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3]
+
+
+def test_csv_is_on_disk_before_each_checkpoint(tmp_path, monkeypatch):
+    """What a SIGKILL right after a save would leave: the log holds every row up to it."""
+    seen = []
+    original = cb.save_checkpoint
+
+    def spy(path, state):
+        seen.append((state["step"], _steps(tmp_path / "loss.csv")))
+        return original(path, state)
+    monkeypatch.setattr(cb, "save_checkpoint", spy)
+    _setup(tmp_path, checkpoint_every=3, val=False).fit(steps=7)
+    assert seen and all(rows == list(range(1, step + 1)) for step, rows in seen)
+
+
+def test_resumed_log_drops_rows_past_the_checkpoint_and_half_lines(tmp_path):
+    _setup(tmp_path, checkpoint_every=4).fit(steps=4)
+    with open(tmp_path / "loss.csv", "a") as f:  # a killed run got further than its checkpoint
+        f.write("5,2.5,2.5,,0.01,100,1\n6,2.4,2.4,,0.01,100,1\n7,2.")
+    second = _setup(tmp_path, seed=5)
+    second.load_state_dict(load_checkpoint(tmp_path / "checkpoint.npz"))
+    second.fit(steps=9)
+    assert _steps(tmp_path / "loss.csv") == list(range(1, 10))
+
+
+def test_best_npz_holds_the_lowest_validation_loss(tmp_path):
+    trainer = _setup(tmp_path, schedule=False)
+    trainer.optimizer.param_groups[0]["lr"] = 0.05
+    trainer.fit(steps=40)
+    vals = [(r["val_loss"], r["step"]) for r in trainer.history if r["val_loss"] is not None]
+    best = load_checkpoint(tmp_path / "best.npz")
+    assert (best["val_loss"], best["step"]) == min(vals)
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 40
+
+
+def test_early_stopping_after_patience_validations_without_progress():
+    trainer = _setup(schedule=False, extra=[cb.EarlyStopping(patience=2)])
+    trainer.optimizer.param_groups[0]["lr"] = 1e-30  # the validation loss cannot improve
+    result = trainer.fit(steps=100)
+    assert result.step == 15 and "early stop" in result.stopped
+
+
+def test_temp_files_of_an_interrupted_save_are_removed_at_the_next_start(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    for name in (".checkpoint.npz.1a2b3c4d.tmp", ".best.npz.ffff0000.tmp", ".loss.csv.0.tmp"):
+        (tmp_path / name).write_bytes(b"PK half")
+    (tmp_path / "notes.tmp").write_text("not ours")
+    _setup(tmp_path, val=False).fit(steps=2)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "loss.csv", "notes.tmp"]
+
+
+def test_checkpoint_files_respect_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        _setup(tmp_path, val=False).fit(steps=2)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "checkpoint.npz").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "loss.csv").stat().st_mode & 0o777 == 0o640
+
+
 def test_loss_png_only_when_matplotlib_is_installed(tmp_path):
-    trainer = _setup(tmp_path)
+    trainer = _setup(tmp_path, extra=[cb.Plot(tmp_path / "loss.png", tmp_path / "loss.csv")])
     trainer.fit(steps=2)
     try:
         import matplotlib  # noqa: F401
@@ -237,7 +372,7 @@ def test_loss_png_only_when_matplotlib_is_installed(tmp_path):
 
 def test_evaluate_restores_training_mode_and_records_nothing():
     trainer = _setup(val=True)
-    loss = evaluate(trainer.model, trainer.val_windows, F.cross_entropy)
+    loss = evaluate(trainer.model, trainer.callbacks[0].windows, F.cross_entropy)
     assert trainer.model.training and np.isfinite(loss)
     assert all(p.grad is None for p in trainer.model.parameters())
 
@@ -255,16 +390,39 @@ def test_bad_arguments_are_refused():
         Trainer(trainer.model, trainer.optimizer, F.cross_entropy, [])
 
 
+def _params(trainer):
+    return {k: v.copy() for k, v in trainer.model.state_dict().items()}
+
+
 def test_resume_refuses_another_models_checkpoint(tmp_path):
-    from tinygrad_rnn.checkpoint import CheckpointError
-    trainer = _setup(tmp_path)
-    trainer.fit(steps=2)
+    _setup(tmp_path).fit(steps=2)
     other = _setup(None, cell="gru")
-    before = {k: v.copy() for k, v in other.model.state_dict().items()}
+    before = _params(other)
     with pytest.raises(CheckpointError, match="another model: cell='lstm'"):
-        other.resume(tmp_path / "checkpoint.npz")
+        other.load_state_dict(load_checkpoint(tmp_path / "checkpoint.npz"))
     assert other.step == 0
     assert all(np.array_equal(before[k], v) for k, v in other.model.state_dict().items())
+
+
+@pytest.mark.parametrize("where,value,message", [
+    ("rng", {"bit_generator": "PCG64", "state": "x"}, "random generator's state is unusable"),
+    ("scheduler", {"T_max": "30"}, "the schedule's state has keys"),
+    ("step", "3", "'step' is a str, expected int"),
+    ("carried", ("text",), "carried state holds a str"),
+    ("callbacks", {}, "no state for the callbacks"),
+])
+def test_a_state_that_does_not_fit_changes_nothing(tmp_path, where, value, message):
+    _setup(tmp_path).fit(steps=3)
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
+    state[where] = value
+    other = _setup(tmp_path, seed=4)
+    before, opt_before = _params(other), other.optimizer.state_dict()
+    rng_before = tinygrad_rnn.get_rng().bit_generator.state
+    with pytest.raises(CheckpointError, match=message):
+        other.load_state_dict(state)
+    assert other.step == 0 and other.optimizer.state_dict()["state"] == opt_before["state"] == {}
+    assert all(np.array_equal(before[k], v) for k, v in other.model.state_dict().items())
+    assert tinygrad_rnn.get_rng().bit_generator.state == rng_before
 
 
 def test_sine_regression_with_mse_and_float_windows():
@@ -286,13 +444,13 @@ def test_sine_regression_with_mse_and_float_windows():
                for i in range(0, 380, 20)]
     net = Net()
     trainer = Trainer(net, optim.Adam(list(net.parameters()), lr=0.02), F.mse_loss, windows,
-                      clip_value=1.0, quiet=True)
+                      clip_value=1.0)
     result = trainer.fit(steps=60)
     assert np.mean([r["loss"] for r in result.history[-5:]]) < 0.1 * result.history[0]["loss"]
 
 
 class _Terminal:
-    """A stderr stand-in that says it is a terminal and keeps what is written."""
+    """A stderr stand-in that says whether it is a terminal and keeps what is written."""
 
     def __init__(self, tty):
         self.tty, self.parts = tty, []
@@ -311,14 +469,14 @@ class _Terminal:
         return "".join(self.parts)
 
 
-@pytest.mark.parametrize("tty,quiet", [(True, False), (False, False), (True, True)])
-def test_progress_bar_on_a_terminal_log_lines_otherwise(monkeypatch, tty, quiet):
+@pytest.mark.parametrize("tty,bar", [(True, True), (False, True), (True, False)])
+def test_progress_bar_on_a_terminal_log_lines_otherwise(monkeypatch, tty, bar):
     import sys
     term = _Terminal(tty)
     monkeypatch.setattr(sys, "stderr", term)
-    trainer = _setup(quiet=quiet)
+    trainer = _setup(extra=[cb.ProgressBar()] if bar else [])
     trainer.fit(steps=10)
-    if quiet:
+    if not bar:
         assert term.text == ""
     elif tty:  # tqdm: step count, smoothed loss, validation loss, speed
         assert "10/10" in term.text and "loss=" in term.text and "chars/s=" in term.text

@@ -1,0 +1,273 @@
+"""What a training run does besides stepping: small callbacks that `Trainer.fit` calls in order.
+
+    on_fit_start(trainer)         before the first step of a `fit` (also after a resume)
+    on_step_end(trainer, row)     after every step; `row` holds step, loss, smooth_loss,
+                                  val_loss (None unless validated), lr (the rate the step
+                                  used), chars_per_s, elapsed_s; earlier callbacks may add to it
+    on_fit_end(trainer, result)   always; `result.consistent` is False when the weights may be
+                                  half-updated (stopped inside a step, diverged): save nothing
+    state_dict() / load_state_dict(state)   what a resume must restore (None: nothing)
+
+A callback stops the run by setting `trainer.should_stop` to a reason. The CLI's order:
+Validation, EarlyStopping, CSVLogger, Checkpoint, ProgressBar, Plot.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tinygrad_rnn.checkpoint import CheckpointError, atomic_write, remove_temp_files, save_checkpoint
+from tinygrad_rnn.train import evaluate
+
+CHECKPOINT_NAME = "checkpoint.npz"
+BEST_NAME = "best.npz"
+CSV_FIELDS = ("step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s")
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    name: str | None = None  # key of its state in a checkpoint (default: the class name)
+
+    def on_fit_start(self, trainer: Any) -> None:
+        pass
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        pass
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        pass
+
+    def state_dict(self) -> dict | None:
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class Validation(Callback):
+    """Mean loss over (at most `max_windows` of) `windows` every `every` steps and at the end
+    (when the last step was not validated): `row["val_loss"]`, `trainer.val_loss`."""
+
+    def __init__(self, windows: Any, every: int = 100, max_windows: int | None = None):
+        self.windows, self.every, self.max_windows = windows, every, max_windows
+
+    def _run(self, trainer: Any) -> float:
+        trainer.val_loss = evaluate(trainer.model, self.windows, trainer.loss_fn, self.max_windows)
+        trainer.val_step = trainer.step
+        return trainer.val_loss
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        if self.every and trainer.step % self.every == 0:
+            row["val_loss"] = self._run(trainer)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        if result.consistent and trainer.step > 0 and trainer.val_step != trainer.step:
+            self._run(trainer)
+
+
+class EarlyStopping(Callback):
+    """Stop when the validation loss has not improved for `patience` validations."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.best_step, self.bad = patience, None, None, 0
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        val = row.get("val_loss")
+        if val is None:
+            return
+        if self.best is None or val < self.best:
+            self.best, self.best_step, self.bad = val, trainer.step, 0
+            return
+        self.bad += 1
+        if self.bad >= self.patience:
+            trainer.should_stop = (f"early stop: no better validation loss in {self.patience} "
+                                   f"validations (best {self.best:.4f} at step {self.best_step})")
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        _check_numbers(state, ("best", "best_step", "bad"), "EarlyStopping")
+        self.best, self.best_step, self.bad = state["best"], state["best_step"], state["bad"]
+
+
+class CSVLogger(Callback):
+    """One `loss.csv` row per step, flushed at once (so it is on disk before any checkpoint
+    that follows it). A resumed run keeps the complete rows up to its step and continues."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path, self._file, self._writer = Path(path), None, None
+
+    def on_fit_start(self, trainer: Any) -> None:
+        remove_temp_files(self.path.parent, self.path.name)
+        kept = self._rows_up_to(trainer.step) if trainer.step > 0 else []
+
+        def write(f):
+            text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+            w = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+            w.writeheader()
+            w.writerows(kept)
+            text.flush()
+            text.detach()
+        atomic_write(self.path, write)  # a kill during this rewrite must not lose the log
+        self._file = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._file, fieldnames=CSV_FIELDS)
+
+    def _rows_up_to(self, step: int) -> list:
+        """Complete rows of earlier runs with increasing steps <= `step` (a killed run may
+        have left rows past its checkpoint and half a line)."""
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines.pop()
+        kept, last = [], 0
+        for r in csv.DictReader(lines):
+            s = r.get("step") or ""
+            if s.isdigit() and last < int(s) <= step and None not in r.values():
+                kept.append({k: r.get(k, "") for k in CSV_FIELDS})
+                last = int(s)
+        return kept
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        self._writer.writerow({k: ("" if row.get(k) is None else f"{row[k]:.6g}"
+                                   if isinstance(row[k], float) else row[k]) for k in CSV_FIELDS})
+        self._file.flush()
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Checkpoint(Callback):
+    """`checkpoint.npz` in `folder` every `every` steps and at the end, and `best.npz` at each
+    new best validation loss (`keep_best`). Each file is the whole `trainer.state_dict()`
+    plus `meta` (facts about the run, such as the model config and vocabulary), written
+    atomically; temporary files of an interrupted save are removed at the next start."""
+
+    def __init__(self, folder: str | os.PathLike, every: int = 500, keep_best: bool = True,
+                 meta: dict | None = None):
+        self.folder, self.every, self.keep_best = Path(folder), every, keep_best
+        self.meta = dict(meta or {})
+        self.best, self.best_step = None, None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / CHECKPOINT_NAME
+
+    def _state(self, trainer: Any) -> dict:
+        return dict(trainer.state_dict(), meta=self.meta)
+
+    def save(self, trainer: Any) -> Path:
+        path = save_checkpoint(self.path, self._state(trainer))
+        trainer.checkpoint = (str(path), trainer.step)
+        return path
+
+    def _maybe_best(self, trainer: Any, val: float | None) -> None:
+        if self.keep_best and val is not None and (self.best is None or val < self.best):
+            self.best, self.best_step = val, trainer.step
+            save_checkpoint(self.folder / BEST_NAME, self._state(trainer))
+
+    def on_fit_start(self, trainer: Any) -> None:
+        for name in (CHECKPOINT_NAME, BEST_NAME):
+            remove_temp_files(self.folder, name)
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        self._maybe_best(trainer, row.get("val_loss"))
+        if self.every and trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        if not result.consistent:
+            return
+        if trainer.val_step == trainer.step:
+            self._maybe_best(trainer, trainer.val_loss)
+        if trainer.checkpoint is None or trainer.checkpoint[1] != trainer.step:
+            self.save(trainer)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        _check_numbers(state, ("best", "best_step"), "Checkpoint")
+        self.best, self.best_step = state["best"], state["best_step"]
+
+
+class ProgressBar(Callback):
+    """A tqdm bar on a terminal; elsewhere one log line per validation."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_fit_start(self, trainer: Any) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=trainer.max_steps, initial=trainer.step, unit="step",
+                            file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        if self.bar is not None:
+            post = {"loss": f"{row['smooth_loss']:.3f}"}
+            if trainer.val_loss is not None:
+                post["val"] = f"{trainer.val_loss:.3f}"
+            post["chars/s"] = f"{row['chars_per_s']:.0f}"
+            self.bar.set_postfix(post, refresh=False)
+            self.bar.update(1)
+        elif row["val_loss"] is not None:
+            trainer.log(f"step {row['step']:>6} | loss {row['smooth_loss']:.4f} | "
+                        f"val {row['val_loss']:.4f} | lr {row['lr']:.3g} | "
+                        f"{row['chars_per_s']:.0f} chars/s | {row['elapsed_s']:.0f}s")
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Plot(Callback):
+    """`path` (a PNG) of the smoothed training and the validation loss at the end, from the
+    whole `csv_path` log when given (earlier resumed runs included), when matplotlib is
+    installed (an optional extra)."""
+
+    def __init__(self, path: str | os.PathLike, csv_path: str | os.PathLike | None = None):
+        self.path, self.csv_path = Path(path), csv_path
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return
+        rows = trainer.history
+        if self.csv_path is not None and Path(self.csv_path).exists():
+            with open(self.csv_path, newline="", encoding="utf-8") as f:
+                rows = [{k: (float(v) if v else None) for k, v in r.items()} for r in csv.DictReader(f)]
+        if not rows:
+            return
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot([r["step"] for r in rows], [r["smooth_loss"] for r in rows], label="train (smoothed)")
+        val = [(r["step"], r["val_loss"]) for r in rows if r["val_loss"] is not None]
+        if val:
+            ax.plot(*zip(*val), "o-", label="validation")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        fig.tight_layout()
+        atomic_write(self.path, lambda f: fig.savefig(f, format="png", dpi=100))
+        plt.close(fig)
+
+
+def _check_numbers(state: Any, keys: tuple, who: str) -> None:
+    if not isinstance(state, dict) or set(state) != set(keys):
+        raise CheckpointError(f"{who} state must have the keys {list(keys)}")
+    for k in keys:
+        v = state[k]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CheckpointError(f"{who} state {k!r} is a {type(v).__name__}, expected a number")
