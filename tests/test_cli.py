@@ -1,4 +1,7 @@
 """The `tinygrad-rnn` command, run in-process through `main(argv)` (plus one real subprocess)."""
+import csv
+import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from tinygrad_rnn import callbacks as cb
 from tinygrad_rnn import cli
 from tinygrad_rnn.checkpoint import load_checkpoint
 from tinygrad_rnn.train import Trainer
@@ -65,8 +69,10 @@ def test_train_then_sample(capsys, corpus, tmp_path):
     assert code == 0, err
     assert "step 6:" in out and "validation loss" in out and "--- sample" in out
     assert (out_dir / "checkpoint.npz").exists() and (out_dir / "loss.csv").exists()
-    ckpt = load_checkpoint(out_dir / "checkpoint.npz")
-    assert ckpt.step == 6 and ckpt.model_config["hidden_size"] == 12 and ckpt.vocab
+    assert (out_dir / "best.npz").exists() and "best validation loss" in out
+    state = load_checkpoint(out_dir / "checkpoint.npz")
+    assert state["step"] == 6 and state["meta"]["model_config"]["hidden_size"] == 12
+    assert state["meta"]["vocab"] and state["meta"]["options"]["batch_size"] == 4
 
     code, out, err = run(capsys, "sample", "--checkpoint", out_dir / "checkpoint.npz",
                          "--length", "30", "--prime", "It was", "--seed", "3")
@@ -96,21 +102,60 @@ def test_interrupt_saves_and_exits_130(capsys, corpus, tmp_path, monkeypatch):
     _interrupt_at(monkeypatch, 2)
     code, out, err = run(capsys, "train", "--data", corpus, "--steps", "5", "--out", tmp_path, *TINY)
     assert code == 130
-    assert "interrupted: checkpoint saved at step 2" in err and "--resume" in err
-    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 2
+    assert "interrupted: the checkpoint on disk is at step 2" in err and "--resume" in err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 2
 
 
-def _interrupt_at(monkeypatch, step):
+class _At(cb.Callback):
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_step_end(self, trainer, row):
+        self.fn(trainer)
+
+
+def _add_callback(monkeypatch, fn):
+    """Every Trainer the CLI builds gets a callback calling fn(trainer) after each step."""
     original = Trainer.__init__
 
     def init(self, *a, **kw):
         original(self, *a, **kw)
-
-        def ctrl_c(t):
-            if t.step == step:
-                raise KeyboardInterrupt
-        self.hooks.append(ctrl_c)
+        self.callbacks.append(_At(fn))
     monkeypatch.setattr(Trainer, "__init__", init)
+
+
+def _interrupt_at(monkeypatch, step):
+    def ctrl_c(t):
+        if t.step == step:
+            raise KeyboardInterrupt
+    _add_callback(monkeypatch, ctrl_c)
+
+
+def test_second_ctrl_c_inside_a_step_names_the_step_on_disk(capsys, corpus, tmp_path,
+                                                            monkeypatch):
+    import os
+    import signal
+    from tinygrad_rnn.nn import functional as F
+    original = F.cross_entropy
+    calls = []
+
+    def loss(out, y):  # Ctrl-C twice inside step 4 (the first one sets a flag, the second aborts)
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(out, y)
+    monkeypatch.setattr(cli.F, "cross_entropy", loss)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, out, err = run(capsys, "train", "--data", corpus, "--steps", "8", "--out", tmp_path,
+                             *TINY, "--checkpoint-every", "2", "--val-every", "0")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert code == 130
+    assert "interrupted during step 4" in err and "(step 2)" in err
+    assert "the checkpoint on disk is at step 2" in err and "step 3" not in err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 2
 
 
 @pytest.mark.slow
@@ -127,13 +172,22 @@ def test_cli_resume_is_bit_identical(capsys, corpus, tmp_path, monkeypatch):
     assert code == 0, err
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
     b = load_checkpoint(tmp_path / "split" / "checkpoint.npz")
-    assert a.step == b.step == 12
-    for group in ("params", "optimizer", "state"):
-        ga, gb = getattr(a, group), getattr(b, group)
-        assert sorted(ga) == sorted(gb)
-        for k in ga:
-            assert np.array_equal(ga[k], gb[k]), (group, k)
-    assert a.meta["rng_state"] == b.meta["rng_state"]
+    assert a["step"] == b["step"] == 12
+    assert_same_run(a, b)
+
+
+def assert_same_run(a, b):
+    """Two trainer states equal in everything that decides the next weights."""
+    for k in a["model"]:
+        assert np.array_equal(a["model"][k], b["model"][k]), k
+    for i, entry in a["optimizer"]["state"].items():
+        for name, v in entry.items():
+            assert np.array_equal(v, b["optimizer"]["state"][i][name]), (i, name)
+    assert a["optimizer"]["param_groups"] == b["optimizer"]["param_groups"]
+    assert a["scheduler"] == b["scheduler"] and a["rng"] == b["rng"]
+    assert a["position"] == b["position"]
+    for x, y in zip(a["carried"], b["carried"]):
+        assert np.array_equal(x, y)
 
 
 @pytest.mark.parametrize("argv,code,message", [
@@ -148,6 +202,10 @@ def test_cli_resume_is_bit_identical(capsys, corpus, tmp_path, monkeypatch):
     (["train", "--data", "/no/such/file.txt"], 1, "text file not found"),
     (["train", "--lr-schedule", "cosine", "--time-budget", "1"], 1, "cosine needs --steps"),
     (["sample", "--checkpoint", "/no/such/ckpt.npz"], 1, "does not exist"),
+    (["train", "--seed", "-1"], 2, "--seed: expected an integer >= 0, got -1"),
+    (["sample", "--checkpoint", "x.npz", "--seed", "-1"], 2, "--seed: expected an integer >= 0"),
+    (["gradcheck", "--seed", "-2"], 2, "--seed: expected an integer >= 0, got -2"),
+    (["train", "--resume"], 1, "--resume without a CHECKPOINT needs --out DIR"),
 ])
 def test_bad_arguments_give_one_line(capsys, argv, code, message):
     got, _, err = run(capsys, *argv)
@@ -186,12 +244,51 @@ def test_not_utf8(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [(b"garbage", "not a checkpoint"),
-                                             (b"PK\x03\x04trunc", "truncated")])
+                                             (b"PK\x03\x04trunc", "truncated"),
+                                             (pickle.dumps([1, 2]), "not a checkpoint")])
 def test_bad_checkpoint_files(capsys, tmp_path, content, message):
     path = tmp_path / "bad.npz"
     path.write_bytes(content)
     code, _, err = run(capsys, "sample", "--checkpoint", path)
-    assert code == 1 and message in one_line_error(err)
+    line = one_line_error(err)
+    assert code == 1 and message in line and "pickle" not in line
+
+
+def _crafted(path, out, change):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    change(meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(out, **arrays)
+    return out
+
+
+@pytest.mark.parametrize("change", [
+    lambda m: m["manifest"].__setitem__("model/decoder.bias", [[3], "bogus"]),
+    lambda m: m["manifest"].__setitem__("model/decoder.bias", "f4"),
+    lambda m: m.__setitem__("manifest", ["x"]),
+    lambda m: m["tree"]["meta"].__setitem__("model_config", ["lstm"]),
+    lambda m: m["tree"]["meta"]["model_config"].__setitem__("hidden_size", "twelve"),
+    lambda m: m["tree"]["meta"].__setitem__("vocab", [1, 2, 3]),
+    lambda m: m["tree"]["meta"].__setitem__("dtype", "int8"),
+    lambda m: m["tree"].__setitem__("model", [1]),
+    lambda m: m["tree"].__setitem__("meta", "x"),
+    lambda m: m["tree"]["model"].__setitem__("decoder.bias", {"$array": "nope"}),
+])
+def test_crafted_checkpoints_give_one_line_for_sample_and_resume(capsys, corpus, tmp_path, change):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", tmp_path / "r",
+                       *TINY)
+    assert code == 0, err
+    bad = _crafted(tmp_path / "r" / "checkpoint.npz", tmp_path / "bad.npz", change)
+    for argv in (["sample", "--checkpoint", bad],
+                 ["train", "--data", corpus, "--steps", "4", "--out", tmp_path / "r2",
+                  "--resume", bad, *TINY]):
+        code, _, err = run(capsys, *argv)
+        if code == 0 and argv[0] == "train":
+            continue  # a resume does not read the part that sample needs
+        line = one_line_error(err)
+        assert code == 1 and "checkpoint" in line and "pickle" not in line, line
 
 
 def test_resume_checks(capsys, corpus, tmp_path):
@@ -202,7 +299,7 @@ def test_resume_checks(capsys, corpus, tmp_path):
     # another model: a different hidden size
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, "--hidden", "10")
-    assert code == 1 and "another model: hidden_size=12 (this model: 10)" in one_line_error(err)
+    assert code == 1 and "--hidden 10 differs from the checkpoint's 12" in one_line_error(err)
     # another text: a different vocabulary
     other = tmp_path / "other.txt"
     other.write_text("completely different words here, zzz qqq! " * 40)
@@ -212,26 +309,103 @@ def test_resume_checks(capsys, corpus, tmp_path):
     # another optimizer
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, "--optimizer", "sgd")
-    assert code == 1 and "saved with optimizer Adam, this run uses SGD" in one_line_error(err)
+    assert code == 1 and "--optimizer sgd differs from the checkpoint's adam" in one_line_error(err)
+
+
+@pytest.mark.parametrize("option,now,was", [("--batch-size", "3", "4"), ("--seq-len", "6", "8"),
+                                            ("--lr", "0.01", "0.005"),
+                                            ("--lr-schedule", "none", "step")])
+def test_resume_refuses_another_data_layout_naming_both_values(capsys, corpus, tmp_path, option,
+                                                               now, was):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
+                       "--resume", *TINY, option, now)
+    line = one_line_error(err)
+    assert code == 1 and f"{option} {now} differs from the checkpoint's {was}" in line, line
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_a_larger_steps_extends_the_cosine_schedule_to_the_new_total(capsys, corpus, tmp_path):
+    import math
+    args = ["train", "--data", corpus, "--out", tmp_path, "--lr-schedule", "cosine", "--lr",
+            "3e-3", *TINY]
+    code, _, err = run(capsys, *args, "--steps", "6")
+    assert code == 0, err
+    code, _, err = run(capsys, *args, "--steps", "12", "--resume")
+    assert code == 0, err
+    with open(tmp_path / "loss.csv") as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    assert len(lrs) == 12
+    for k, lr in enumerate(lrs[6:], start=6):  # step k+1 uses the rate of epoch k
+        want = 3e-3 * (1 + math.cos(math.pi * k / 12)) / 2
+        assert abs(lr - want) <= 1e-6 * 3e-3 + 1e-9, (k, lr, want)
+    assert lrs[-1] < lrs[6]  # still annealing towards 0, not climbing back
+
+
+def test_help_says_what_resume_keeps_and_may_change(capsys):
+    code, out, _ = run(capsys, "train", "--help")
+    text = " ".join(out.split())
+    assert "Resume keeps the model" in text and "--batch-size" in text
+    assert "It may change --steps, --time-budget" in text
+    assert "re-targets the anneal" in text
+
+
+def test_a_new_run_never_replaces_an_earlier_one(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", tmp_path, *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "--resume" in line and "--out" in line and "--overwrite" in line
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", tmp_path,
+                       "--overwrite", *TINY)
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 3
+
+
+def test_the_default_output_folder_is_new_for_every_run(capsys, corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        code, _, err = run(capsys, "train", "--data", corpus, "--steps", "1", *TINY)
+        assert code == 0, err
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.startswith("corpus-lstm-h12-") for r in runs)
+
+
+def test_sample_from_a_run_folder_uses_best_npz(capsys, corpus, tmp_path, monkeypatch):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "6", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    from tinygrad_rnn import sample as sample_mod
+    assert sample_mod.checkpoint_file(tmp_path) == tmp_path / "best.npz"
+    code, by_folder, _ = run(capsys, "sample", "--checkpoint", tmp_path, "--length", "30", "--seed", "1")
+    code, by_file, _ = run(capsys, "sample", "--checkpoint", tmp_path / "best.npz", "--length", "30",
+                           "--seed", "1")
+    assert code == 0 and by_folder == by_file
+    (tmp_path / "best.npz").unlink()
+    assert sample_mod.checkpoint_file(tmp_path) == tmp_path / "checkpoint.npz"
+
+
+def test_patience_stops_early(capsys, corpus, tmp_path):
+    code, out, err = run(capsys, "train", "--data", corpus, "--steps", "200", "--out", tmp_path,
+                         *TINY, "--val-every", "1", "--patience", "1", "--lr", "1e-30")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] < 200
 
 
 def test_diverged_training_is_one_line(capsys, corpus, tmp_path, monkeypatch):
-    original = Trainer.__init__
-
-    def init(self, *a, **kw):
-        original(self, *a, **kw)
-
-        def poison(t):
-            if t.step == 3:
-                t.model.decoder.bias.data[:] = np.inf
-        self.hooks.append(poison)
-    monkeypatch.setattr(Trainer, "__init__", init)
+    def poison(t):
+        if t.step == 3:
+            t.model.decoder.bias.data[:] = np.inf
+    _add_callback(monkeypatch, poison)
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "8", "--out", tmp_path,
                        "--checkpoint-every", "2", *TINY)
     assert code == 1
     line = one_line_error(err)
     assert "diverged at step 4" in line and "(step 2)" in line
-    assert load_checkpoint(tmp_path / "checkpoint.npz").step == 2
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 2
 
 
 @pytest.mark.slow
@@ -255,10 +429,31 @@ def test_gradcheck_command_reports_a_failure(capsys, monkeypatch):
     assert code == 1 and "FAIL" in out and "failed: broken" in err
 
 
-def test_bench_without_a_checkout_prints_how(capsys, monkeypatch):
+def test_bench_without_a_checkout_says_so_and_fails(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_bench_script", lambda: None)
-    code, out, _ = run(capsys, "bench")
-    assert code == 0 and "python benchmarks/run.py --quick" in out
+    code, _, err = run(capsys, "bench")
+    line = one_line_error(err)
+    assert code == 1 and "need a source checkout" in line and "benchmarks/run.py --quick" in line
+
+
+def test_bench_never_runs_a_foreign_benchmarks_folder(capsys, monkeypatch, tmp_path):
+    """An installed package (no pyproject.toml of ours above it) in a folder that has some
+    other project's benchmarks/run.py, in the current directory and beside site-packages."""
+    site = tmp_path / "site-packages"
+    (site / "tinygrad_rnn").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    for root in (tmp_path / "cwd", site):
+        (root / "benchmarks").mkdir(parents=True)
+        (root / "benchmarks" / "run.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (site / "pyproject.toml").write_text('[project]\nname = "something-else"\n')
+    monkeypatch.setattr(cli, "__file__", str(site / "tinygrad_rnn" / "cli.py"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    code, _, err = run(capsys, "bench")
+    assert code == 1 and "source checkout" in err and not marker.exists()
+
+
+def test_bench_finds_this_checkout():
+    assert cli._bench_script() == ROOT / "benchmarks" / "run.py"
 
 
 def test_bench_runs_the_script_quick(capsys, monkeypatch, tmp_path):

@@ -56,7 +56,7 @@ def trained():
     vocab = CharVocab(TEXT)
     model = CharRNN(len(vocab), hidden_size=16, cell="lstm")
     trainer = Trainer(model, optim.Adam(list(model.parameters()), lr=0.03), F.cross_entropy,
-                      TBPTTBatcher(vocab.encode(TEXT), 4, 10), clip_norm=1.0, quiet=True)
+                      TBPTTBatcher(vocab.encode(TEXT), 4, 10), clip_norm=1.0)
     trainer.fit(steps=80)
     return model, vocab
 
@@ -104,3 +104,24 @@ def test_bad_length_and_temperature(trained):
     with pytest.raises(ValueError, match="temperature must be > 0"):
         sample(model, vocab, length=3, temperature=0)
     assert len(sample(model, vocab, length=3, temperature=0, greedy=True)) == 3
+
+
+def test_load_model_of_a_run_folder_takes_its_best_checkpoint(tmp_path):
+    from tinygrad_rnn.callbacks import Checkpoint
+    from tinygrad_rnn.checkpoint import CheckpointError
+    from tinygrad_rnn.sample import load_model
+    tinygrad_rnn.manual_seed(0)
+    vocab = CharVocab(TEXT)
+    model = CharRNN(len(vocab), hidden_size=8)
+    trainer = Trainer(model, optim.Adam(list(model.parameters()), lr=0.03), F.cross_entropy,
+                      TBPTTBatcher(vocab.encode(TEXT), 4, 10),
+                      callbacks=[Checkpoint(tmp_path, meta={"model_config": model.config,
+                                                            "vocab": vocab.to_list(),
+                                                            "dtype": "float32"})])
+    trainer.fit(steps=3)
+    loaded, loaded_vocab = load_model(tmp_path)  # no validation, so no best.npz: checkpoint.npz
+    assert loaded_vocab.to_list() == vocab.to_list() and not loaded.training
+    for k, v in model.state_dict().items():
+        assert np.array_equal(v, loaded.state_dict()[k])
+    with pytest.raises(CheckpointError, match="holds no best.npz or checkpoint.npz"):
+        load_model(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None)

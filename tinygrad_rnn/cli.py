@@ -9,20 +9,23 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 import tinygrad_rnn
 from tinygrad_rnn import optim
-from tinygrad_rnn.checkpoint import CheckpointError, load_checkpoint
+from tinygrad_rnn import callbacks as cb
+from tinygrad_rnn.callbacks import BEST_NAME, CHECKPOINT_NAME
+from tinygrad_rnn.checkpoint import CheckpointError, get, load_checkpoint
 from tinygrad_rnn.data.batching import TBPTTBatcher, train_val_split
 from tinygrad_rnn.data.text import CharVocab, default_corpus, load_text
 from tinygrad_rnn.models import CharRNN
 from tinygrad_rnn.nn import functional as F
-from tinygrad_rnn.sample import sample
-from tinygrad_rnn.train import CHECKPOINT_NAME, Trainer, TrainingDiverged, limit_blas_threads
+from tinygrad_rnn.sample import load_model, sample
+from tinygrad_rnn.train import Trainer, TrainingDiverged, limit_blas_threads
 
 PROG = "tinygrad-rnn"
 DEFAULT_TIME_BUDGET = 150.0
@@ -72,45 +75,63 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", metavar="FILE", help="UTF-8 text file (default: the built-in corpus)")
     t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm",
                    help="recurrent cell (default lstm)")
-    t.add_argument("--hidden", type=_positive_int, default=128,
-                   help="hidden units per layer (default 128)")
+    t.add_argument("--hidden", type=_positive_int, default=256,
+                   help="hidden units per layer (default 256)")
     t.add_argument("--layers", type=_positive_int, default=1, help="stacked layers (default 1)")
-    t.add_argument("--embedding", type=_nonneg_int, default=0,
-                   help="embedding size; 0 feeds one-hot vectors (default 0)")
-    t.add_argument("--dropout", type=_dropout, default=0.0,
-                   help="dropout between layers and before the output (default 0)")
+    t.add_argument("--embedding", type=_nonneg_int, default=32,
+                   help="embedding size; 0 feeds one-hot vectors (default 32)")
+    t.add_argument("--dropout", type=_dropout, default=0.25,
+                   help="dropout between layers and before the output (default 0.25)")
     t.add_argument("--seq-len", type=_positive_int, default=32,
                    help="BPTT window length T (default 32)")
     t.add_argument("--batch-size", type=_positive_int, default=32,
                    help="parallel streams B (default 32)")
     t.add_argument("--steps", type=_positive_int,
-                   help="optimizer steps to reach (total, also when resuming)")
+                   help="optimizer steps to reach in total (a resumed run continues up to this "
+                   "number; with --lr-schedule cosine it is the length of the anneal)")
     t.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
                    help=f"stop after this many seconds (default {DEFAULT_TIME_BUDGET:.0f} when "
                    "--steps is not given)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="default adam")
-    t.add_argument("--lr", type=_positive_float, default=3e-3, help="learning rate (default 3e-3)")
+    t.add_argument("--lr", type=_positive_float, default=5e-3, help="learning rate (default 5e-3)")
     clip = t.add_mutually_exclusive_group()
     clip.add_argument("--clip-norm", type=_positive_float, default=5.0,
                       help="clip the global gradient norm (default 5)")
     clip.add_argument("--clip-value", type=_positive_float,
                       help="clip each gradient entry to +-VALUE instead")
-    t.add_argument("--lr-schedule", choices=("none", "step", "cosine"), default="none",
-                   help="step: halve every --lr-step-size steps; cosine: anneal to 0 over --steps")
-    t.add_argument("--lr-step-size", type=_positive_int, default=500,
-                   help="steps between halvings (default 500)")
+    t.add_argument("--lr-schedule", choices=("none", "step", "cosine"), default="step",
+                   help="step: halve every --lr-step-size steps (the default); cosine: anneal to "
+                   "0 over --steps; none: a constant rate")
+    t.add_argument("--lr-step-size", type=_positive_int, default=1000,
+                   help="steps between halvings (default 1000)")
     t.add_argument("--val-fraction", type=float, default=0.1,
                    help="tail of the text held out (default 0.1)")
     t.add_argument("--val-every", type=_nonneg_int, default=100,
                    help="validate every N steps, 0 = only at the end (default 100)")
     t.add_argument("--checkpoint-every", type=_nonneg_int, default=500,
                    help="checkpoint every N steps, 0 = only at the end (default 500)")
+    t.add_argument("--patience", type=_nonneg_int, default=0,
+                   help="stop when N validations in a row bring no better validation loss "
+                   "(default 0: never)")
     t.add_argument("--out", metavar="DIR",
-                   help="output folder (default runs/<data>-<cell>-h<hidden>)")
+                   help="output folder (default runs/<data>-<cell>-h<hidden>-<date>-<time>, new "
+                   f"for every run); it receives {CHECKPOINT_NAME}, {BEST_NAME} (the weights of "
+                   "the best validation loss), loss.csv and loss.png")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (without it, a folder holding a checkpoint "
+                   "is refused)")
     t.add_argument("--resume", nargs="?", const="", metavar="CHECKPOINT",
-                   help=f"continue from CHECKPOINT (default <out>/{CHECKPOINT_NAME}); "
-                   "give the same options as the first run")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                   help=f"continue the run in CHECKPOINT (a file or run folder; default "
+                   f"<out>/{CHECKPOINT_NAME}, which needs --out). Resume keeps the model "
+                   "(--cell, --hidden, --layers, --embedding, --dropout, --dtype), the data "
+                   "layout (--seq-len, --batch-size, --val-fraction), the optimizer (--optimizer, "
+                   "--lr, --clip-norm/--clip-value), the schedule (--lr-schedule, --lr-step-size) "
+                   "and --seed: give them as in the first run (a difference is refused, naming "
+                   "the option). It may change --steps, --time-budget, --val-every, "
+                   "--checkpoint-every, --patience, --sample-length, --threads and --quiet; with "
+                   "--lr-schedule cosine a new --steps re-targets the anneal: from the resumed "
+                   "step on the rate follows the cosine that reaches 0 at the new total")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="dtype of parameters and activations (default float32)")
     t.add_argument("--sample-length", type=_nonneg_int, default=300,
@@ -122,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.")
-    s.add_argument("--checkpoint", required=True, metavar="FILE",
-                   help="a checkpoint.npz written by train")
+    s.add_argument("--checkpoint", required=True, metavar="FILE|DIR",
+                   help=f"a checkpoint written by train, or a run folder: its {BEST_NAME} (the "
+                   f"best validation loss), else its {CHECKPOINT_NAME}")
     s.add_argument("--length", type=_nonneg_int, default=500,
                    help="characters to generate (default 500)")
     s.add_argument("--temperature", type=_positive_float, default=0.8,
@@ -132,13 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw only from the K most likely characters")
     s.add_argument("--greedy", action="store_true", help="always take the most likely character")
     s.add_argument("--prime", default="", help="text the model reads first (printed too)")
-    s.add_argument("--seed", type=int, help="random seed for repeatable samples")
+    s.add_argument("--seed", type=_nonneg_int, help="random seed for repeatable samples")
 
     g = sub.add_parser("gradcheck",
                        help="check every built-in op, cell and layer against finite differences",
                        description="Run every built-in op, cell and recurrent layer through "
                        "tinygrad_rnn.gradcheck in float64 and print a table.")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
 
     b = sub.add_parser("bench", help="run the benchmarks (benchmarks/run.py --quick)",
                        description="Run benchmarks/run.py from a source checkout.")
@@ -147,9 +169,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----- train --------------------------------------------------------------------------------
+#: options a resume must repeat: the model, the data layout, the optimizer and the schedule
+RESUME_KEEPS = ("cell", "hidden", "layers", "embedding", "dropout", "dtype", "seq_len",
+                "batch_size", "val_fraction", "optimizer", "lr", "clip_norm", "clip_value",
+                "lr_schedule", "lr_step_size", "seed")
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "loss.csv", "loss.png")
+
+
 def _default_out(args: argparse.Namespace) -> Path:
+    """runs/<data>-<cell>-h<hidden>-<date>-<time>: a new folder for every run."""
     name = Path(args.data).stem if args.data else "corpus"
-    return Path("runs") / f"{name}-{args.cell}-h{args.hidden}"
+    base = Path("runs") / f"{name}-{args.cell}-h{args.hidden}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _options(args: argparse.Namespace) -> dict:
+    opts = {k: getattr(args, k) for k in RESUME_KEEPS}
+    if args.clip_value is not None:
+        opts["clip_norm"] = None  # the two are exclusive; the default norm is not in use
+    return opts
+
+
+def _check_resume(args: argparse.Namespace, saved: dict, path: Path, vocab: CharVocab) -> None:
+    """Refuse a resume whose options differ from the ones the checkpoint recorded."""
+    where = f"checkpoint {path}"
+    meta = get(saved, "meta", dict, where)
+    if meta.get("vocab") is not None and meta["vocab"] != vocab.to_list():
+        raise CheckpointError(f"{where} was trained on a text with another vocabulary; "
+                              "resume with the same --data")
+    recorded = meta.get("options")
+    if not isinstance(recorded, dict):
+        return  # not written by `train`: Trainer.load_state_dict still checks the model
+    for key, now in _options(args).items():
+        if key in recorded and recorded[key] != now:
+            was = recorded[key]
+            raise CheckpointError(
+                f"cannot resume {path}: {_flag(key)} {now} differs from the checkpoint's {was}; "
+                f"resume keeps {_flag(key)} (give {_flag(key)} {was}, or start a new run with "
+                "another --out)")
 
 
 def _make_scheduler(args: argparse.Namespace, opt: optim.Optimizer):
@@ -160,6 +225,37 @@ def _make_scheduler(args: argparse.Namespace, opt: optim.Optimizer):
             raise ValueError("--lr-schedule cosine needs --steps (the length of the anneal)")
         return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps)
     return None
+
+
+def _prepare_out(args: argparse.Namespace) -> tuple:
+    """(output folder, checkpoint to resume or None); never silently replaces a run."""
+    if args.resume is not None:
+        if args.resume:
+            path = Path(args.resume)
+            if path.is_dir():
+                path = path / CHECKPOINT_NAME
+            return (Path(args.out) if args.out else path.parent), path
+        if not args.out:
+            raise ValueError("--resume without a CHECKPOINT needs --out DIR (the default output "
+                             "folder is new for every run)")
+        return Path(args.out), Path(args.out) / CHECKPOINT_NAME
+    out = Path(args.out) if args.out else _default_out(args)
+    held = [n for n in (CHECKPOINT_NAME, BEST_NAME) if (out / n).exists()]
+    if held and not args.overwrite:
+        raise ValueError(f"{out} already holds {held[0]} of an earlier run: continue it with "
+                         "--resume, choose another --out, or pass --overwrite to replace it")
+    if args.overwrite:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    return out, None
+
+
+def _retarget_cosine(scheduler: Any, total: int) -> None:
+    """A resumed cosine schedule anneals to its minimum over the new total number of steps:
+    the rate continues from the new curve's value at the resumed step."""
+    if isinstance(scheduler, optim.lr_scheduler.CosineAnnealingLR) and scheduler.T_max != total:
+        scheduler.T_max = total
+        scheduler.step(scheduler.last_epoch)  # closed form at the current step
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -193,16 +289,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                          f"least {args.batch_size * (args.seq_len + 1)} training characters, "
                          f"{source} has {len(train_ids)}; use smaller values or a longer text")
 
-    out = Path(args.out) if args.out else _default_out(args)
-    resume_path = None
-    if args.resume is not None:
-        resume_path = Path(args.resume) if args.resume else out / CHECKPOINT_NAME
-        if not args.out and args.resume:
-            out = resume_path.parent
-        ckpt_vocab = load_checkpoint(resume_path).vocab
-        if ckpt_vocab is not None and ckpt_vocab != vocab.to_list():
-            raise CheckpointError(f"checkpoint {resume_path} was trained on a text with another "
-                                  "vocabulary; resume with the same --data")
+    out, resume_path = _prepare_out(args)
+    saved = None
+    if resume_path is not None:
+        saved = load_checkpoint(resume_path)
+        _check_resume(args, saved, resume_path, vocab)
 
     if args.threads:
         limit_blas_threads(args.threads)
@@ -215,19 +306,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
-    trainer = Trainer(
-        model, opt, F.cross_entropy, train_windows, scheduler=scheduler, val_windows=val_windows,
-        clip_norm=None if args.clip_value is not None else args.clip_norm,
-        clip_value=args.clip_value,
-        val_every=args.val_every, val_windows_max=50, checkpoint_every=args.checkpoint_every,
-        out_dir=out, meta={"model_config": model.config, "vocab": vocab.to_list(),
-                           "dtype": args.dtype, "seed": args.seed},
-        units_per_step=args.seq_len * args.batch_size, quiet=args.quiet)
-    if resume_path is not None:
-        trainer.resume(resume_path)
-        if not args.quiet:
-            print(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
+    meta = {"model_config": model.config, "vocab": vocab.to_list(), "dtype": args.dtype,
+            "seed": args.seed, "options": _options(args)}
+    callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50)]
+    if args.patience:
+        callbacks.append(cb.EarlyStopping(args.patience))
+    saver = cb.Checkpoint(out, every=args.checkpoint_every, meta=meta)
+    callbacks += [cb.CSVLogger(out / "loss.csv"), saver]
+    if not args.quiet:
+        callbacks.append(cb.ProgressBar())
+    callbacks.append(cb.Plot(out / "loss.png", out / "loss.csv"))
+    trainer = Trainer(model, opt, F.cross_entropy, train_windows, scheduler=scheduler,
+                      clip_norm=None if args.clip_value is not None else args.clip_norm,
+                      clip_value=args.clip_value, callbacks=callbacks)
+    if saved is not None:
+        try:
+            trainer.load_state_dict(saved)
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume from {resume_path}: {e}") from None
+        trainer.checkpoint = (str(resume_path), trainer.step)
+        if steps is not None:
+            _retarget_cosine(scheduler, steps)
     info = print if not args.quiet else (lambda *a, **k: None)
+    if saved is not None:
+        info(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
     info(f"training {args.cell.upper()} ({args.layers}x{args.hidden}, "
          f"{sum(p.size for p in model.parameters()):,} parameters) on {source}: "
          f"{len(text):,} characters, vocabulary {len(vocab)}, "
@@ -236,11 +338,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = trainer.fit(steps=steps, time_budget=budget)
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
     smooth = f"{result.smooth_loss:.4f}" if result.smooth_loss is not None else "n/a"
-    print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char, "
-          f"{result.elapsed:.1f} s; checkpoint {result.checkpoint}")
+    best_text = (f", best validation loss {saver.best:.4f} at step {saver.best_step} "
+                 f"({out / BEST_NAME})" if saver.best is not None else "")
+    print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char"
+          f"{best_text}, {result.elapsed:.1f} s; checkpoint {result.checkpoint}")
+    if result.stopped:
+        info(result.stopped, file=sys.stderr)
     if result.interrupted:
-        print(f"interrupted: checkpoint saved at step {result.step}; continue with the same "
-              f"options plus --resume {result.checkpoint}", file=sys.stderr)
+        if result.checkpoint_step is None:
+            print("interrupted before any checkpoint was written", file=sys.stderr)
+        else:
+            print(f"interrupted: the checkpoint on disk is at step {result.checkpoint_step}; "
+                  f"continue with the same options plus --resume {result.checkpoint}",
+                  file=sys.stderr)
         return 130
     if args.sample_length:
         text = sample(model, vocab, length=args.sample_length, prime="", temperature=0.8,
@@ -251,24 +361,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # ----- sample -------------------------------------------------------------------------------
-def model_from_checkpoint(path: str | os.PathLike) -> tuple:
-    """(model, vocab) rebuilt from a checkpoint written by `train`."""
-    ckpt = load_checkpoint(path)
-    if ckpt.model_config is None or ckpt.vocab is None:
-        raise CheckpointError(f"checkpoint {path} has no model config or vocabulary; "
-                              "it was not written by `tinygrad-rnn train`")
-    try:
-        model = CharRNN.from_config(ckpt.model_config)
-        vocab = CharVocab.from_list(ckpt.vocab)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} has an unusable model config: {e}") from None
-    model.to(np.dtype(ckpt.meta.get("dtype", "float32")))
-    ckpt.restore(model)
-    return model, vocab
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
-    model, vocab = model_from_checkpoint(args.checkpoint)
+    model, vocab = load_model(args.checkpoint)
     print(sample(model, vocab, length=args.length, prime=args.prime, temperature=args.temperature,
                  top_k=args.top_k, greedy=args.greedy, seed=args.seed))
     return 0
@@ -293,19 +387,26 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def _bench_script() -> Path | None:
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        script = root / "benchmarks" / "run.py"
-        if script.is_file():
-            return script
-    return None
+    """benchmarks/run.py of the source checkout this package was imported from, if it is one.
+
+    Only the checkout holding this very package counts (its pyproject.toml names this
+    project): never a benchmarks/ folder of the current directory or of site-packages."""
+    root = Path(__file__).resolve().parents[1]
+    script, project = root / "benchmarks" / "run.py", root / "pyproject.toml"
+    try:
+        ours = project.is_file() and 'name = "tinygrad-rnn"' in project.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    return script if ours and script.is_file() else None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     script = _bench_script()
     if script is None:
-        print("the benchmarks live in a source checkout: clone the repository and run "
-              "`python benchmarks/run.py --quick` from its root")
-        return 0
+        print(f"{PROG} bench: error: the benchmarks need a source checkout (this is an installed "
+              "package): clone the repository and run `python benchmarks/run.py --quick` from "
+              "its root", file=sys.stderr)
+        return 1
     cmd = [sys.executable, str(script)] + ([] if args.full else ["--quick"])
     print("running", " ".join(cmd), file=sys.stderr)
     return subprocess.call(cmd, cwd=script.parent.parent)

@@ -49,13 +49,14 @@ class CharRNN(nn.Module):
         else:
             self.embedding = None
             input_size = vocab_size
+        between = dropout if num_layers > 1 else 0.0  # one layer: only the output dropout
         if cell == "rnn":
-            self.rnn = nn.RNN(input_size, hidden_size, num_layers, dropout=dropout,
+            self.rnn = nn.RNN(input_size, hidden_size, num_layers, dropout=between,
                               nonlinearity=nonlinearity)
         elif cell == "lstm":
-            self.rnn = nn.LSTM(input_size, hidden_size, num_layers, dropout=dropout)
+            self.rnn = nn.LSTM(input_size, hidden_size, num_layers, dropout=between)
         else:
-            self.rnn = nn.GRU(input_size, hidden_size, num_layers, dropout=dropout)
+            self.rnn = nn.GRU(input_size, hidden_size, num_layers, dropout=between)
         self.decoder = nn.Linear(hidden_size, vocab_size)
 
     @classmethod

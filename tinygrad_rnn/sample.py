@@ -1,12 +1,60 @@
-"""Text generation from a character model: temperature, top-k or greedy, after a prime text."""
+"""Text generation from a character model: temperature, top-k or greedy, after a prime text;
+`load_model` rebuilds the model of a checkpoint or run folder written by `tinygrad-rnn train`."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import tinygrad_rnn
+from tinygrad_rnn.callbacks import BEST_NAME, CHECKPOINT_NAME
+from tinygrad_rnn.checkpoint import CheckpointError, check_model_state, get, load_checkpoint
+from tinygrad_rnn.data.text import CharVocab
 from tinygrad_rnn.function import no_grad
+from tinygrad_rnn.models import CharRNN
+
+
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """`path` itself, or for a run folder its best.npz (else its checkpoint.npz)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (BEST_NAME, CHECKPOINT_NAME):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path} holds no {BEST_NAME} or {CHECKPOINT_NAME}")
+    return path
+
+
+def load_model(path: str | os.PathLike) -> tuple:
+    """(model in eval mode, vocab) from a checkpoint written by `train`, or a run folder."""
+    path = checkpoint_file(path)
+    state = load_checkpoint(path)
+    where = f"checkpoint {path}"
+    meta = get(state, "meta", dict, where)
+    if not isinstance(meta.get("model_config"), dict) or not isinstance(meta.get("vocab"), list):
+        raise CheckpointError(f"{where} has no model config or vocabulary; it was not written "
+                              "by `tinygrad-rnn train`")
+    dtype = meta.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise CheckpointError(f"{where} has an unusable dtype {dtype!r}")
+    try:
+        model = CharRNN.from_config(meta["model_config"])
+        if not all(isinstance(c, str) for c in meta["vocab"]):
+            raise TypeError("the vocabulary holds non-strings")
+        vocab = CharVocab.from_list(meta["vocab"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where} has an unusable model config or vocabulary: {e}") from None
+    if len(vocab) != model.vocab_size:
+        raise CheckpointError(f"{where}: its vocabulary has {len(vocab)} characters, its model "
+                              f"{model.vocab_size}")
+    model.to(np.dtype(dtype))
+    params = get(state, "model", dict, where)
+    check_model_state(model, params, state.get("model_config"), where)
+    model.load_state_dict({k: v.copy() for k, v in params.items()})
+    model.eval()
+    return model, vocab
 
 
 def next_index(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
