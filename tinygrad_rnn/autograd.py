@@ -206,7 +206,9 @@ def _entry(t: Any) -> _HookEntry:
     k = id(t)
     entry = _HOOKS.get(k)
     if entry is None:
-        entry = _HOOKS[k] = _HookEntry(weakref.ref(t, lambda _, k=k: _HOOKS.pop(k, None)))
+        # the callback keeps its own reference to the table: it may run at interpreter exit
+        entry = _HOOKS[k] = _HookEntry(weakref.ref(
+            t, lambda _, k=k, table=_HOOKS: table.pop(k, None)))
     return entry
 
 
