@@ -407,6 +407,8 @@ def test_resume_refuses_another_models_checkpoint(tmp_path):
 @pytest.mark.parametrize("where,value,message", [
     ("rng", {"bit_generator": "PCG64", "state": "x"}, "random generator's state is unusable"),
     ("scheduler", {"T_max": "30"}, "the schedule's state has keys"),
+    ("scheduler.base_lrs", ["0.01"], "'base_lrs' holds '0.01', expected float"),
+    ("scheduler.T_max", 30.5, "'T_max' holds 30.5, expected int"),
     ("step", "3", "'step' is a str, expected int"),
     ("carried", ("text",), "carried state holds a str"),
     ("callbacks", {}, "no state for the callbacks"),
@@ -414,7 +416,8 @@ def test_resume_refuses_another_models_checkpoint(tmp_path):
 def test_a_state_that_does_not_fit_changes_nothing(tmp_path, where, value, message):
     _setup(tmp_path).fit(steps=3)
     state = load_checkpoint(tmp_path / "checkpoint.npz")
-    state[where] = value
+    part, _, key = where.partition(".")
+    (state[part] if key else state)[key or part] = value
     other = _setup(tmp_path, seed=4)
     before, opt_before = _params(other), other.optimizer.state_dict()
     rng_before = tinygrad_rnn.get_rng().bit_generator.state

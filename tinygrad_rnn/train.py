@@ -382,7 +382,12 @@ def _check_like(saved: dict, own: dict, what: str) -> None:
     if set(saved) != set(own):
         raise CheckpointError(f"{what} has keys {sorted(saved)}, expected {sorted(own)}")
     for k, v in own.items():
-        want = (int, float) if isinstance(v, float) else (list, tuple) if isinstance(v, (list, tuple)) else type(v)
-        if not isinstance(saved[k], want) or (isinstance(saved[k], bool) and not isinstance(v, bool)):
-            raise CheckpointError(f"{what}: {k!r} is a {type(saved[k]).__name__}, expected "
-                                  f"{type(v).__name__}")
+        got = saved[k]
+        if isinstance(v, (list, tuple)) and isinstance(got, (list, tuple)) and len(got) == len(v):
+            pairs = list(zip(got, v))  # per-group rates: each entry like ours
+        else:
+            pairs = [(got, v)]
+        for g, o in pairs:
+            want = (int, float) if isinstance(o, float) else type(o)
+            if not isinstance(g, want) or (isinstance(g, bool) and not isinstance(o, bool)):
+                raise CheckpointError(f"{what}: {k!r} holds {g!r}, expected {type(o).__name__}")
