@@ -16,6 +16,9 @@ from tinygrad_rnn.nn.layers import (  # activations with options, and the softma
     ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus,
 )
 from tinygrad_rnn.nn.grad_flow import record_grad_flow
+from tinygrad_rnn.nn.minimal import (
+    IndRNN, IndRNNCell, MinGRU, MinGRUCell, MinLSTM, MinLSTMCell,
+)
 from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
 
@@ -28,4 +31,5 @@ __all__ = [
     "BCELoss", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "SmoothL1Loss",
     "ELU", "GELU", "LeakyReLU", "LogSoftmax", "SiLU", "Softmax", "Softplus",
     "record_grad_flow",
+    "IndRNN", "IndRNNCell", "MinGRU", "MinGRUCell", "MinLSTM", "MinLSTMCell",
 ]

@@ -60,7 +60,11 @@ def _recur(a: np.ndarray, b: np.ndarray, h0: np.ndarray | None, out: np.ndarray,
 
 
 class LinearRecurrence(Function):
-    """h_t = a_t * h_{t-1} + b_t (h_{-1} = h0);  dh_t = g_t + a_{t+1} dh_{t+1}, da_t = dh_t h_{t-1}, db_t = dh_t, dh0 = a_0 dh_0"""
+    """h_t = a_t h_{t-1} + b_t;  dh_t = g_t + a_{t+1} dh_{t+1}, da_t = dh_t h_{t-1}, db_t = dh_t
+
+    over the leading (time) axis, h_{-1} = h0 (zeros when absent), dh0 = a_0 dh_0; with
+    reverse=True time runs T-1 .. 0 (h_T = h0) and the adjoint the other way.
+    """
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # it already runs over time: step by step
@@ -119,7 +123,11 @@ class LinearRecurrence(Function):
 
 
 class IndRecurrence(Function):
-    """h_t = act(p_t + u * h_{t-1}) (h_{-1} = h0), act relu | tanh;  dq_t = act'(h_t) (g_t + u dq_{t+1}), dp = dq, du = sum_t dq_t h_{t-1}, dh0 = u dq_0"""
+    """h_t = act(p_t + u h_{t-1});  dq_t = act'(h_t) (g_t + u dq_{t+1}), dp = dq, du = sum dq h_prev
+
+    IndRNN's loop: act relu | tanh (act' from the saved output), u one weight per unit
+    (last axis), h_{-1} = h0 (zeros when absent), dh0 = u dq_0; reverse as LinearRecurrence.
+    """
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # it already runs over time: step by step
