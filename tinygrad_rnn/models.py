@@ -9,11 +9,14 @@ from tinygrad_rnn import nn
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.tensor import Tensor
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm", "indrnn")
 
 
 class CharRNN(nn.Module):
-    """Character language model: embedding (or one-hot) -> RNN/LSTM/GRU stack -> linear.
+    """Character language model: embedding (or one-hot) -> recurrent stack -> linear.
+
+    The stack is nn.RNN, LSTM, GRU, or one of the cells without a product in the time loop
+    (MinGRU, MinLSTM, IndRNN): `cell` is one of CELLS.
 
         x_t  = E[idx_t]            (embedding_dim > 0)   or   onehot(idx_t)  (embedding_dim = 0)
         h_t  = cell(x_t, h_{t-1})  through `num_layers` layers, dropout between layers
@@ -53,10 +56,10 @@ class CharRNN(nn.Module):
         if cell == "rnn":
             self.rnn = nn.RNN(input_size, hidden_size, num_layers, dropout=between,
                               nonlinearity=nonlinearity)
-        elif cell == "lstm":
-            self.rnn = nn.LSTM(input_size, hidden_size, num_layers, dropout=between)
-        else:
-            self.rnn = nn.GRU(input_size, hidden_size, num_layers, dropout=between)
+        else:  # the cells without a product in the time loop take the same arguments
+            layer = {"lstm": nn.LSTM, "gru": nn.GRU, "mingru": nn.MinGRU,
+                     "minlstm": nn.MinLSTM, "indrnn": nn.IndRNN}[cell]
+            self.rnn = layer(input_size, hidden_size, num_layers, dropout=between)
         self.decoder = nn.Linear(hidden_size, vocab_size)
 
     @classmethod
