@@ -487,3 +487,167 @@ def test_progress_bar_on_a_terminal_log_lines_otherwise(monkeypatch, tty, bar):
         lines = [l for l in term.text.splitlines() if l]
         assert len(lines) == 2 and lines[0].startswith("step      5 | loss ")
         assert "val " in lines[0] and "chars/s" in lines[0]
+
+
+# ----- what a step reports: gradient norm, clipping, update/weight ratio ----------------------
+def _flat(arrays):
+    return np.concatenate([np.ravel(a).astype(np.float64) for a in arrays])
+
+
+@pytest.mark.parametrize("clip", [None, 1e6, 1e-3])
+def test_a_row_reports_the_gradient_norm_before_clipping_and_the_update_ratio(clip):
+    trainer = _setup(val=False, schedule=False)
+    trainer.clip_norm = clip
+    trainer.train_step()                       # Adam's first step is special; look at the second
+    params = list(trainer.model.parameters())
+    before = [p.data.copy() for p in params]
+    row = trainer.train_step()
+    after = [p.data for p in params]
+    grads = _flat(p.grad.data for p in params)  # what the optimizer used (clipped)
+    step = np.linalg.norm(_flat(after) - _flat(before)) / np.linalg.norm(_flat(before))
+    assert row["update_ratio"] == pytest.approx(step, rel=1e-4)
+    if clip is None or clip == 1e6:
+        assert row["grad_norm"] == pytest.approx(np.linalg.norm(grads), rel=1e-5)
+        assert row["clipped"] == 0
+    else:
+        assert np.linalg.norm(grads) == pytest.approx(clip, rel=1e-3)  # clipped to clip ...
+        assert row["grad_norm"] > 100 * clip and row["clipped"] == 1  # ... from this norm
+
+
+def test_clip_value_counts_as_clipped_only_when_an_entry_was_cut():
+    trainer = _setup(val=False, schedule=False, clip_value=1e6)
+    trainer.clip_norm = None
+    assert trainer.train_step()["clipped"] == 0
+    trainer.clip_value = 1e-4
+    row = trainer.train_step()
+    assert row["clipped"] == 1 and row["grad_norm"] > 1e-4
+    assert max(np.abs(p.grad.data).max() for p in trainer.model.parameters()) <= 1e-4
+
+
+def test_csv_holds_the_new_columns_for_every_step(tmp_path):
+    trainer = _setup(tmp_path, val=False)
+    trainer.fit(steps=4)
+    with open(tmp_path / "loss.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[-3:] == ["grad_norm", "clipped", "update_ratio"]
+    for r in rows:
+        assert float(r["grad_norm"]) > 0 and r["clipped"] in ("0", "1")
+        assert 0 < float(r["update_ratio"]) < 1
+
+
+def test_resuming_an_old_format_log_keeps_its_rows_and_adds_the_columns(tmp_path):
+    _setup(tmp_path, checkpoint_every=4, val=False).fit(steps=4)
+    old = ("step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s")
+    with open(tmp_path / "loss.csv", newline="") as f:
+        rows = [{k: r[k] for k in old} for r in csv.DictReader(f)]
+    with open(tmp_path / "loss.csv", "w", newline="") as f:  # as the previous release wrote it
+        w = csv.DictWriter(f, fieldnames=old)
+        w.writeheader()
+        w.writerows(rows)
+    second = _setup(tmp_path, val=False)
+    second.load_state_dict(load_checkpoint(tmp_path / "checkpoint.npz"))
+    second.fit(steps=7)
+    with open(tmp_path / "loss.csv", newline="") as f:
+        now = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in now] == list(range(1, 8))
+    assert tuple(now[0]) == cb.CSV_FIELDS
+    assert [r["loss"] for r in now[:4]] == [r["loss"] for r in rows]
+    assert all(r["grad_norm"] == "" for r in now[:4]) and all(r["grad_norm"] for r in now[4:])
+
+
+# ----- gradient flow through time at each validation --------------------------------------
+def test_recording_gradient_flow_changes_no_number():
+    """The same seed with and without GradientFlow: the same weights, optimizer state,
+    carried state, losses and random stream (dropout draws from it)."""
+    plain = _setup(layers=2, dropout=0.3)
+    plain.fit(steps=12)
+    plain_rng = tinygrad_rnn.get_rng().bit_generator.state
+    flow = cb.GradientFlow(plain.callbacks[0].windows)
+    watched = _setup(layers=2, dropout=0.3, extra=[flow])
+    watched.fit(steps=12)
+    assert tinygrad_rnn.get_rng().bit_generator.state == plain_rng
+    a, b = _arrays(plain), _arrays(watched)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert [r["loss"] for r in plain.history] == [r["loss"] for r in watched.history]
+    assert [r["val_loss"] for r in plain.history] == [r["val_loss"] for r in watched.history]
+    assert [s for s, _ in flow.records] == [5, 10, 12]  # every validation, the final one too
+    step, norms = flow.records[-1]
+    assert sorted(norms) == ["rnn layer 0", "rnn layer 1"]
+    assert all(v.shape == (8,) and np.isfinite(v).all() and (v > 0).all() for v in norms.values())
+
+
+def test_recording_puts_grad_back_and_restores_the_random_stream():
+    trainer = _setup(layers=1, dropout=0.3)
+    trainer.train_step()
+    grads = [p.grad for p in trainer.model.parameters()]
+    copies = [g.data.copy() for g in grads]
+    state = tinygrad_rnn.get_rng().bit_generator.state
+    norms = cb.GradientFlow(trainer.callbacks[0].windows).record(trainer)
+    assert norms and tinygrad_rnn.get_rng().bit_generator.state == state
+    assert all(p.grad is g for p, g in zip(trainer.model.parameters(), grads))
+    assert all(np.array_equal(g.data, c) for g, c in zip(grads, copies))
+    assert trainer.model.training
+
+
+def test_grad_flow_values_match_the_layers_own_recording():
+    trainer = _setup(layers=1, dropout=0.0)
+    trainer.fit(steps=3)
+    windows = trainer.callbacks[0].windows
+    got = cb.GradientFlow(windows).record(trainer)
+    x, y = windows[0]
+    trainer.model.eval()
+    with tinygrad_rnn.nn.record_grad_flow(trainer.model) as flow:
+        out, _ = trainer.model(x, None)
+        F.cross_entropy(out, Tensor(y)).backward()
+    trainer.model.train()
+    assert got.keys() == flow.norms.keys()
+    for k in got:
+        np.testing.assert_allclose(got[k], flow.norms[k], rtol=1e-6)
+
+
+def test_grad_flow_png_only_when_matplotlib_is_installed(tmp_path):
+    val = _setup().callbacks[0].windows
+    trainer = _setup(tmp_path, extra=[cb.GradientFlow(val, tmp_path / "grad_flow.png")])
+    trainer.fit(steps=6)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert not (tmp_path / "grad_flow.png").exists()
+    else:
+        assert (tmp_path / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_grad_flow_skips_cleanly_without_matplotlib(tmp_path, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_matplotlib(name, *a, **kw):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError("No module named 'matplotlib'")
+        return real(name, *a, **kw)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    val = _setup().callbacks[0].windows
+    flow = cb.GradientFlow(val, tmp_path / "grad_flow.png")
+    _setup(tmp_path, extra=[flow, cb.Plot(tmp_path / "loss.png")]).fit(steps=5)
+    assert flow.records and not (tmp_path / "grad_flow.png").exists()
+
+
+def test_the_optimizer_step_is_a_profiler_row():
+    trainer = _setup(val=False)
+    with tinygrad_rnn.profile() as p:
+        trainer.train_step()
+    assert p.rows["Adam.step"].calls == 1 and p.rows["Adam.step"].forward > 0
+    assert p.rows["Trainer.checks+clip"].calls == 2 and "Dropout mask" in p.rows
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm", "indrnn"])
+def test_charrnn_takes_the_cells_without_a_product_in_the_time_loop(cell):
+    from tinygrad_rnn import nn as _nn
+    from tinygrad_rnn.models import CharRNN
+    model = CharRNN(12, hidden_size=6, num_layers=2, cell=cell, embedding_dim=4)
+    layer = {"mingru": _nn.MinGRU, "minlstm": _nn.MinLSTM, "indrnn": _nn.IndRNN}[cell]
+    assert isinstance(model.rnn, layer) and model.rnn.num_layers == 2
+    logits, state = model(np.zeros((5, 3), np.int64))
+    assert logits.shape == (5, 3, 12) and state.shape == (2, 3, 6)
+    again = CharRNN.from_config(model.config)
+    assert sorted(again.state_dict()) == sorted(model.state_dict())

@@ -9,7 +9,7 @@
     state_dict() / load_state_dict(state)   what a resume must restore (None: nothing)
 
 A callback stops the run by setting `trainer.should_stop` to a reason. The CLI's order:
-Validation, EarlyStopping, CSVLogger, Checkpoint, ProgressBar, Plot.
+Validation, GradientFlow, EarlyStopping, CSVLogger, Checkpoint, ProgressBar, Plot.
 """
 from __future__ import annotations
 
@@ -20,12 +20,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinygrad_rnn.checkpoint import CheckpointError, atomic_write, remove_temp_files, save_checkpoint
+from tinygrad_rnn.nn.grad_flow import record_grad_flow
+from tinygrad_rnn.tensor import Tensor, get_rng
 from tinygrad_rnn.train import evaluate
 
 CHECKPOINT_NAME = "checkpoint.npz"
 BEST_NAME = "best.npz"
-CSV_FIELDS = ("step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s")
+CSV_FIELDS = ("step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s",
+              "grad_norm", "clipped", "update_ratio")
+GRAD_FLOW_NAME = "grad_flow.png"
 
 
 class Callback:
@@ -68,6 +74,82 @@ class Validation(Callback):
     def on_fit_end(self, trainer: Any, result: Any) -> None:
         if result.consistent and trainer.step > 0 and trainer.val_step != trainer.step:
             self._run(trainer)
+
+
+class GradientFlow(Callback):
+    """Gradient flow through time at each validation: ||dL/dh_t|| at every step t of every
+    recurrent layer (`nn.record_grad_flow`), from one extra forward and backward of the
+    first of `windows` from a zero state, in eval mode (no dropout).
+
+    The run does not notice: the parameters' `.grad` are put back afterwards and the random
+    generator's state is restored, so the weights are those of a run without it.
+    `records` holds (step, norms) of this fit; at the end `path` (a PNG, when matplotlib is
+    installed) shows the first and the latest of them.
+    """
+
+    def __init__(self, windows: Any, path: str | os.PathLike | None = None):
+        self.windows, self.path = windows, None if path is None else Path(path)
+        self.records: list = []
+
+    def record(self, trainer: Any) -> dict:
+        """The norms for the model as it is now (also appended to `records`)."""
+        model = trainer.model
+        x, y = self.windows[0]
+        params = list(model.parameters())
+        grads = [p.grad for p in params]
+        rng = get_rng().bit_generator
+        rng_state, was_training = rng.state, model.training
+        model.eval()
+        try:
+            for p in params:
+                p.grad = None
+            with record_grad_flow(model) as flow, np.errstate(all="ignore"):
+                out, _ = model(x, None)
+                trainer.loss_fn(out, Tensor(y)).backward()
+        finally:
+            for p, g in zip(params, grads):
+                p.grad = g
+            model.train(was_training)
+            rng.state = rng_state
+        norms = flow.norms
+        if norms:
+            self.records.append((trainer.step, norms))
+        return norms
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self.records = []
+
+    def on_step_end(self, trainer: Any, row: dict) -> None:
+        if row.get("val_loss") is not None:
+            self.record(trainer)
+
+    def on_fit_end(self, trainer: Any, result: Any) -> None:
+        recorded = self.records and self.records[-1][0] == trainer.step
+        if result.consistent and trainer.step > 0 and trainer.val_step == trainer.step \
+                and not recorded:
+            self.record(trainer)  # the final validation of callbacks.Validation
+        if self.path is not None and self.records:
+            self.plot(self.path)
+
+    def plot(self, path: str | os.PathLike) -> bool:
+        """Draw the first and the latest record to `path`; False without matplotlib."""
+        from tinygrad_rnn.debug import plot_grad_flow
+        chosen = self.records[:1] + self.records[-1:] if len(self.records) > 1 else self.records
+        curves = {f"{name}, step {step}": v for step, norms in chosen for name, v in norms.items()}
+        steps = len(next(iter(curves.values())))
+        try:
+            fig = plot_grad_flow(curves, title=f"Gradient flow through time (a validation "
+                                 f"window of {steps} steps)")
+        except ImportError:  # matplotlib is an optional extra
+            return False
+        except ValueError:  # every norm zero: nothing a log axis can show
+            return False
+        import matplotlib.pyplot as plt
+        try:
+            atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
+        finally:
+            plt.close(fig)
+        return True
 
 
 class EarlyStopping(Callback):

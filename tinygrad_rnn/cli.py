@@ -22,13 +22,14 @@ from tinygrad_rnn.callbacks import BEST_NAME, CHECKPOINT_NAME
 from tinygrad_rnn.checkpoint import CheckpointError, get, load_checkpoint
 from tinygrad_rnn.data.batching import TBPTTBatcher, train_val_split
 from tinygrad_rnn.data.text import CharVocab, default_corpus, load_text
-from tinygrad_rnn.models import CharRNN
+from tinygrad_rnn.models import CELLS, CharRNN
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.sample import load_model, sample
 from tinygrad_rnn.train import Trainer, TrainingDiverged, limit_blas_threads
 
 PROG = "tinygrad-rnn"
 DEFAULT_TIME_BUDGET = 150.0
+PROFILE_STEPS, PROFILE_WARMUP = 5, 2  # bench --profile
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
               "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop}
 
@@ -73,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "With no options: an LSTM on the built-in corpus (Python's help topics) "
                        f"for {DEFAULT_TIME_BUDGET:.0f} seconds, then a sample.")
     t.add_argument("--data", metavar="FILE", help="UTF-8 text file (default: the built-in corpus)")
-    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm",
-                   help="recurrent cell (default lstm)")
+    t.add_argument("--cell", choices=CELLS, default="lstm",
+                   help="recurrent cell (default lstm); mingru, minlstm and indrnn have no "
+                        "product in the time loop (every product runs once over the window)")
     t.add_argument("--hidden", type=_positive_int, default=256,
                    help="hidden units per layer (default 256)")
     t.add_argument("--layers", type=_positive_int, default=1, help="stacked layers (default 1)")
@@ -116,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", metavar="DIR",
                    help="output folder (default runs/<data>-<cell>-h<hidden>-<date>-<time>, new "
                    f"for every run); it receives {CHECKPOINT_NAME}, {BEST_NAME} (the weights of "
-                   "the best validation loss), loss.csv and loss.png")
+                   "the best validation loss), loss.csv, loss.png and grad_flow.png (the "
+                   "gradient flow through time at the validations)")
     t.add_argument("--overwrite", action="store_true",
                    help="replace the run in --out (without it, a folder holding a checkpoint "
                    "is refused)")
@@ -162,9 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
                        "tinygrad_rnn.gradcheck in float64 and print a table.")
     g.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
 
-    b = sub.add_parser("bench", help="run the benchmarks (benchmarks/run.py --quick)",
-                       description="Run benchmarks/run.py from a source checkout.")
-    b.add_argument("--full", action="store_true", help="the full run instead of --quick")
+    b = sub.add_parser("bench", help="run the benchmarks (benchmarks/run.py --quick), or "
+                       "profile training steps (--profile)",
+                       description="Run benchmarks/run.py from a source checkout; with --profile "
+                       "(works from an installed package too) time a few training steps of the "
+                       "model `train` builds by default, on the built-in corpus, and print a "
+                       "table per op: calls, forward and backward time, bytes saved for backward.")
+    how = b.add_mutually_exclusive_group()
+    how.add_argument("--full", action="store_true", help="the full run instead of --quick")
+    how.add_argument("--profile", action="store_true",
+                     help="profile training steps of the default model instead of benchmarking")
+    b.add_argument("--steps", type=_positive_int,
+                   help=f"steps profiled with --profile (default {PROFILE_STEPS}, after "
+                   f"{PROFILE_WARMUP} unprofiled ones)")
     return p
 
 
@@ -173,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 RESUME_KEEPS = ("cell", "hidden", "layers", "embedding", "dropout", "dtype", "seq_len",
                 "batch_size", "val_fraction", "optimizer", "lr", "clip_norm", "clip_value",
                 "lr_schedule", "lr_step_size", "seed")
-RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "loss.csv", "loss.png")
+RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "loss.csv", "loss.png", cb.GRAD_FLOW_NAME)
 
 
 def _default_out(args: argparse.Namespace) -> Path:
@@ -258,7 +271,9 @@ def _retarget_cosine(scheduler: Any, total: int) -> None:
         scheduler.step(scheduler.last_epoch)  # closed form at the current step
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _data(args: argparse.Namespace) -> tuple:
+    """(text, its name, vocabulary, training windows, validation windows) of `train`'s options;
+    ValueError naming the option when the text cannot fill them."""
     if not 0 < args.val_fraction < 1:
         raise ValueError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     text = load_text(args.data) if args.data else default_corpus()
@@ -288,13 +303,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size {args.batch_size} x --seq-len {args.seq_len} needs at "
                          f"least {args.batch_size * (args.seq_len + 1)} training characters, "
                          f"{source} has {len(train_ids)}; use smaller values or a longer text")
+    return text, source, vocab, train_windows, val_windows
 
-    out, resume_path = _prepare_out(args)
-    saved = None
-    if resume_path is not None:
-        saved = load_checkpoint(resume_path)
-        _check_resume(args, saved, resume_path, vocab)
 
+def _model(args: argparse.Namespace, vocab: CharVocab) -> tuple:
+    """(model, optimizer, schedule) of `train`'s options, from --seed."""
     if args.threads:
         limit_blas_threads(args.threads)
     tinygrad_rnn.manual_seed(args.seed)
@@ -302,13 +315,32 @@ def cmd_train(args: argparse.Namespace) -> int:
                     dropout=args.dropout, embedding_dim=args.embedding)
     model.to(np.dtype(args.dtype))
     opt = OPTIMIZERS[args.optimizer](list(model.parameters()), lr=args.lr)
-    scheduler = _make_scheduler(args, opt)
+    return model, opt, _make_scheduler(args, opt)
+
+
+def _trainer(args: argparse.Namespace, model: Any, opt: Any, scheduler: Any, windows: Any,
+             callbacks: Sequence[Any] = ()) -> Trainer:
+    return Trainer(model, opt, F.cross_entropy, windows, scheduler=scheduler,
+                   clip_norm=None if args.clip_value is not None else args.clip_norm,
+                   clip_value=args.clip_value, callbacks=callbacks)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    text, source, vocab, train_windows, val_windows = _data(args)
+    out, resume_path = _prepare_out(args)
+    saved = None
+    if resume_path is not None:
+        saved = load_checkpoint(resume_path)
+        _check_resume(args, saved, resume_path, vocab)
+
+    model, opt, scheduler = _model(args, vocab)
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
     meta = {"model_config": model.config, "vocab": vocab.to_list(), "dtype": args.dtype,
             "seed": args.seed, "options": _options(args)}
-    callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50)]
+    callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50),
+                 cb.GradientFlow(val_windows, out / cb.GRAD_FLOW_NAME)]
     if args.patience:
         callbacks.append(cb.EarlyStopping(args.patience))
     saver = cb.Checkpoint(out, every=args.checkpoint_every, meta=meta)
@@ -316,9 +348,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         callbacks.append(cb.ProgressBar())
     callbacks.append(cb.Plot(out / "loss.png", out / "loss.csv"))
-    trainer = Trainer(model, opt, F.cross_entropy, train_windows, scheduler=scheduler,
-                      clip_norm=None if args.clip_value is not None else args.clip_norm,
-                      clip_value=args.clip_value, callbacks=callbacks)
+    trainer = _trainer(args, model, opt, scheduler, train_windows, callbacks)
     if saved is not None:
         try:
             trainer.load_state_dict(saved)
@@ -400,7 +430,32 @@ def _bench_script() -> Path | None:
     return script if ours and script.is_file() else None
 
 
+def _profile_training(steps: int) -> str:
+    """The profile table of `steps` training steps of what a plain `train` would run."""
+    targs = build_parser().parse_args(["train"])  # train's defaults, whatever they become
+    _, source, vocab, train_windows, _ = _data(targs)
+    model, opt, scheduler = _model(targs, vocab)
+    trainer = _trainer(targs, model, opt, scheduler, train_windows)
+    for _ in range(PROFILE_WARMUP):  # first calls allocate and warm caches
+        trainer.train_step()
+    with tinygrad_rnn.profile() as p:
+        for _ in range(steps):
+            trainer.train_step()
+    n = sum(p.size for p in model.parameters())
+    head = (f"profile of {steps} training steps of {targs.cell.upper()} {targs.layers}x"
+            f"{targs.hidden} ({n:,} parameters, embedding {targs.embedding}, dropout "
+            f"{targs.dropout}) on {source}: batch {train_windows.batch_size} x "
+            f"{targs.seq_len} characters, {targs.optimizer}, clip-norm {targs.clip_norm}; "
+            f"{p.wall / steps * 1e3:.1f} ms per step")
+    return head + "\n" + p.table()
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.profile:
+        print(_profile_training(args.steps or PROFILE_STEPS))
+        return 0
+    if args.steps is not None:
+        raise ValueError("--steps counts profiled steps: it needs --profile")
     script = _bench_script()
     if script is None:
         print(f"{PROG} bench: error: the benchmarks need a source checkout (this is an installed "

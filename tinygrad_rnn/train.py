@@ -28,6 +28,7 @@ from tinygrad_rnn._validate import check_int, check_number, check_positive
 from tinygrad_rnn.checkpoint import CheckpointError, check_model_state, get
 from tinygrad_rnn.function import no_grad
 from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_, detach_state
+from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -234,13 +235,15 @@ class Trainer:
 
     # ----- one step ------------------------------------------------------------------------
     def train_step(self) -> dict:
-        """One optimizer step on the next window; its row (step, loss, lr it used, ...)."""
+        """One optimizer step on the next window; its row (step, loss, lr it used, gradient
+        norm before clipping, whether it was clipped, update/weight ratio, ...)."""
         n = len(self.train_windows)
         i = self.position % n
         if i == 0:  # a new pass over the streams starts from a zero state
             self.state = None
-        x, y = self.train_windows[i]
-        self.optimizer.zero_grad()
+        with section("Trainer.next_window"):
+            x, y = self.train_windows[i]
+            self.optimizer.zero_grad()
         step = self.step + 1
         with np.errstate(all="ignore"):  # overflow is caught below, with the step number
             out, state = self.model(x, self.state)
@@ -250,21 +253,22 @@ class Trainer:
                 raise TrainingDiverged(self._diverged(step, f"the loss is {value}", True))
             loss.backward()
         named = list(self.model.named_parameters())
-        for name, p in named:
-            if p.grad is not None and not np.isfinite(p.grad.data).all():
-                raise TrainingDiverged(self._diverged(step, f"the gradient of {name} is not "
-                                                            "finite", True))
-        params = [p for _, p in named if p.grad is not None]
-        if self.clip_norm is not None:
-            clip_grad_norm_(params, self.clip_norm)
-        if self.clip_value is not None:
-            clip_grad_value_(params, self.clip_value)
+        with section("Trainer.checks+clip"):
+            for name, p in named:
+                if p.grad is not None and not np.isfinite(p.grad.data).all():
+                    raise TrainingDiverged(self._diverged(step, f"the gradient of {name} is not "
+                                                                "finite", True))
+            params = [p for _, p in named if p.grad is not None]
+            grad_norm, clipped = self._clip(params)
+            before = [p.data.copy() for p in params]  # for the update/weight ratio
         lr = float(self.optimizer.param_groups[0]["lr"])  # the rate this step uses
         self.optimizer.step()
-        for name, p in named:
-            if not np.isfinite(p.data).all():
-                raise TrainingDiverged(self._diverged(step, f"{name} is not finite after the "
-                                                            "update", False))
+        with section("Trainer.checks+clip"):
+            for name, p in named:
+                if not np.isfinite(p.data).all():
+                    raise TrainingDiverged(self._diverged(step, f"{name} is not finite after "
+                                                                "the update", False))
+            ratio = _update_ratio(params, before, [p for _, p in named])
         if self.scheduler is not None:
             self.scheduler.step()
         self.state = detach_state(state)  # truncate BPTT: the next backward stops here
@@ -273,7 +277,22 @@ class Trainer:
         self.smooth_loss = value if self.smooth_loss is None else b * self.smooth_loss + (1 - b) * value
         units = x.shape[0] * x.shape[1] if np.ndim(x) >= 2 else np.size(x)
         return dict(step=step, loss=value, smooth_loss=self.smooth_loss, val_loss=None, lr=lr,
+                    grad_norm=grad_norm, clipped=int(clipped), update_ratio=ratio,
                     units=int(units))
+
+    def _clip(self, params: list) -> tuple:
+        """Clip the gradients as configured: (global norm before clipping, whether it clipped)."""
+        if self.clip_norm is not None:
+            total = clip_grad_norm_(params, self.clip_norm)
+            clipped = self.clip_norm / (total + 1e-6) < 1  # clip_grad_norm_'s own rule
+        else:
+            total = _global_norm(params)
+            clipped = False
+        if self.clip_value is not None:
+            v = self.clip_value
+            clipped = clipped or any(bool(np.any(np.abs(p.grad.data) > v)) for p in params)
+            clip_grad_value_(params, v)
+        return total, clipped
 
     def _diverged(self, step: int, what: str, before: bool) -> str:
         keep = (f"the last good checkpoint is {self.checkpoint[0]} (step {self.checkpoint[1]})"
@@ -371,6 +390,25 @@ class Trainer:
     def _restore_sigint(old: Any) -> None:
         if old is not None:
             signal.signal(signal.SIGINT, old)
+
+
+def _sq(a: np.ndarray) -> float:
+    """sum(a**2): one BLAS dot (fast), in float64 when float32 would overflow."""
+    v = float(np.vdot(a, a))
+    return v if math.isfinite(v) else float(np.sum(np.square(a, dtype=np.float64)))
+
+
+def _global_norm(params: list) -> float:
+    """The 2-norm of all gradient entries together (what clip_grad_norm_ measures)."""
+    return math.sqrt(sum(_sq(p.grad.data) for p in params))
+
+
+def _update_ratio(updated: list, before: list, every: list) -> float | None:
+    """||w_new - w_old|| / ||w_old|| over all parameters (None when the weights are all 0)."""
+    delta = sum(_sq(p.data - b) for p, b in zip(updated, before))
+    old = {id(p): b for p, b in zip(updated, before)}
+    norm = sum(_sq(old.get(id(p), p.data)) for p in every)
+    return math.sqrt(delta / norm) if norm > 0 else None
 
 
 def _key(callback: Any) -> str:

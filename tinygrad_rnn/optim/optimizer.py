@@ -17,6 +17,7 @@ import numpy as np
 
 from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.function import mark_modified
+from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -103,20 +104,21 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient, in place; return closure's loss if given."""
         loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad.data
-                if g.shape != p.shape:
-                    raise RuntimeError(
-                        f"{type(self).__name__}.step: gradient of shape {g.shape} does not match "
-                        f"its parameter of shape {p.shape}"
-                    )
-                if g.dtype != p.dtype:
-                    g = g.astype(p.dtype)
-                self._update(p.data, g, group, self.state.setdefault(p, {}))
-                mark_modified(p)  # a graph that saved the old values must not backprop silently
+        with section(f"{type(self).__name__}.step"):  # a row of a running profiler
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = p.grad.data
+                    if g.shape != p.shape:
+                        raise RuntimeError(
+                            f"{type(self).__name__}.step: gradient of shape {g.shape} does not "
+                            f"match its parameter of shape {p.shape}"
+                        )
+                    if g.dtype != p.dtype:
+                        g = g.astype(p.dtype)
+                    self._update(p.data, g, group, self.state.setdefault(p, {}))
+                    mark_modified(p)  # a graph that saved the old values must not backprop silently
         return loss
 
     def _update(self, p: np.ndarray, g: np.ndarray, group: dict[str, Any], state: dict[str, Any]) -> None:
