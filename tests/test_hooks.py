@@ -58,7 +58,9 @@ def test_removed_hooks_do_not_run_and_retain_grad_keeps_grad():
     np.testing.assert_allclose(z.grad.data, [1.0, 1.0])
     np.testing.assert_allclose(y.grad.data, 2 * y.data)
     np.testing.assert_allclose(x.grad.data, 2 * y.data * (1 - y.data ** 2))
-    assert (x * 1).grad is None  # no retain_grad: no .grad on an intermediate
+    w = x * 1
+    (w * 2).sum().backward()
+    assert w.grad is None  # no retain_grad: no .grad on an intermediate after a backward
 
 
 def test_hooks_reach_the_outputs_of_a_several_output_node_and_grad():

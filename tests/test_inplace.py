@@ -164,3 +164,36 @@ def test_grad_of_a_non_scalar_output_names_grad_outputs():
         tg.grad(x * 2, [x])
     with pytest.raises(RuntimeError, match="pass grad="):
         (x * 2).backward()
+
+
+def test_changes_through_a_view_or_a_detached_tensor_are_caught():
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = (w * 2).tanh()  # Tanh saves its output
+    y.detach().zero_()  # the same memory
+    with pytest.raises(RuntimeError, match="Tanh.backward"):
+        y.sum().backward()
+    x = Tensor(np.ones((2, 3)))
+    z = (x * w).sum()  # Mul saves x
+    x[0].add_(100.0)  # a view of x
+    with pytest.raises(RuntimeError, match="Mul.backward"):
+        z.backward()
+    a = np.ones(3)
+    shared = Tensor.from_numpy(a)
+    v = (shared * w).sum()
+    Tensor.from_numpy(a).mul_(2.0)  # another tensor on the same array
+    with pytest.raises(RuntimeError, match="Mul.backward"):
+        v.backward()
+
+
+def test_a_compiled_sequence_checks_its_inputs_too():
+    from tinygrad_rnn import nn as _nn
+    tg.manual_seed(0)
+    model = _nn.Recurrent(lambda n: _nn.GRUCell(n, 3), input_size=2).double()
+    out, _ = model(Tensor(np.ones((6, 2, 2))))
+    from tinygrad_rnn.compiled import scan_info
+    assert scan_info()["path"] == "compiled"
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    out.sum().backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        out.sum().backward()

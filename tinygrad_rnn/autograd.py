@@ -215,6 +215,8 @@ def _entry(t: Any) -> _HookEntry:
 def register_hook(t: Any, fn: Any) -> RemovableHandle:
     """fn(grad) -> Tensor | None runs on t's fully accumulated gradient, before it flows on
     (for a leaf: before it is added to .grad); a returned Tensor replaces the gradient."""
+    if _function.observer is not None:  # a step being recorded cannot replay a hook
+        _function.observer.read("register_hook")
     if not t.requires_grad:
         raise RuntimeError(f"register_hook: the tensor (shape {t.shape}) does not require "
                            f"grad, so no gradient will ever reach the hook")
@@ -229,6 +231,8 @@ def register_hook(t: Any, fn: Any) -> RemovableHandle:
 
 def retain_grad(t: Any) -> None:
     """Keep .grad on a tensor made by an op (leaves keep theirs anyway)."""
+    if _function.observer is not None:
+        _function.observer.read("retain_grad")
     if not t.requires_grad:
         raise RuntimeError(f"retain_grad: the tensor (shape {t.shape}) does not require grad")
     if t._ctx is not None:
@@ -321,21 +325,17 @@ def _wanted_nodes(wanted: dict | None) -> dict | None:
 
 
 def _check_saved_unchanged(ctx: Any) -> None:
-    """Raise when an input or output of ctx was modified in place after ctx ran and ctx saved
-    its array for backward: the gradient would silently use the new values."""
-    saved = [a for a in ctx.saved_arrays if isinstance(a, np.ndarray)]
-    if not saved:
-        return
-    changed = [p.data for p in ctx.parents if getattr(p, "_version", -1) > ctx.seq]
-    changed += ctx.__dict__.get("modified_outputs", [])
-    for data in changed:
-        if any(np.may_share_memory(data, a) for a in saved):
+    """Raise when memory that ctx saved for backward was modified in place after ctx ran (by
+    an in-place op on the tensor, on a view of it, or by an optimizer step): the gradient
+    would silently use the new values."""
+    for a in ctx.saved_arrays:
+        if isinstance(a, np.ndarray) and _function.buffer_version(a) > ctx.seq:
             raise RuntimeError(
-                f"{type(ctx).__name__}.backward: a tensor of shape {data.shape} that this op "
+                f"{type(ctx).__name__}.backward: a tensor of shape {a.shape} that this op "
                 f"saved for its gradient was modified in place (an in-place op such as add_ or "
-                f"+=, t[...] = v, or an optimizer step) after the op ran, so its gradient would "
-                f"use the new values. Run the forward again after the change, or change a copy "
-                f"(x = x + y instead of x += y)."
+                f"+=, t[...] = v, or an optimizer step; on it or on a view of its memory) after "
+                f"the op ran, so its gradient would use the new values. Run the forward again "
+                f"after the change, or change a copy (x = x + y instead of x += y)."
             )
 
 

@@ -51,7 +51,9 @@ class _Recorder(function.Observer):
         self.ops.append((cls, ctx, parents, kwargs, result))
 
     def read(self, how: str) -> None:
-        self.tainted = self.tainted or f"reads a tensor's value with {how}"
+        why = (f"uses {how} (a hook must run at every step)" if how in ("register_hook",
+               "retain_grad") else f"reads a tensor's value with {how}")
+        self.tainted = self.tainted or why
 
 
 def _structure(state: Any) -> tuple:
@@ -66,8 +68,13 @@ def _structure(state: Any) -> tuple:
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
     """The ops of one step (run without recording the graph), and its new state."""
     rec = _Recorder()
-    with function.observe(rec), no_grad():
-        new = step(x, state)
+    try:
+        with function.observe(rec), no_grad():
+            new = step(x, state)
+    except Exception:
+        if rec.tainted:  # e.g. a hook registered inside the step, refused without a graph
+            raise NotStatic(f"the step {rec.tainted}") from None
+        raise
     if rec.tainted:
         raise NotStatic(f"the step {rec.tainted}")
     return rec.ops, new
@@ -93,9 +100,9 @@ def _same(a: Any, b: Any) -> bool:
             a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, Tensor):
-        return isinstance(b, Tensor) and (a is b or (not a.requires_grad and not b.requires_grad
-                                                     and _same(a.data, b.data)))
+    if isinstance(a, Tensor):  # the same tensor, or a Python number made a 0-d constant
+        return isinstance(b, Tensor) and (a is b or (a.ndim == 0 and not a.requires_grad and
+                                                     not b.requires_grad and _same(a.data, b.data)))
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:
@@ -151,8 +158,8 @@ class _Tape:
             return "changes shapes or wiring between two steps"
         for j, (a, b) in enumerate(zip(self.captured, other.captured)):
             if not _same(a, b):
-                return ("uses a constant that changes from step to step (a value read from "
-                        "the data, or a random draw)")
+                return ("builds a tensor inside the step that is not a parameter or a number "
+                        "(a value read from the data?): pass per-step values in xs")
         return None
 
 
@@ -291,7 +298,8 @@ def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
         # e.g. h @ W: its backward, called once with every step's h and gradient stacked,
         # gives dW as one GEMM over all steps' rows; that needs an op whose ctx holds only
         # saved inputs and that runs over a leading time axis
-        if takes and not plan.multi[m] and set(ctx.__dict__) <= {"saved_arrays"} \
+        if takes and not plan.multi[m] and set(ctx.__dict__) - {"anomaly_site"} <= {
+                "saved_arrays"} \
                 and None not in which and cls.over_time(plain, plan.shapes[m], stacked) is not None:
             plan.batched[m] = (which, tuple(_Slot(i in takes) for i in range(len(refs))))
             for i in takes:
@@ -370,6 +378,7 @@ class Scan(Function):
             for m in stash:
                 stash[m].append(ctxs[m].saved_arrays)
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
+        ctx.save_for_backward(*arrays)  # so an in-place change of an input is caught
         ctx.site = site
         ctx.dtypes = [a.dtype for a in arrays]
         return (seq,) + tuple(np.array(s, copy=True) for s in state)
@@ -421,7 +430,6 @@ class Scan(Function):
                         plan.times[k], "backward", ctx.site)
                 _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
                          owned, slot_meta, g_h, g_c, k, plan)
-            ctxs.clear()  # this step's saved arrays are no longer needed
             g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
                        for i, g in enumerate(store[first_state:])]
         for m, (which, slots) in plan.batched.items():

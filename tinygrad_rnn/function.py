@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
@@ -24,13 +25,34 @@ _observers: list = []
 last_inplace = -1
 
 
+# generation of the latest in-place change of each memory buffer, by id of the array that
+# owns it: views, detached tensors and from_numpy tensors share their buffer's version
+_buffer_versions: dict = {}
+
+
+def buffer_of(a: np.ndarray) -> np.ndarray:
+    """The array that owns a's memory (a itself, or the end of its chain of bases)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def mark_modified(t: "_tensor.Tensor") -> None:
     """Record that t's data was changed in place (in-place ops, setitem, optimizer steps), so
-    that a backward through an op that saved it raises instead of using the new values."""
+    that a backward through an op that saved it (or any view of the same memory) raises
+    instead of using the new values."""
     global last_inplace
-    last_inplace = t._version = next(_generation)
-    if t._ctx is not None:  # an op's output: its node may have saved it too
-        t._ctx.__dict__.setdefault("modified_outputs", []).append(t.data)
+    last_inplace = next(_generation)
+    owner = buffer_of(t.data)
+    key = id(owner)
+    if key not in _buffer_versions:
+        weakref.finalize(owner, _buffer_versions.pop, key, None)
+    _buffer_versions[key] = last_inplace
+
+
+def buffer_version(a: np.ndarray) -> int:
+    """Generation of the latest in-place change of a's memory (-1: never changed)."""
+    return _buffer_versions.get(id(buffer_of(a)), -1)
 
 
 class Observer:

@@ -70,8 +70,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     Function that made them (`_ctx`) so that `backward()` can compute gradients.
     """
 
-    # _version: generation of the last in-place change (unset until there is one)
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):

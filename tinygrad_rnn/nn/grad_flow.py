@@ -5,7 +5,9 @@
     flow.norms   # {"lstm layer 0": array of T norms, "lstm layer 0 reverse": ..., ...}
 
 dL/dh_t is the whole gradient that reaches step t's output h_t: from the loss at t and
-through every later step. Vanishing gradients show as norms that fall off towards t = 0,
+through every later step. t counts the steps in the order the direction runs them; for a
+reverse direction with `lengths=`, that is from each sequence's own last step (the layer
+reverses every sequence within its length), so t = 0 is each sequence's end. Vanishing gradients show as norms that fall off towards t = 0,
 exploding ones as norms that grow. It is recorded inside the layers' own backward (the fused
 kernels and the compiled path hand it over step by step; the eager loop through hooks),
 so no number changes. `tinygrad_rnn.debug.plot_grad_flow(flow.norms, path)` draws it.
