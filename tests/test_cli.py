@@ -553,3 +553,14 @@ def test_bench_profile_works_without_a_checkout_and_covers_the_step(capsys, monk
 def test_bench_profile_arguments(capsys, argv, code, message):
     got, _, err = run(capsys, *argv)
     assert got == code and message in one_line_error(err)
+
+
+@pytest.mark.parametrize("cell", ["mingru", "minlstm", "indrnn"])
+def test_train_and_sample_the_cells_without_a_product_in_the_time_loop(capsys, corpus, tmp_path,
+                                                                         cell):
+    out_dir = tmp_path / cell
+    code, out, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", out_dir,
+                         "--cell", cell, "--layers", "2", *TINY)
+    assert code == 0, err
+    code, out, err = run(capsys, "sample", "--checkpoint", out_dir, "--length", "20")
+    assert code == 0 and len(out.strip()) > 0, err
