@@ -120,3 +120,13 @@ def test_no_hooks_left_behind_by_dead_tensors():
     import gc
     gc.collect()
     assert len(autograd._HOOKS) <= before + 1
+
+
+def test_removing_the_last_hook_takes_the_tensor_out_of_the_hook_table():
+    from tinygrad_rnn import autograd
+    x = x64([1.0])
+    y = x * 2
+    handle = y.register_hook(lambda g: g)
+    assert id(y) in autograd._HOOKS
+    handle.remove()
+    assert id(y) not in autograd._HOOKS

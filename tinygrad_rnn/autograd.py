@@ -189,11 +189,13 @@ _hook_ids = itertools.count()
 class RemovableHandle:
     """Returned by register_hook (and the module hooks): `remove()` takes the hook away."""
 
-    def __init__(self, table: dict, key: Any):
-        self._table, self._key = table, key
+    def __init__(self, table: dict, key: Any, when_empty: Any = None):
+        self._table, self._key, self._when_empty = table, key, when_empty
 
     def remove(self) -> None:
         self._table.pop(self._key, None)
+        if not self._table and self._when_empty is not None:
+            self._when_empty()  # e.g. the tensor's hook entry goes: backward skips hooks again
 
     def __enter__(self) -> "RemovableHandle":
         return self
@@ -226,7 +228,12 @@ def register_hook(t: Any, fn: Any) -> RemovableHandle:
     entry = _entry(t)
     key = next(_hook_ids)
     entry.fns[key] = fn
-    return RemovableHandle(entry.fns, key)
+    k = id(t)
+
+    def forget() -> None:
+        if _HOOKS.get(k) is entry and not entry.retain:
+            del _HOOKS[k]
+    return RemovableHandle(entry.fns, key, forget)
 
 
 def retain_grad(t: Any) -> None:

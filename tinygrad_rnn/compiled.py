@@ -156,7 +156,7 @@ class _Tape:
         if self.shapes != other.shapes or self.new != other.new \
                 or self.new_shapes != other.new_shapes:
             return "changes shapes or wiring between two steps"
-        for j, (a, b) in enumerate(zip(self.captured, other.captured)):
+        for a, b in zip(self.captured, other.captured):
             if not _same(a, b):
                 return ("builds a tensor inside the step that is not a parameter or a number "
                         "(a value read from the data?): pass per-step values in xs")
@@ -268,7 +268,7 @@ def _place(plan: _Plan) -> None:
     """Where each loop reference lives in Scan.forward's flat list of values."""
     nc, nh, ns = plan.n_captured, plan.n_hoisted, len(plan.shapes_s)
     at = nc + nh + ns
-    for multi, n in zip(plan.multi, plan.n_outputs):
+    for n in plan.n_outputs:
         plan.outputs_at.append(at)
         at += n
     plan.n_values = at
