@@ -47,3 +47,15 @@ def test_profilers_and_other_observers_combine():
         (x * 2).sum().backward()
     assert outer.rows["Mul"].calls == inner.rows["Mul"].calls == 1
     assert function.observer is None
+
+
+def test_modules_are_timed_per_class_and_inclusive():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    with tg.profile() as p:
+        model(tg.randn(3, 4)).sum().backward()
+    assert p.modules["Linear"].calls == 2 and p.modules["Sequential"].calls == 1
+    assert p.modules["Sequential"].forward >= p.modules["Linear"].forward
+    assert "forward by module" in p.table()
+    from tinygrad_rnn import profiler
+    assert profiler.running is False

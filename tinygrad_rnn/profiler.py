@@ -6,7 +6,8 @@
 
 Every Function.apply is timed from its start to its result (the op's NumPy work and the
 engine's bookkeeping for it), every node's backward likewise, and `section(name)` times any
-other block (the optimizers' step uses it). The table is sorted by total time and ends
+other block (the optimizers' step uses it). Module forwards are timed too, per module class
+and inclusive of what they call, in a second block of the table. The table is sorted by total time and ends
 with the share of the block's wall time that the rows cover. Nothing is timed when no
 profiler is running: the engine tests one flag per op.
 """
@@ -34,6 +35,7 @@ class Profile(Observer):
 
     def __init__(self) -> None:
         self.rows: dict = {}
+        self.modules: dict = {}  # module class -> _Row (calls, inclusive forward time)
         self.wall = 0.0
         self._starts: list = []
 
@@ -86,6 +88,10 @@ class Profile(Observer):
             lines.append(f"{name:24s} {r.calls:7d} {r.forward * 1e3:11.2f} "
                          f"{r.backward * 1e3:12.2f} {t * 1e3:9.2f} "
                          f"{t / total * 100 if total else 0:5.1f}% {r.saved / 1e6:9.2f}")
+        if self.modules:  # inclusive: a module's time contains its ops' and submodules'
+            lines.append(f"{'forward by module':24s} {'calls':>7s} {'inclusive ms':>12s}")
+            for name, r in sorted(self.modules.items(), key=lambda kv: -kv[1].forward):
+                lines.append(f"{name:24s} {r.calls:7d} {r.forward * 1e3:12.2f}")
         if self.wall:
             lines.append(f"ops and sections cover {total * 1e3:.1f} ms of {self.wall * 1e3:.1f} ms "
                          f"wall time ({total / self.wall * 100:.1f}%)")
@@ -93,13 +99,26 @@ class Profile(Observer):
 
 
 _ACTIVE: list = []
+running = False  # whether a profiler runs (Module.__call__ then times modules too)
+
+
+def module_done(name: str, seconds: float) -> None:
+    """A module's forward took `seconds` (called by Module.__call__ while profiling)."""
+    for p in _ACTIVE:
+        row = p.modules.get(name)
+        if row is None:
+            row = p.modules[name] = _Row()
+        row.calls += 1
+        row.forward += seconds
 
 
 @contextlib.contextmanager
 def profile() -> Iterator[Profile]:
     """Profile every op inside the block; read the result with `.table()`."""
+    global running
     p = Profile()
     _ACTIVE.append(p)
+    running = True
     t0 = time.perf_counter()
     try:
         with function.observe(p):
@@ -107,6 +126,7 @@ def profile() -> Iterator[Profile]:
     finally:
         p.wall = time.perf_counter() - t0
         _ACTIVE.remove(p)
+        running = bool(_ACTIVE)
 
 
 @contextlib.contextmanager

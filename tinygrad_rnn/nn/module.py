@@ -8,11 +8,13 @@ ndarray copies; `load_state_dict()` checks every key and shape before it writes 
 from __future__ import annotations
 
 import itertools
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
+from tinygrad_rnn import profiler
 from tinygrad_rnn._validate import check_bool
 from tinygrad_rnn.autograd import RemovableHandle
 from tinygrad_rnn.function import mark_modified
@@ -171,9 +173,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._hooks is not None:  # the only cost of hooks when none is set
-            return self._call_with_hooks(args, kwargs)
+        if self._hooks is not None or profiler.running:  # all that hooks and profiles cost
+            return self._call_watched(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_watched(self, args: tuple, kwargs: dict) -> Any:
+        """forward with the hooks, timed by every running profiler (per module class)."""
+        if not profiler.running:
+            return self._call_with_hooks(args, kwargs)
+        t0 = time.perf_counter()
+        try:
+            return self._call_with_hooks(args, kwargs) if self._hooks is not None \
+                else self.forward(*args, **kwargs)
+        finally:
+            profiler.module_done(type(self).__name__, time.perf_counter() - t0)
 
     # ----- forward hooks (PyTorch's semantics) ------------------------------------------
     _hooks: Any = None  # {key: (kind, fn, with_kwargs)} once a hook is set, else None
