@@ -529,7 +529,7 @@ def test_csv_holds_the_new_columns_for_every_step(tmp_path):
     trainer.fit(steps=4)
     with open(tmp_path / "loss.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[-3:] == ["grad_norm", "clipped", "update_ratio"]
+    assert list(rows[0])[-4:] == ["grad_norm", "clipped", "update_ratio", "clipped_fraction"]
     for r in rows:
         assert float(r["grad_norm"]) > 0 and r["clipped"] in ("0", "1")
         assert 0 < float(r["update_ratio"]) < 1
@@ -651,3 +651,26 @@ def test_charrnn_takes_the_cells_without_a_product_in_the_time_loop(cell):
     assert logits.shape == (5, 3, 12) and state.shape == (2, 3, 6)
     again = CharRNN.from_config(model.config)
     assert sorted(again.state_dict()) == sorted(model.state_dict())
+
+
+def test_loss_csv_has_the_fraction_of_steps_clipped_so_far(tmp_path):
+    from tinygrad_rnn.callbacks import CSVLogger
+    log = CSVLogger(tmp_path / "loss.csv")
+
+    class FakeTrainer:
+        step = 0
+    log.on_fit_start(FakeTrainer())
+    for step, clipped in enumerate([1, 0, 1, 1], start=1):
+        log.on_step_end(FakeTrainer(), dict(step=step, loss=1.0, clipped=clipped))
+    log.on_fit_end(FakeTrainer(), None)
+    rows = list(csv.DictReader(open(tmp_path / "loss.csv")))
+    assert np.allclose([float(r["clipped_fraction"]) for r in rows], [1.0, 0.5, 2 / 3, 0.75],
+                       rtol=1e-5)
+    resumed = CSVLogger(tmp_path / "loss.csv")
+    FakeTrainer.step = 2
+    resumed.on_fit_start(FakeTrainer())
+    resumed.on_step_end(FakeTrainer(), dict(step=3, loss=1.0, clipped=0))
+    resumed.on_fit_end(FakeTrainer(), None)
+    rows = list(csv.DictReader(open(tmp_path / "loss.csv")))
+    assert [r["step"] for r in rows] == ["1", "2", "3"]
+    assert abs(float(rows[-1]["clipped_fraction"]) - 1 / 3) < 1e-6

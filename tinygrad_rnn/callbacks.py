@@ -30,7 +30,7 @@ from tinygrad_rnn.train import evaluate
 CHECKPOINT_NAME = "checkpoint.npz"
 BEST_NAME = "best.npz"
 CSV_FIELDS = ("step", "loss", "smooth_loss", "val_loss", "lr", "chars_per_s", "elapsed_s",
-              "grad_norm", "clipped", "update_ratio")
+              "grad_norm", "clipped", "update_ratio", "clipped_fraction")
 GRAD_FLOW_NAME = "grad_flow.png"
 
 
@@ -184,10 +184,13 @@ class CSVLogger(Callback):
 
     def __init__(self, path: str | os.PathLike):
         self.path, self._file, self._writer = Path(path), None, None
+        self._steps = self._clipped = 0  # for clipped_fraction: the share of steps clipped
 
     def on_fit_start(self, trainer: Any) -> None:
         remove_temp_files(self.path.parent, self.path.name)
         kept = self._rows_up_to(trainer.step) if trainer.step > 0 else []
+        self._steps = len(kept)  # a resumed run counts on from the rows it keeps
+        self._clipped = sum(r.get("clipped") == "1" for r in kept)
 
         def write(f):
             text = io.TextIOWrapper(f, encoding="utf-8", newline="")
@@ -217,6 +220,9 @@ class CSVLogger(Callback):
         return kept
 
     def on_step_end(self, trainer: Any, row: dict) -> None:
+        self._steps += 1
+        self._clipped += bool(row.get("clipped"))
+        row = {**row, "clipped_fraction": self._clipped / self._steps}
         self._writer.writerow({k: ("" if row.get(k) is None else f"{row[k]:.6g}"
                                    if isinstance(row[k], float) else row[k]) for k in CSV_FIELDS})
         self._file.flush()
