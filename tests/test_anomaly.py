@@ -66,8 +66,8 @@ def test_inside_a_fused_layer_the_time_step_is_named():
     lstm = nn.LSTM(2, 3).double()
     xs = np.random.default_rng(0).random((5, 1, 2))
     xs[3, 0, 1] = np.nan
-    with pytest.raises(AnomalyError, match=r"forward of LSTMSequence output 0 \(NaN first at "
-                                           r"time step 3"):
+    with pytest.raises(AnomalyError, match=r"forward of LSTMSequence output 0 in LSTM "
+                                           r"\(NaN first at time step 3"):
         with tg.detect_anomaly():
             lstm(Tensor(xs))
 
@@ -89,7 +89,7 @@ def test_inside_the_compiled_path_the_op_and_time_step_are_named():
     xs[6] = -5.0  # only step 6 goes below -1: recorded steps 1 and 2 are fine
     rec = nn.Recurrent([_LogCell()])
     with pytest.raises(AnomalyError, match=r"forward of Log at time step 6 \(inside a compiled "
-                                           r"sequence\)"):
+                                           r"sequence of Recurrent\)"):
         with tg.detect_anomaly():
             rec(Tensor(xs))
 
@@ -114,5 +114,5 @@ def test_inside_the_compiled_path_backward_names_the_op_and_step():
         out, _ = rec(Tensor(xs))
         assert tg.compiled.scan_info()["path"] == "compiled"
         with pytest.raises(AnomalyError, match=r"backward of Sqrt at time step 6 \(inside a "
-                                               r"compiled sequence\)"):
+                                               r"compiled sequence of Recurrent\)"):
             out.sum().backward()

@@ -41,6 +41,18 @@ def user_line() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def calling_module() -> str:
+    """The innermost nn.Module whose forward is running (its class name), or ''."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if owner is not None and frame.f_code.co_name in ("forward", "_run_direction") and \
+                hasattr(owner, "named_parameters") and hasattr(owner, "forward"):
+            return type(owner).__name__
+        frame = frame.f_back
+    return ""
+
+
 def _summary(arrays: Any) -> str:
     parts = []
     for a in arrays:
@@ -84,6 +96,8 @@ class _Detector(Observer):
             index = first_bad(t.data)
             if index is not None:
                 name = cls.__name__ + (f" output {k}" if len(outs) > 1 else "")
+                layer = calling_module()
+                name += f" in {layer}" if layer else ""
                 raise AnomalyError(
                     f"forward of {_where(name, t.data, index, _is_sequence(cls.__name__))}: inputs "
                     f"{_summary(args)}; created at {site}")
@@ -139,12 +153,14 @@ def at_step(e: AnomalyError, step: int) -> AnomalyError:
     return AnomalyError(f"{e} (at time step {step} of a sequence)")
 
 
-def check_step(op: str, arrays: Any, step: int, what: str, site: str = "<unknown>") -> None:
+def check_step(op: str, arrays: Any, step: int, what: str, site: str = "<unknown>",
+               layer: str = "") -> None:
     """For sequence ops that run inner ops themselves: raise naming the inner op and step."""
     if not is_anomaly_enabled():
         return
     for k, a in enumerate(arrays):
         if isinstance(a, np.ndarray) and first_bad(a) is not None:
+            where = f" of {layer}" if layer else ""
             raise AnomalyError(f"{what} of {op} at time step {step} (inside a compiled "
-                               f"sequence): value {k} is not finite ({_summary([a])}); the "
-                               f"sequence was created at {site}")
+                               f"sequence{where}): value {k} is not finite ({_summary([a])}); "
+                               f"the sequence was created at {site}")

@@ -340,6 +340,7 @@ class Scan(Function):
         new_at = plan.new_at
         watch = anomaly.is_anomaly_enabled()
         site = anomaly.user_line() if watch else None
+        layer = anomaly.calling_module() if watch else ""
         steps = [None] * plan.steps
         stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
         seq = None
@@ -366,7 +367,7 @@ class Scan(Function):
                 ctxs.append(c)
                 if watch:
                     anomaly.check_step(cls.__name__, out if out.__class__ is tuple else (out,),
-                                       plan.times[k], "forward", site)
+                                       plan.times[k], "forward", site, layer)
             state = [env[i] for i in new_at]
             if seq is None:
                 seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
@@ -379,7 +380,7 @@ class Scan(Function):
                 stash[m].append(ctxs[m].saved_arrays)
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
         ctx.save_for_backward(*arrays)  # so an in-place change of an input is caught
-        ctx.site = site
+        ctx.site, ctx.layer = site, layer
         ctx.dtypes = [a.dtype for a in arrays]
         return (seq,) + tuple(np.array(s, copy=True) for s in state)
 
@@ -427,7 +428,7 @@ class Scan(Function):
                     anomaly.check_step(cls.__name__, [p.values if isinstance(
                         p, IndexedGrad) else p for p in (pgrads if pgrads.__class__ is tuple
                                                           else (pgrads,)) if p is not None],
-                        plan.times[k], "backward", ctx.site)
+                        plan.times[k], "backward", ctx.site, ctx.layer)
                 _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
                          owned, slot_meta, g_h, g_c, k, plan)
             g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
