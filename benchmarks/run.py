@@ -1,22 +1,26 @@
 """Training-step benchmarks: tinygrad_rnn against hand-written NumPy and PyTorch.
 
     python benchmarks/run.py [--quick] [--repeats N] [--json PATH] [--only A,C,overhead,...]
-                             [--threads N]
+                             [--threads N] [--torch-threads 1,2]
 
 Measures characters per second of full training steps (forward, backward, optimizer step)
-for four configurations, every implementation interleaved block by block in one process
+for five configurations, every implementation interleaved block by block in one process
 so that machine noise hits them alike; reports medians over the blocks and ratios:
 
   A  min-char-rnn: vanilla RNN, batch 1, hidden 100, seq 25, vocab 65, float64, Adagrad 0.1
   B  vanilla RNN, batch 32, hidden 256, seq 64, vocab 65, float32
   C  LSTM, same sizes;  D  GRU, same sizes
+  E  2-layer bidirectional LSTM, same sizes (readout Linear(2H, V))
 
-Implementations: NumPy reference (benchmarks/numpy_ref.py), tinygrad_rnn layer
+Implementations: NumPy reference (benchmarks/numpy_ref.py; none for E), tinygrad_rnn layer
 (nn.RNN/LSTM/GRU + nn.Linear + F.cross_entropy + optim.Adagrad), tinygrad_rnn Python loop
-over nn.RNNCell/LSTMCell/GRUCell, and, when installed, the PyTorch layer and cell loop.
-Also: per-op overhead (a chain of (4, 4) additions), peak memory and step time of config C
-at seq 64/256/1024 (each in a fresh subprocess), linear scaling of config A from seq 1,000
-to 10,000, and the GEMM floor (the time np.matmul alone needs for each step's products).
+over nn.RNNCell/LSTMCell/GRUCell (not for E), and, when installed, the PyTorch layer and
+cell loop, each timed at 1 and at 2 threads in the same rounds; "vs torch" compares with the
+faster of the two. Also: per-op overhead (a chain of (4, 4) additions), peak memory and step
+time of config C at seq 64/256/1024 (each in a fresh subprocess), linear scaling of config A
+from seq 1,000 to 10,000, the GEMM floor (the time np.matmul alone needs for each step's
+products) and the GEMM peak (np.dot on large square products, one BLAS thread) with the
+fraction of it each implementation's step reaches.
 One table on stdout; everything also goes to JSON (default benchmarks/results.json).
 """
 from __future__ import annotations
@@ -64,7 +68,15 @@ CONFIGS = {
               reduction="mean", clip=None, title="LSTM b32 h256 s64 f32"),
     "D": dict(kind="gru", batch=32, hidden=256, seq=64, vocab=65, dtype="float32", lr=0.01,
               reduction="mean", clip=None, title="GRU b32 h256 s64 f32"),
+    "E": dict(kind="lstm", batch=32, hidden=256, seq=64, vocab=65, dtype="float32", lr=0.01,
+              reduction="mean", clip=None, layers=2, bidirectional=True,
+              title="LSTM 2L bidir b32 h256 s64 f32"),
 }
+# implementations with no version for a configuration, and why (shown as n/a rows)
+SKIPPED = {"E": {"numpy": "no hand-written reference for stacked bidirectional layers",
+                 "tg cells": "no cell loop for stacked bidirectional layers",
+                 "torch cells": "no cell loop for stacked bidirectional layers"}}
+PEAK_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048)]  # (m, k, n) of the GEMM peak
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 GOALS = {  # (config, implementation, reference implementation, minimum ratio)
     "A nn.RNN >= 1.5x torch nn.RNN": ("A", "tg layer", "torch layer", 1.5),
@@ -76,6 +88,7 @@ GOALS = {  # (config, implementation, reference implementation, minimum ratio)
     "C nn.LSTM >= 0.9x numpy": ("C", "tg layer", "numpy", 0.9),
     "D nn.GRU >= 1.3x torch nn.GRU": ("D", "tg layer", "torch layer", 1.3),
     "D nn.GRU >= 0.9x numpy": ("D", "tg layer", "numpy", 0.9),
+    "E nn.LSTM 2L bidir >= 1.2x torch nn.LSTM": ("E", "tg layer", "torch layer", 1.2),
 }
 
 
@@ -88,14 +101,42 @@ def _torch():
 
 
 # ----- problem data ---------------------------------------------------------------------
+def layout(cfg: dict) -> tuple:
+    """(layers, directions) of a configuration: (1, 1) but for stacked/bidirectional ones."""
+    return cfg.get("layers", 1), 2 if cfg.get("bidirectional") else 1
+
+
 def make_weights(cfg: dict, seed: int = 0) -> dict:
-    """PyTorch-layout weights from U(-1/sqrt(H), 1/sqrt(H)), shared by every implementation."""
+    """PyTorch-layout weights from U(-1/sqrt(H), 1/sqrt(H)), shared by every implementation.
+
+    Single-layer configurations use the plain names ("weight_ih", ...); stacked or
+    bidirectional ones use the layer's state_dict names ("weight_ih_l1_reverse", ...).
+    "weight_out" and "bias_out" are the readout's, over the D * H features of the output.
+    """
     rng = np.random.default_rng(seed)
     V, H, G = cfg["vocab"], cfg["hidden"], GATES[cfg["kind"]]
+    L, D = layout(cfg)
     k = 1 / np.sqrt(H)
-    shapes = {"weight_ih": (G * H, V), "weight_hh": (G * H, H), "bias_ih": (G * H,),
-              "bias_hh": (G * H,), "weight_out": (V, H), "bias_out": (V,)}
+    if (L, D) == (1, 1):
+        shapes = {"weight_ih": (G * H, V), "weight_hh": (G * H, H), "bias_ih": (G * H,),
+                  "bias_hh": (G * H,)}
+    else:
+        shapes = {}
+        for layer in range(L):
+            for sfx in ("", "_reverse")[:D]:
+                tag = f"_l{layer}{sfx}"
+                shapes.update({"weight_ih" + tag: (G * H, V if layer == 0 else D * H),
+                               "weight_hh" + tag: (G * H, H), "bias_ih" + tag: (G * H,),
+                               "bias_hh" + tag: (G * H,)})
+    shapes.update(weight_out=(V, D * H), bias_out=(V,))
     return {n: rng.uniform(-k, k, s).astype(cfg["dtype"]) for n, s in shapes.items()}
+
+
+def layer_state_dict(w: dict, cfg: dict) -> dict:
+    """The recurrent layer's state_dict (PyTorch names) from make_weights' arrays."""
+    if layout(cfg) == (1, 1):
+        return {n + "_l0": w[n] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    return {n: v for n, v in w.items() if n not in ("weight_out", "bias_out")}
 
 
 def make_data(cfg: dict, seed: int = 1) -> tuple:
@@ -125,22 +166,25 @@ def make_tinygrad(cfg: dict, w: dict, path: str = "layer"):
     from tinygrad_rnn.nn import functional as F
 
     kind, V, H, B = cfg["kind"], cfg["vocab"], cfg["hidden"], cfg["batch"]
+    L, D = layout(cfg)
     dtype = np.dtype(cfg["dtype"])
     if path == "layer":
-        rec = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](V, H)
-        suffix = "_l0"
+        rec = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
+            V, H, num_layers=L, bidirectional=D == 2)
+        sd = layer_state_dict(w, cfg)
     else:
+        if (L, D) != (1, 1):
+            raise ValueError("no cell loop for stacked or bidirectional layers")
         rec = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](V, H)
-        suffix = ""
-    head = nn.Linear(H, V)
+        sd = {n: w[n] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    head = nn.Linear(D * H, V)
     rec.to(dtype)
     head.to(dtype)
-    rec.load_state_dict({n + suffix: w[n] for n in ("weight_ih", "weight_hh", "bias_ih",
-                                                     "bias_hh")})
+    rec.load_state_dict(sd)
     head.load_state_dict({"weight": w["weight_out"], "bias": w["bias_out"]})
     params = list(rec.parameters()) + list(head.parameters())
     opt = optim.Adagrad(params, lr=cfg["lr"])
-    zeros = np.zeros((1, B, H) if path == "layer" else (B, H), dtype=dtype)
+    zeros = np.zeros((L * D, B, H) if path == "layer" else (B, H), dtype=dtype)
     state = {"h": (tg.Tensor(zeros), tg.Tensor(zeros.copy())) if kind == "lstm"
              else tg.Tensor(zeros)}
     reduction, clip = cfg["reduction"], cfg["clip"]
@@ -168,13 +212,24 @@ def make_tinygrad(cfg: dict, w: dict, path: str = "layer"):
     return step
 
 
-def implementations(cfg: dict, torch) -> dict:
+def implementations(cfg: dict, torch, torch_threads: tuple = (1, 2),
+                    skip: dict | None = None) -> dict:
+    """{name: step}; PyTorch once per thread count ("torch layer 1t", "torch layer 2t")."""
+    skip = skip or {}
     w = make_weights(cfg)
-    impls = {"numpy": make_numpy(cfg, w), "tg layer": make_tinygrad(cfg, w, "layer"),
-             "tg cells": make_tinygrad(cfg, w, "cells")}
+    impls = {}
+    if "numpy" not in skip:
+        impls["numpy"] = make_numpy(cfg, w)
+    impls["tg layer"] = make_tinygrad(cfg, w, "layer")
+    if "tg cells" not in skip:
+        impls["tg cells"] = make_tinygrad(cfg, w, "cells")
     if torch is not None:
-        impls["torch layer"] = torch_ref.make_step(torch, cfg["kind"], w, cfg, "layer")
-        impls["torch cells"] = torch_ref.make_step(torch, cfg["kind"], w, cfg, "cell")
+        for path, name in (("layer", "torch layer"), ("cell", "torch cells")):
+            if name in skip:
+                continue
+            for n in torch_threads:
+                impls[f"{name} {n}t"] = torch_ref.make_step(torch, cfg["kind"], w, cfg, path,
+                                                            threads=n)
     return impls
 
 
@@ -247,44 +302,112 @@ def add_chain_us(n_ops: int, repeats: int, torch) -> dict:
 
 # ----- GEMM floor -----------------------------------------------------------------------
 def gemm_shapes(cfg: dict) -> list:
-    """(count, m, k, n) of every matrix product in one training step of the layer path."""
+    """(count, m, k, n) of every matrix product in one training step of the layer path.
+
+    Per layer and direction: the input projection of all steps, h_{t-1} @ W_hh^T per step,
+    d pre-activation @ W_hh per step, d W_hh and d W_ih over all steps and, above the first
+    layer (whose input is one-hot), d input; then the readout, d W_out and d hidden.
+    Equal shapes are merged (their counts added).
+    """
     T, B, V, H = cfg["seq"], cfg["batch"], cfg["vocab"], cfg["hidden"]
     G = GATES[cfg["kind"]] * H
+    L, D = layout(cfg)
     N = T * B
-    return [
-        (1, N, V, G),   # input projection of all steps
-        (T, B, H, G),   # h_{t-1} @ W_hh^T, per step
-        (1, N, H, V),   # readout
-        (1, V, N, H),   # d W_out
-        (1, N, V, H),   # d hidden from the readout
-        (T, B, G, H),   # d pre-activation @ W_hh, per step
-        (1, G, N, H),   # d W_hh over all steps
-        (1, G, N, V),   # d W_ih over all steps
-    ]
+    shapes = []
+    for layer in range(L):
+        d_in = V if layer == 0 else D * H
+        for _ in range(D):
+            shapes += [(1, N, d_in, G), (T, B, H, G), (T, B, G, H), (1, G, N, H),
+                       (1, G, N, d_in)]
+            if layer > 0:
+                shapes.append((1, N, G, d_in))
+    shapes += [(1, N, D * H, V), (1, V, N, D * H), (1, N, V, D * H)]
+    merged: dict = {}
+    for count, m, k, n in shapes:
+        merged[(m, k, n)] = merged.get((m, k, n), 0) + count
+    return [(count, m, k, n) for (m, k, n), count in merged.items()]
 
 
-def gemm_floor(cfg: dict, repeats: int) -> dict:
-    dtype = np.dtype(cfg["dtype"])
-    rng = np.random.default_rng(0)
-    floor_s = flops = 0.0
-    detail = []
-    for count, m, k, n in gemm_shapes(cfg):
-        a = rng.standard_normal((m, k)).astype(dtype)
-        b = rng.standard_normal((k, n)).astype(dtype)
-        out = np.empty((m, n), dtype=dtype)
-        inner = max(1, min(200, int(2e8 / (2 * m * k * n + 1))))
-        best = float("inf")
+def _blas_threads(n: int | None) -> Any:
+    """A context limiting numpy's BLAS to n threads (threadpoolctl); a no-op for None or
+    without threadpoolctl."""
+    import contextlib
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(n, user_api="blas")
+
+
+def _time_product(m: int, k: int, n: int, dtype, repeats: int, threads: int | None,
+                  rng) -> float:
+    """Best seconds of one (m, k) @ (k, n) np.matmul over `repeats` batches of calls."""
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    out = np.empty((m, n), dtype=dtype)
+    inner = max(1, min(200, int(2e8 / (2 * m * k * n + 1))))
+    best = float("inf")
+    with _blas_threads(threads):
+        np.matmul(a, b, out=out)  # warm up (thread pool, caches)
         for _ in range(repeats):
             t0 = time.perf_counter()
             for _ in range(inner):
                 np.matmul(a, b, out=out)
             best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def gemm_floor(cfg: dict, repeats: int) -> dict:
+    """np.matmul time of one step's products: at numpy's BLAS thread count and at one thread."""
+    dtype = np.dtype(cfg["dtype"])
+    rng = np.random.default_rng(0)
+    floor_s = floor_1t_s = flops = 0.0
+    detail = []
+    for count, m, k, n in gemm_shapes(cfg):
+        best = _time_product(m, k, n, dtype, repeats, None, rng)
+        best_1t = _time_product(m, k, n, dtype, repeats, 1, rng)
         floor_s += count * best
+        floor_1t_s += count * best_1t
         flops += count * 2.0 * m * k * n
         detail.append({"count": count, "shape": [m, k, n], "s": best,
-                       "gflops": 2.0 * m * k * n / best / 1e9})
+                       "gflops": 2.0 * m * k * n / best / 1e9, "s_1t": best_1t,
+                       "gflops_1t": 2.0 * m * k * n / best_1t / 1e9})
     return {"floor_s": floor_s, "gflop": flops / 1e9, "gflops": flops / floor_s / 1e9,
+            "floor_1t_s": floor_1t_s, "gflops_1t": flops / floor_1t_s / 1e9,
             "products": detail}
+
+
+def gemm_peak(dtypes: list, repeats: int) -> dict:
+    """GFLOP/s of np.dot on large square products, one BLAS thread (and numpy's default).
+
+    {dtype: {"gflops_1t": best over PEAK_SHAPES, "gflops": same at the default thread
+    count, "shapes": [...]}}: the machine's GEMM peak that each configuration's fraction
+    ("% peak") is taken of.
+    """
+    rng = np.random.default_rng(0)
+    res = {}
+    for name in dtypes:
+        dtype = np.dtype(name)
+        shapes = []
+        for m, k, n in PEAK_SHAPES:
+            a = rng.standard_normal((m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            row = {"shape": [m, k, n]}
+            for key, threads in (("gflops_1t", 1), ("gflops", None)):
+                with _blas_threads(threads):
+                    np.dot(a, b)
+                    best = float("inf")
+                    for _ in range(repeats):
+                        t0 = time.perf_counter()
+                        np.dot(a, b)
+                        best = min(best, time.perf_counter() - t0)
+                row[key] = 2.0 * m * k * n / best / 1e9
+            shapes.append(row)
+        res[name] = {"gflops_1t": max(r["gflops_1t"] for r in shapes),
+                     "gflops": max(r["gflops"] for r in shapes), "shapes": shapes}
+    return res
 
 
 # ----- memory and long sequences (fresh subprocesses) -----------------------------------
@@ -394,11 +517,14 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer, shorter blocks (~1 minute)")
     ap.add_argument("--repeats", type=int, default=None, help="timed blocks per implementation")
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"), help="output path")
-    ap.add_argument("--only", default="", help="comma list of A,B,C,D,overhead,memory,"
+    ap.add_argument("--only", default="", help="comma list of A,B,C,D,E,overhead,memory,"
                                                 "scaling,gemm (default: all)")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS/OpenMP threads for numpy and torch alike (default: each "
                          "library's own default)")
+    ap.add_argument("--torch-threads", default=None,
+                    help="torch thread counts timed side by side in the table, comma list "
+                         "(default: 1,2; with --threads N: N)")
     ap.add_argument("--child-memory", nargs=3, metavar=("IMPL", "CONFIG", "SEQ"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -407,24 +533,31 @@ def main(argv=None) -> int:
         print(json.dumps(_child_memory(impl, config, int(seq))))
         return 0
 
-    parts = set(filter(None, args.only.split(","))) or {"A", "B", "C", "D", "overhead", "memory",
-                                                        "scaling", "gemm"}
+    parts = set(filter(None, args.only.split(","))) or {"A", "B", "C", "D", "E", "overhead",
+                                                        "memory", "scaling", "gemm"}
     repeats = args.repeats or (3 if args.quick else 5)
     block_s = 0.12 if args.quick else 0.25
     torch = _torch()
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads() if torch is not None else None
+    if args.torch_threads:
+        torch_threads = tuple(int(n) for n in args.torch_threads.split(",") if n)
+    else:
+        torch_threads = (args.threads,) if args.threads else (1, 2)
     results: dict = {"machine": {"python": platform.python_version(), "numpy": np.__version__,
                                  "torch": getattr(torch, "__version__", None),
-                                 "torch_threads": threads, "cpus": os.cpu_count(),
+                                 "torch_threads": threads,
+                                 "torch_threads_timed": list(torch_threads),
+                                 "cpus": os.cpu_count(),
                                  "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
                                  "load_average": os.getloadavg(),
                                  "platform": platform.platform()},
                      "repeats": repeats, "configs": {}}
     load = os.getloadavg()[0]
     print(f"numpy {np.__version__}, torch {results['machine']['torch']} "
-          f"(threads {threads}), OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
+          f"(threads {threads}; table at {', '.join(map(str, torch_threads))}), "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"{os.cpu_count()} cpus, load average {load:.1f}; {repeats} interleaved blocks of "
           f"~{block_s}s each, medians")
     if load > 0.5 * (os.cpu_count() or 1) and not args.threads:
@@ -432,18 +565,35 @@ def main(argv=None) -> int:
               "(compare with --threads 1)")
     t_start = time.perf_counter()
 
-    for name, cfg in CONFIGS.items():
-        if name not in parts:
-            continue
-        impls = implementations(cfg, torch)
-        batches = [make_data(cfg, seed=s) for s in range(1, 9)]
-        timing = time_interleaved(impls, batches, repeats, block_s)
+    chosen = [name for name in CONFIGS if name in parts]
+    if "gemm" in parts and chosen:
+        dtypes = sorted({CONFIGS[name]["dtype"] for name in chosen})
+        results["gemm_peak"] = gemm_peak(dtypes, 2 if args.quick else 4)
+    for name in chosen:
+        cfg = CONFIGS[name]
+        skip = SKIPPED.get(name, {})
+        try:
+            impls = implementations(cfg, torch, torch_threads, skip)
+            batches = [make_data(cfg, seed=s) for s in range(1, 9)]
+            timing = time_interleaved(impls, batches, repeats, block_s)
+        finally:
+            if torch is not None:
+                torch.set_num_threads(threads)
         chars = cfg["seq"] * cfg["batch"]
         for r in timing.values():
             r["chars_per_s"] = chars / r["step_s"]
-        entry = {"config": {k: v for k, v in cfg.items()}, "impls": timing}
+        entry = {"config": {k: v for k, v in cfg.items()}, "impls": timing,
+                 "skipped": dict(skip)}
+        entry["torch_best"] = {base: _best(timing, base) for base in ("torch layer",
+                                                                     "torch cells")
+                               if _best(timing, base)}
         if "gemm" in parts:
-            entry["gemm_floor"] = gemm_floor(cfg, 3 if args.quick else 5)
+            entry["gemm_floor"] = g = gemm_floor(cfg, 3 if args.quick else 5)
+            peak = results["gemm_peak"][cfg["dtype"]]["gflops_1t"]
+            g["fraction_of_peak_1t"] = g["gflops_1t"] / peak
+            for r in timing.values():
+                r["gemm_gflops"] = g["gflop"] / r["step_s"]
+                r["fraction_of_peak"] = r["gemm_gflops"] / peak
         results["configs"][name] = entry
         print(f"  {name} done ({time.perf_counter() - t_start:.0f}s)", file=sys.stderr)
 
@@ -467,11 +617,28 @@ def main(argv=None) -> int:
     return 0
 
 
+def _best(impls: dict, name: str) -> str | None:
+    """name itself if timed, else the fastest of its thread-count variants ("torch layer 2t")."""
+    if name in impls:
+        return name
+    variants = [k for k in impls if k.startswith(name + " ") and k.endswith("t")
+                and k[len(name) + 1:-1].isdigit()]
+    return max(variants, key=lambda k: impls[k]["chars_per_s"]) if variants else None
+
+
 def _ratio(results: dict, config: str, a: str, b: str):
+    """a's chars/s over b's; "torch layer" / "torch cells" mean the faster thread count."""
     c = results["configs"].get(config, {}).get("impls", {})
-    if a in c and b in c:
+    a, b = _best(c, a), _best(c, b)
+    if a is not None and b is not None:
         return c[a]["chars_per_s"] / c[b]["chars_per_s"]
     return None
+
+
+def _variants(impls: dict, impl: str) -> list:
+    """The thread-count variants of impl's family ("torch layer 1t", "torch layer 2t")."""
+    base = impl.rsplit(" ", 1)[0] if impl.startswith("torch") else impl
+    return [k for k in impls if k.rsplit(" ", 1)[0] == base] if base != impl else [impl]
 
 
 def evaluate_goals(results: dict) -> dict:
@@ -493,25 +660,54 @@ def evaluate_goals(results: dict) -> dict:
 
 def print_table(results: dict) -> None:
     print()
-    head = f"{'config':<34} {'implementation':<12} {'chars/s':>10} {'ms/step':>9} " \
-           f"{'vs torch':>9} {'vs numpy':>9} {'GEMM floor':>10} {'loss@1':>9}"
+    peak = results.get("gemm_peak", {})
+    if peak:
+        print("GEMM peak, np.dot GFLOP/s at one BLAS thread (numpy's default thread count in "
+              "brackets):")
+        for dt, v in peak.items():
+            print(f"  {dt}: " + ", ".join(
+                f"{'x'.join(map(str, r['shape']))} {r['gflops_1t']:.1f} ({r['gflops']:.1f})"
+                for r in v["shapes"]) + f"  ->  peak {v['gflops_1t']:.1f} GFLOP/s")
+    head = f"{'config':<34} {'implementation':<15} {'chars/s':>10} {'ms/step':>9} " \
+           f"{'vs torch':>9} {'vs numpy':>9} {'GEMM floor':>10} {'%peak 1t':>8} {'loss@1':>9}"
     print(head)
     print("-" * len(head))
     for name, entry in results["configs"].items():
         impls = entry["impls"]
         floor = entry.get("gemm_floor", {}).get("floor_s")
+        best = set(entry.get("torch_best", {}).values())
+        label = f"{name + ' ' + entry['config']['title']:<34}"
         for impl, r in impls.items():
             twin = {"tg layer": "torch layer", "tg cells": "torch cells"}.get(impl)
             vs_t = _ratio(results, name, impl, twin) if twin else None
             vs_n = _ratio(results, name, impl, "numpy") if impl != "numpy" else None
             fl = f"{floor / r['step_s']:.0%}" if floor else "-"
-            print(f"{name + ' ' + entry['config']['title']:<34} {impl:<12} "
+            fp = f"{r['fraction_of_peak']:.0%}" if "fraction_of_peak" in r else "-"
+            shown = impl + ("*" if impl in best and len(_variants(impls, impl)) > 1 else "")
+            print(f"{label} {shown:<15} "
                   f"{r['chars_per_s']:>10,.0f} {r['step_s'] * 1e3:>9.2f} {_fmt_ratio(vs_t):>9} "
-                  f"{_fmt_ratio(vs_n):>9} {fl:>10} {r['first_loss']:>9.4f}")
+                  f"{_fmt_ratio(vs_n):>9} {fl:>10} {fp:>8} {r['first_loss']:>9.4f}")
+        for impl in entry.get("skipped", {}):
+            print(f"{label} {impl:<15} {'n/a':>10} {'n/a':>9}")
         if floor:
             g = entry["gemm_floor"]
-            print(f"{'':<34} {'GEMM floor':<12} {'':>10} {floor * 1e3:>9.2f}   "
-                  f"({g['gflop']:.3f} GFLOP at {g['gflops']:.1f} GFLOP/s with np.matmul)")
+            extra = ""
+            if "floor_1t_s" in g:
+                per_step = max((p for p in g["products"] if p["count"] > 1),
+                               key=lambda p: p["count"] * p["s_1t"], default=None)
+                extra = (f"; 1 thread: {g['gflops_1t']:.1f} GFLOP/s, "
+                         f"{g['fraction_of_peak_1t']:.0%} of peak")
+                if per_step:
+                    extra += (f", per-step {'x'.join(map(str, per_step['shape']))} "
+                              f"{per_step['gflops_1t']:.1f}")
+            print(f"{'':<34} {'GEMM floor':<15} {'':>10} {floor * 1e3:>9.2f}   "
+                  f"({g['gflop']:.3f} GFLOP at {g['gflops']:.1f} GFLOP/s with np.matmul{extra})")
+    if len(results.get("machine", {}).get("torch_threads_timed", [])) > 1 and any(
+            e.get("torch_best") for e in results["configs"].values()):
+        print("* the faster torch thread count: the reference of 'vs torch' and of the goals")
+    if peak:
+        print("%peak 1t: the step's matrix-product GFLOP over its time, as a fraction of the "
+              "one-thread GEMM peak (above 100%: more than one core's worth)")
     op = results.get("per_op_us")
     if op:
         print("\nper-op overhead, forward+backward of one (4,4) add in a 100-add chain (us/add): "
