@@ -17,10 +17,14 @@ Shapes (L = num_layers, D = 2 if bidirectional else 1, H = hidden_size):
     output:  (T, B, D * H), or (B, T, D * H) with batch_first, or (T, D * H); at each time t
              the forward and backward directions' hidden states, concatenated.
 
-Speed path: with `fused=True` (the default), a layer-direction runs as one call to
-`tinygrad_rnn.nn.fused.{rnn,lstm,gru}_sequence` when that module provides it (whole-sequence
-ops with a hand-derived backward); otherwise, and always with `fused=False`, it loops over
-the cell's step. Both give the same numbers.
+`forward(x, h0=None, lengths=None)`: with lengths (or a PackedSequence for x) each sequence
+of a padded batch has its own length, as PyTorch's packed sequences (see _run_direction).
+
+How a layer-direction runs: a hand-written kernel registered for the cell's own step
+function (`fused.KERNELS`; RNN, LSTM and GRU with `fused=True`, when neither `_step` nor
+`_cell.step` is overridden), or else the step itself through `tinygrad_rnn.scan`, which
+records it once and replays it compiled (`compiled=False`, or a step it cannot compile,
+runs the plain loop). Every path gives the same numbers.
 """
 from __future__ import annotations
 
