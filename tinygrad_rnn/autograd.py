@@ -253,9 +253,7 @@ def _hooked_nodes() -> dict:
     for entry in list(_HOOKS.values()):
         t = entry.ref()
         if t is not None and t._ctx is not None:
-            ids = t._ctx.output_ids if t._ctx.outputs else (id(t),)
-            if id(t) in ids:
-                out.setdefault(id(t._ctx), []).append((ids.index(id(t)), entry, t))
+            out.setdefault(id(t._ctx), []).append((_slot(t), entry, t))
     return out
 
 
@@ -315,7 +313,7 @@ def _add(grads: dict, heap: list, owned: set, t: Any, g: np.ndarray) -> None:
     if slots is None:
         slots = grads[k] = [None] * len(ctx.outputs)
         heappush(heap, (-ctx.seq, ctx))
-    i = ctx.output_ids.index(id(t))
+    i = _slot(t)
     slots[i] = g if slots[i] is None else slots[i] + g
 
 
@@ -326,9 +324,13 @@ def _wanted_nodes(wanted: dict | None) -> dict | None:
     inner: dict = {}
     for t in wanted.values():
         if t._ctx is not None:
-            ids = t._ctx.output_ids if t._ctx.outputs else (id(t),)
-            inner.setdefault(id(t._ctx), []).append((ids.index(id(t)), t))
+            inner.setdefault(id(t._ctx), []).append((_slot(t), t))
     return inner or None
+
+
+def _slot(t: Any) -> int:
+    """Which output of its node t is (0 for a node with one output)."""
+    return t._ctx.output_ids.index(id(t)) if t._ctx.outputs else 0
 
 
 def _check_saved_unchanged(ctx: Any) -> None:
