@@ -23,6 +23,7 @@ from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, set_detect_anomal
 from tinygrad_rnn.autograd import grad
 from tinygrad_rnn.profiler import profile
 from tinygrad_rnn.compiled import scan
+from tinygrad_rnn.parallel import get_num_threads, set_num_threads
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 
 __version__ = "0.1.0"

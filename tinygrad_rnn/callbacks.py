@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import parallel
 from tinygrad_rnn.checkpoint import CheckpointError, atomic_write, remove_temp_files, save_checkpoint
 from tinygrad_rnn.nn.grad_flow import record_grad_flow
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -305,12 +306,14 @@ class ProgressBar(Callback):
             if trainer.val_loss is not None:
                 post["val"] = f"{trainer.val_loss:.3f}"
             post["chars/s"] = f"{row['chars_per_s']:.0f}"
+            post["threads"] = parallel.get_num_threads()
             self.bar.set_postfix(post, refresh=False)
             self.bar.update(1)
         elif row["val_loss"] is not None:
             trainer.log(f"step {row['step']:>6} | loss {row['smooth_loss']:.4f} | "
                         f"val {row['val_loss']:.4f} | lr {row['lr']:.3g} | "
-                        f"{row['chars_per_s']:.0f} chars/s | {row['elapsed_s']:.0f}s")
+                        f"{row['chars_per_s']:.0f} chars/s on {parallel.get_num_threads()} "
+                        f"thread(s) | {row['elapsed_s']:.0f}s")
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
         if self.bar is not None:

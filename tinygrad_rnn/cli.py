@@ -25,6 +25,7 @@ from tinygrad_rnn.data.text import CharVocab, default_corpus, load_text
 from tinygrad_rnn.models import CELLS, CharRNN
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.sample import load_model, sample
+from tinygrad_rnn import parallel
 from tinygrad_rnn.train import Trainer, TrainingDiverged, limit_blas_threads
 
 PROG = "tinygrad-rnn"
@@ -139,9 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dtype of parameters and activations (default float32)")
     t.add_argument("--sample-length", type=_nonneg_int, default=300,
                    help="characters printed at the end (default 300)")
-    t.add_argument("--threads", type=_nonneg_int, default=1,
-                   help="BLAS threads; 0 leaves the library's default (default 1: an RNN's small "
-                   "matrices run faster on one)")
+    t.add_argument("--threads", type=int, choices=(1, 2), default=None,
+                   help="threads the engine computes on: 1, or 2 (a worker thread takes the "
+                   "weight gradients); default: 2 where two CPUs are free by the load average, "
+                   "else 1. Each BLAS call stays on one thread (an RNN's small matrices run "
+                   "faster so)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
@@ -308,8 +311,8 @@ def _data(args: argparse.Namespace) -> tuple:
 
 def _model(args: argparse.Namespace, vocab: CharVocab) -> tuple:
     """(model, optimizer, schedule) of `train`'s options, from --seed."""
-    if args.threads:
-        limit_blas_threads(args.threads)
+    limit_blas_threads(1)
+    parallel.set_num_threads(args.threads)  # None: chosen by the load average
     tinygrad_rnn.manual_seed(args.seed)
     model = CharRNN(len(vocab), hidden_size=args.hidden, num_layers=args.layers, cell=args.cell,
                     dropout=args.dropout, embedding_dim=args.embedding)

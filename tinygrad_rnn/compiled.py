@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, autograd, function
+from tinygrad_rnn import anomaly, autograd, function, parallel
 from tinygrad_rnn.function import Function, IndexedGrad, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -401,54 +401,87 @@ class Scan(Function):
         order = [(m, op[0], plan.slot_base[m], len(plan.out_meta[m]) if plan.multi[m] else 0,
                   batched.get(m), routes[m]) for m, op in enumerate(plan.ops)][::-1]
         watch = anomaly.is_anomaly_enabled()
-        for k in range(plan.steps - 1, -1, -1):
-            store: list = [None] * n_slots
-            owned: set = set()
-            g_state[0] = g_state[0] + g_seq[k]
-            if ctx.tap is not None:
-                ctx.tap(plan.times[k], g_state[0])
-            _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
-            ctxs = steps[k]
-            for m, cls, base, n_out, kept, route in order:
-                if n_out:
-                    g = store[base:base + n_out]
-                    if all(gi is None for gi in g):
-                        continue
-                    g = [np.zeros(*slot_meta[base + i]) if gi is None else gi
-                         for i, gi in enumerate(g)]
-                    pgrads = cls.backward(ctxs[m], *g)
-                else:
-                    g = store[base]
-                    if g is None:
-                        continue
-                    if kept is not None:
-                        kept[k] = g
-                    pgrads = cls.backward(ctxs[m], g)
-                if watch:
-                    anomaly.check_step(cls.__name__, [p.values if isinstance(
-                        p, IndexedGrad) else p for p in (pgrads if pgrads.__class__ is tuple
-                                                          else (pgrads,)) if p is not None],
-                        plan.times[k], "backward", ctx.site, ctx.layer)
-                _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
-                         owned, slot_meta, g_h, g_c, k, plan)
-            g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
-                       for i, g in enumerate(store[first_state:])]
-        for m, (which, slots) in plan.batched.items():
-            cls, refs = plan.ops[m][0], plan.ops[m][1]
-            c = cls.__new__(cls)
-            c.parents = slots
-            c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
-            meta = plan.out_meta[m][0]
-            pgrads = cls.backward(c, np.stack([np.zeros(*meta) if g is None else g
-                                               for g in batched[m]]))
-            if pgrads.__class__ is not tuple:
-                pgrads = (pgrads,)
-            for i, r in enumerate(refs):
-                if slots[i].requires_grad and pgrads[i] is not None:
-                    j = r[1]
-                    pg = _fit(pgrads[i], plan.shapes_c[j], ctx.dtypes[nh + j], cls, i)
+        # the batched ops' gradients over chunks of steps, each chunk as soon as its steps
+        # are done: on the worker thread with two threads (parallel.py), else at once;
+        # summed in chunk order either way, so the numbers do not depend on it
+        chunk, partial = _chunk_steps(plan), []
+        with parallel.Jobs() as jobs:
+            for k in range(plan.steps - 1, -1, -1):
+                store: list = [None] * n_slots
+                owned: set = set()
+                g_state[0] = g_state[0] + g_seq[k]
+                if ctx.tap is not None:
+                    ctx.tap(plan.times[k], g_state[0])
+                _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
+                ctxs = steps[k]
+                for m, cls, base, n_out, kept, route in order:
+                    if n_out:
+                        g = store[base:base + n_out]
+                        if all(gi is None for gi in g):
+                            continue
+                        g = [np.zeros(*slot_meta[base + i]) if gi is None else gi
+                             for i, gi in enumerate(g)]
+                        pgrads = cls.backward(ctxs[m], *g)
+                    else:
+                        g = store[base]
+                        if g is None:
+                            continue
+                        if kept is not None:
+                            kept[k] = g
+                        pgrads = cls.backward(ctxs[m], g)
+                    if watch:
+                        anomaly.check_step(cls.__name__, [p.values if isinstance(
+                            p, IndexedGrad) else p for p in (pgrads if pgrads.__class__ is tuple
+                                                              else (pgrads,)) if p is not None],
+                            plan.times[k], "backward", ctx.site, ctx.layer)
+                    _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
+                             owned, slot_meta, g_h, g_c, k, plan)
+                g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
+                           for i, g in enumerate(store[first_state:])]
+                if plan.batched and k % chunk == 0:
+                    hi = min(k + chunk, plan.steps)
+                    for m in plan.batched:
+                        partial.append(jobs.submit(_batched_grads, ctx, m, k, hi,
+                                                   batched[m][k:hi],
+                                                   worker=plan.ops[m][0].worker))
+            for job in partial:
+                for j, pg in job.result():
                     g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
+
+
+CHUNK_ROWS = 512  # rows (steps x batch) per chunk of a batched weight gradient
+
+
+def _chunk_steps(plan: _Plan) -> int:
+    """Steps per chunk of the batched gradients: about CHUNK_ROWS rows of the op's output."""
+    if not plan.batched:
+        return plan.steps or 1
+    shape = plan.out_meta[next(iter(plan.batched))][0][0]
+    rows = max(1, int(np.prod(shape[:-1])) if len(shape) > 1 else 1)
+    return max(1, -(-CHUNK_ROWS // rows))
+
+
+def _batched_grads(ctx: Any, m: int, lo: int, hi: int, grads: list) -> list:
+    """[(captured index, gradient)] of batched op m over steps lo .. hi-1: one backward
+    call with those steps' saved arrays and output gradients stacked along time."""
+    plan = ctx.plan
+    which, slots = plan.batched[m]
+    cls, refs = plan.ops[m][0], plan.ops[m][1]
+    nh = plan.n_hoisted
+    c = cls.__new__(cls)
+    c.parents = slots
+    c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk, lo, hi) for kk, i in enumerate(which))
+    meta = plan.out_meta[m][0]
+    pgrads = cls.backward(c, np.stack([np.zeros(*meta) if g is None else g for g in grads]))
+    if pgrads.__class__ is not tuple:
+        pgrads = (pgrads,)
+    out = []
+    for i, r in enumerate(refs):
+        if slots[i].requires_grad and pgrads[i] is not None:
+            j = r[1]
+            out.append((j, _fit(pgrads[i], plan.shapes_c[j], ctx.dtypes[nh + j], cls, i)))
+    return out
 
 
 def _routes(plan: _Plan, dtypes: list) -> tuple:
@@ -553,15 +586,16 @@ def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
     return g
 
 
-def _stacked(r: tuple, ctx: Any, m: int, kk: int) -> np.ndarray:
-    """Saved array kk of recurrent op m (its input r) over all steps: a captured value as
-    it is, a hoisted one whole, anything else stacked along a new leading time axis."""
+def _stacked(r: tuple, ctx: Any, m: int, kk: int, lo: int, hi: int) -> np.ndarray:
+    """Saved array kk of recurrent op m (its input r) over steps lo .. hi-1: a captured
+    value as it is, a hoisted one's rows, anything else stacked along a new leading time
+    axis; contiguous (a worker thread's BLAS call must not get strided operands)."""
     hoisted, captured = ctx.arrays
     if r[0] == "C":
         return captured[r[1]]
     if r[0] == "H":
-        return hoisted[r[1]]
-    return np.stack([saved[kk] for saved in ctx.stash[m]])
+        return np.ascontiguousarray(hoisted[r[1]][lo:hi])
+    return np.stack([saved[kk] for saved in ctx.stash[m][lo:hi]])
 
 
 # ----- the public function ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import tinygrad_rnn
+from tinygrad_rnn import parallel
 from tinygrad_rnn._validate import check_int, check_number, check_positive
 from tinygrad_rnn.checkpoint import CheckpointError, check_model_state, get
 from tinygrad_rnn.function import no_grad
@@ -33,34 +34,13 @@ from tinygrad_rnn.tensor import Tensor
 
 
 def limit_blas_threads(n: int = 1) -> bool:
-    """Ask the BLAS library NumPy loaded (OpenBLAS) to use `n` threads; True if it could.
+    """Limit the BLAS library NumPy loaded to `n` threads (threadpoolctl); True if it could.
 
     The matrices of a small RNN are tiny: several BLAS threads on two busy cores spend more
-    time waking each other than multiplying (5-10x slower steps measured). Environment
-    variables such as OPENBLAS_NUM_THREADS only work before NumPy is imported, so this
-    calls the library's own setter. Best effort: False where it is not found.
+    time waking each other than multiplying (5-10x slower steps measured). The engine's
+    own second thread (tinygrad_rnn.parallel) is what uses a second core.
     """
-    import ctypes
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return False
-    names = ("openblas_set_num_threads", "openblas_set_num_threads64_",
-             "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads")
-    done = False
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in names:
-            setter = getattr(lib, name, None)
-            if setter is not None:
-                setter(ctypes.c_int(int(n)))
-                done = True
-                break
-    return done
+    return parallel.limit_blas_threads(n)
 
 
 class TrainingDiverged(RuntimeError):

@@ -12,6 +12,8 @@ from tinygrad_rnn.function import Function
 class MatMul(Function):
     """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
 
+    worker = True
+
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # a stack of rows times fixed matrices
         return kwargs if stacked[0] and not stacked[1] else None
