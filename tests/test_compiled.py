@@ -103,6 +103,20 @@ class GatedGELUCell(nn.Module):
         return F.layer_norm(h, self.hidden_size) * gate + tg.maximum((h @ self.w).gelu(), -1.0)
 
 
+class ScalarGainCell(nn.Module):
+    """h' = tanh(x W + h U) * rsqrt(1 + mean(h * h)): a 0-d value inside the recurrence."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        _uniform(self, ("w", (input_size, hidden_size)), ("u", (hidden_size, hidden_size)))
+
+    def forward(self, x, h=None):
+        if h is None:
+            h = tg.zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
+        return (x @ self.w + h @ self.u).tanh() * ((h * h).mean() + 1).rsqrt()
+
+
 CELLS = {
     "RNNCell tanh": lambda i, h: nn.RNNCell(i, h),
     "RNNCell relu": lambda i, h: nn.RNNCell(i, h, nonlinearity="relu"),
@@ -114,6 +128,7 @@ CELLS = {
     "IndRNN": lambda i, h: IndRNNCell(i, h),
     "minGRU": lambda i, h: MinGRUCell(i, h),
     "gated GELU": lambda i, h: GatedGELUCell(i, h),
+    "scalar gain": lambda i, h: ScalarGainCell(i, h),
 }
 
 
@@ -455,3 +470,21 @@ def test_inference_without_a_graph_runs_compiled():
     model.compiled = False
     ref, _ = model(x)
     np.testing.assert_allclose(out.data, ref.data, rtol=1e-6)
+
+
+def test_scan_info_shows_the_generated_replay_of_the_last_compiled_scan():
+    tg.manual_seed(2)
+    cell = IndRNNCell(3, 4)
+    xs = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32),
+                requires_grad=True)
+    out, h = scan(lambda x, s: cell(x, s), xs)
+    info = scan_info()
+    assert info["path"] == "compiled"
+    forward = info["source"]["forward"]
+    assert forward.startswith("def forward(") and "for k in range(steps):" in forward
+    assert info["source"]["backward"] is None  # not generated before a backward
+    out.sum().backward()
+    backward = scan_info()["source"]["backward"]
+    assert backward.startswith("def backward(") and "range(steps - 1, -1, -1)" in backward
+    scan(lambda x, s: cell(x, s), xs, compiled=False)
+    assert scan_info()["source"] is None

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, autograd, function, parallel
+from tinygrad_rnn import anomaly, autograd, function, parallel, replay
 from tinygrad_rnn.function import Function, IndexedGrad, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -121,6 +121,7 @@ class _Tape:
         self.ops: list = []  # (cls, input refs, kwargs without Tensors, keyword names, ctx)
         self.shapes: list = []  # per op: input shapes (per step)
         self.out_shapes: list = []
+        self.out_dtypes: list = []
         self.multi: list = []  # per op: whether it has several outputs
         for m, (cls, ctx, parents, kwargs, result) in enumerate(ops):
             if cls.over_time is None:
@@ -133,6 +134,7 @@ class _Tape:
             self.shapes.append(tuple(p.shape for p in parents))
             outs = result if isinstance(result, tuple) else (result,)
             self.out_shapes.append(tuple(o.shape for o in outs))
+            self.out_dtypes.append(tuple(o.dtype for o in outs))
             self.multi.append(isinstance(result, tuple))
             for k, o in enumerate(outs):
                 where[id(o)] = ("o", m, k) if isinstance(result, tuple) else ("o", m, None)
@@ -201,6 +203,7 @@ class _Plan:
         self.new_at: tuple = ()
         self.n_values = 0
         self.slot_base: list = []
+        self.sources: dict = {"forward": None, "backward": None}  # the generated replay
 
 
 def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
@@ -242,6 +245,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> t
                 loop[("o", m, k)] = ("R", mr, k)
             plan.ops.append([cls, tuple(ins), plain, keyed, ctx])
             plan.shapes.append(tape.shapes[m])
+            plan.out_meta.append(tuple(zip(tape.out_shapes[m], tape.out_dtypes[m])))
             plan.multi.append(tape.multi[m])
             plan.n_outputs.append(len(names))
             continue
@@ -260,6 +264,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> t
     plan.shapes_s = [t.shape for t in state]
     _place(plan)
     _wire(plan, hoisted, captured, state)
+    _LAST_PLAN[0] = plan
     results = Scan.apply(*hoisted, *captured, *state, plan=plan, tap=tap)
     return results[0], tuple(results[1:])
 
@@ -305,7 +310,6 @@ def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
             for i in takes:
                 per_step[i] = False
         op[4] = tuple(_Slot(f) for f in per_step)
-    plan.out_meta = [None] * len(plan.ops)
 
 
 class Scan(Function):
@@ -326,124 +330,49 @@ class Scan(Function):
         ctx.tap = tap  # tap(t, dL/dh_t) during backward, for gradient-flow recording
         nh, nc = plan.n_hoisted, plan.n_captured
         hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
-        state = list(arrays[nh + nc:])
-        # one flat list of the step's values: captured, hoisted rows, state, op outputs
-        env: list = list(captured) + [None] * (plan.n_values - nc)
-        h0, s0, ns = nc, nc + nh, len(state)
-        ops = []
-        for (cls, refs, plain, keyed, slots), idx, at in zip(plan.ops, plan.inputs_at,
-                                                             plan.outputs_at):
+        state = arrays[nh + nc:]
+        kws = []
+        for cls, refs, plain, keyed, slots in plan.ops:
             fixed = {i: captured[r[1]] for i, r in enumerate(refs) if r[0] == "C"}
             if cls.prepare is not None and fixed:  # once per sequence, e.g. a contiguous W^T
                 plain = {**plain, **cls.prepare(plain, fixed)}
-            ops.append((cls, idx, plain, keyed, slots, at))
-        new_at = plan.new_at
+            kws.append(plain)
         watch = anomaly.is_anomaly_enabled()
         site = anomaly.user_line() if watch else None
         layer = anomaly.calling_module() if watch else ""
-        steps = [None] * plan.steps
-        stash = {m: [] for m in plan.batched}  # saved arrays of the batched ops, per step
-        seq = None
-        for k in range(plan.steps):
-            for j in range(nh):
-                env[h0 + j] = hoisted[j][k]
-            env[s0:s0 + ns] = state
-            ctxs: list = []
-            for cls, idx, plain, keyed, slots, at in ops:
-                c = cls.__new__(cls)
-                c.parents = slots
-                if keyed:
-                    vals = [env[i] for i in idx]
-                    n = len(vals) - len(keyed)
-                    out = cls.forward(c, *vals[:n], **plain, **dict(zip(keyed, vals[n:])))
-                else:
-                    out = cls.forward(c, *[env[i] for i in idx], **plain)
-                if out.__class__ is tuple:
-                    env[at:at + len(out)] = out
-                elif out.__class__ is np.ndarray:
-                    env[at] = out
-                else:
-                    env[at] = np.asarray(out)
-                ctxs.append(c)
-                if watch:
-                    anomaly.check_step(cls.__name__, out if out.__class__ is tuple else (out,),
-                                       plan.times[k], "forward", site, layer)
-            state = [env[i] for i in new_at]
-            if seq is None:
-                seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
-                plan.out_meta = [tuple((env[i].shape, env[i].dtype) for i in
-                                       range(at, at + n)) for at, n in
-                                 zip(plan.outputs_at, plan.n_outputs)]
-            seq[k] = state[0]
-            steps[k] = ctxs
-            for m in stash:
-                stash[m].append(ctxs[m].saved_arrays)
+        run = replay.forward_function(plan, tuple(bool(kw) for kw in kws), watch)
+        steps: list = [None] * plan.steps  # per step: the ops' ctxs
+        stash = {m: [None] * plan.steps for m in plan.batched}  # their saved arrays
+        seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
+        final = run(plan.steps, hoisted, captured, state, seq, steps, stash, kws,
+                    anomaly.check_step, plan.times, site, layer)
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
         ctx.save_for_backward(*arrays)  # so an in-place change of an input is caught
         ctx.site, ctx.layer = site, layer
         ctx.dtypes = [a.dtype for a in arrays]
-        return (seq,) + tuple(np.array(s, copy=True) for s in state)
+        return (seq,) + tuple(np.array(s, copy=True) for s in final)
 
     @staticmethod
     def backward(ctx, g_seq, *g_final):
-        plan, steps = ctx.plan, ctx.steps
-        nh, nc = plan.n_hoisted, plan.n_captured
+        plan = ctx.plan
         routes, slot_meta = _routes(plan, ctx.dtypes)
-        n_slots = len(slot_meta)
-        first_state = n_slots - len(plan.shapes_s)
-        g_h: list = [None] * nh  # (steps, ...) buffers, allocated on first use
-        g_c: list = [None] * nc
-        batched: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
-        g_state = list(g_final)
-        new_routes = routes[-1]
-        # per op, newest first: (index, class, first slot, outputs, gradients kept for a
-        # batched pass or None, where its input gradients go)
-        order = [(m, op[0], plan.slot_base[m], len(plan.out_meta[m]) if plan.multi[m] else 0,
-                  batched.get(m), routes[m]) for m, op in enumerate(plan.ops)][::-1]
-        watch = anomaly.is_anomaly_enabled()
+        run = replay.backward_function(plan, routes, slot_meta, anomaly.is_anomaly_enabled(),
+                                       _fit)
+        g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
+        g_c: list = [None] * plan.n_captured
+        kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
         # the batched ops' gradients over chunks of steps, each chunk as soon as its steps
         # are done: on the worker thread with two threads (parallel.py), else at once;
         # summed in chunk order either way, so the numbers do not depend on it
         chunk, partial = _chunk_steps(plan), []
         with parallel.Jobs() as jobs:
-            for k in range(plan.steps - 1, -1, -1):
-                store: list = [None] * n_slots
-                owned: set = set()
-                g_state[0] = g_state[0] + g_seq[k]
-                if ctx.tap is not None:
-                    ctx.tap(plan.times[k], g_state[0])
-                _deliver(new_routes, g_state, store, owned, slot_meta, g_h, g_c, k, plan)
-                ctxs = steps[k]
-                for m, cls, base, n_out, kept, route in order:
-                    if n_out:
-                        g = store[base:base + n_out]
-                        if all(gi is None for gi in g):
-                            continue
-                        g = [np.zeros(*slot_meta[base + i]) if gi is None else gi
-                             for i, gi in enumerate(g)]
-                        pgrads = cls.backward(ctxs[m], *g)
-                    else:
-                        g = store[base]
-                        if g is None:
-                            continue
-                        if kept is not None:
-                            kept[k] = g
-                        pgrads = cls.backward(ctxs[m], g)
-                    if watch:
-                        anomaly.check_step(cls.__name__, [p.values if isinstance(
-                            p, IndexedGrad) else p for p in (pgrads if pgrads.__class__ is tuple
-                                                              else (pgrads,)) if p is not None],
-                            plan.times[k], "backward", ctx.site, ctx.layer)
-                    _deliver(route, pgrads if pgrads.__class__ is tuple else (pgrads,), store,
-                             owned, slot_meta, g_h, g_c, k, plan)
-                g_state = [np.zeros(*slot_meta[first_state + i]) if g is None else g
-                           for i, g in enumerate(store[first_state:])]
-                if plan.batched and k % chunk == 0:
-                    hi = min(k + chunk, plan.steps)
-                    for m in plan.batched:
-                        partial.append(jobs.submit(_batched_grads, ctx, m, k, hi,
-                                                   batched[m][k:hi],
-                                                   worker=plan.ops[m][0].worker))
+            def submit(k: int) -> None:
+                hi = min(k + chunk, plan.steps)
+                for m in plan.batched:
+                    partial.append(jobs.submit(_batched_grads, ctx, m, k, hi, kept[m][k:hi],
+                                               worker=plan.ops[m][0].worker))
+            g_state = run(plan.steps, g_seq, g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
+                          plan.times, anomaly.check_step, ctx.site, ctx.layer, chunk, submit)
             for job in partial:
                 for j, pg in job.result():
                     g_c[j] = pg if g_c[j] is None else g_c[j] + pg
@@ -521,58 +450,6 @@ def _routes(plan: _Plan, dtypes: list) -> tuple:
     return plan.routes
 
 
-def _deliver(routes: tuple, grads: Any, store: list, owned: set, slot_meta: list, g_h: list,
-             g_c: list, k: int, plan: _Plan) -> None:
-    """Add each gradient to where its route says; a buffer allocated here is `owned` (added
-    into in place), one handed over by a backward is never changed."""
-    for route, g in zip(routes, grads):
-        if g is None or route is None:
-            continue
-        code, j, shape, dtype = route
-        if g.__class__ is np.ndarray:
-            if g.shape != shape:
-                g = autograd._sum_to(g, shape, Scan, j)
-            if g.dtype != dtype:
-                g = g.astype(dtype)
-            if code == 0:  # a slot of this step: the common case
-                cur = store[j]
-                if cur is None:
-                    store[j] = g
-                elif j in owned:
-                    cur += g
-                else:
-                    store[j] = cur + g
-                    owned.add(j)
-            elif code == 1:  # the hoisted value's row for this step
-                buf = g_h[j]
-                if buf is None:
-                    buf = g_h[j] = np.zeros((plan.steps,) + shape, dtype)
-                buf[k] += g
-            else:  # a captured value: summed over the steps
-                g_c[j] = g if g_c[j] is None else g_c[j] + g
-            continue
-        if g.__class__ is not IndexedGrad:
-            _deliver((route,), (np.asarray(g),), store, owned, slot_meta, g_h, g_c, k, plan)
-            continue
-        if code == 1:
-            buf = g_h[j]
-            if buf is None:
-                buf = g_h[j] = np.zeros((plan.steps,) + shape, dtype)
-            g.add_to(buf[k])
-            continue
-        cur = store[j] if code == 0 else g_c[j]
-        if code == 0 and cur is not None and j in owned:
-            g.add_to(cur)
-            continue
-        cur = np.zeros(shape, dtype) if cur is None else cur.copy()
-        g.add_to(cur)
-        if code == 0:
-            store[j] = cur
-            owned.add(j)
-        else:
-            g_c[j] = cur
-
-
 def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
     """A gradient as a dense array of the input's shape and dtype (broadcasts summed)."""
     if g.__class__ is IndexedGrad:
@@ -600,11 +477,16 @@ def _stacked(r: tuple, ctx: Any, m: int, kk: int, lo: int, hi: int) -> np.ndarra
 
 # ----- the public function ------------------------------------------------------------------
 _LAST: dict = {"path": None, "why": None}
+_LAST_PLAN: list = [None]  # the last compiled scan's plan, for its generated source
 
 
 def scan_info() -> dict:
-    """{"path": "compiled" | "eager", "why": the reason the last scan ran eagerly, or None}."""
-    return dict(_LAST)
+    """{"path": "compiled" | "eager", "why": the reason the last scan ran eagerly, or None,
+    "source": {"forward": text, "backward": text or None before its backward ran} of the
+    last compiled scan's generated replay (tinygrad_rnn.replay), or None}."""
+    plan = _LAST_PLAN[0] if _LAST["path"] == "compiled" else None
+    source = None if plan is None else dict(plan.sources)
+    return dict(_LAST, source=source)
 
 
 def _output(state: Any) -> Tensor:

@@ -49,8 +49,12 @@ class Transpose(Function):
 
 
 def _has_array(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, (np.ndarray, list)) for i in items)
+    if index.__class__ is not tuple:
+        return isinstance(index, (np.ndarray, list))
+    for i in index:  # a loop, not any(...): this runs in every slice's backward
+        if isinstance(i, (np.ndarray, list)):
+            return True
+    return False
 
 
 class GetItem(Function):

@@ -1,0 +1,256 @@
+"""The replay of a compiled step as straight-line Python, one function per direction.
+
+`compiled.Scan` runs the recurrent ops of a recorded step at every step. Walking the tape at
+run time (looking up each input, dispatching each gradient on where it goes) costs several
+microseconds per op, as much as the op's own NumPy work on a small batch. So the plan is
+turned into the source of two functions once, with every lookup resolved to a local
+variable, and those run. For a step `h' = relu(x W + u * h + b)` the forward loop reads
+
+    for k in range(steps):
+        h0 = H0[k]
+        c0 = N0(T0); c0.parents = P0
+        v0 = F0(c0, C0, S0)              # Mul: u * h
+        c1 = N1(T1); c1.parents = P1
+        v1 = F1(c1, h0, v0)              # Add: the hoisted x W + u * h
+        ...
+        ctxs[k] = (c0, c1, c2, c3)
+        S0, = (v3,)
+        seq[k] = S0
+
+and the backward loop, newest step first, calls each op's backward in reverse and adds each
+input gradient to a local per input (`s<slot>`), to its hoisted row or to a captured sum.
+`tinygrad_rnn.compiled.scan_info()["source"]` shows both texts for the last compiled scan. Code objects are cached by their source: a plan rebuilt for every
+call (the tape is recorded each time) compiles once per distinct step.
+"""
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn import autograd
+from tinygrad_rnn.function import IndexedGrad
+
+_CODE: dict = {}  # source -> code object
+
+
+def _compile(source: str, name: str, namespace: dict) -> Any:
+    code = _CODE.get(source)
+    if code is None:
+        if len(_CODE) > 256:  # many distinct steps (e.g. generated in a loop): start over
+            _CODE.clear()
+        module = compile(source, f"<tinygrad_rnn scan {name}>", "exec")
+        code = _CODE[source] = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    return types.FunctionType(code, namespace, name)
+
+
+def _value(r: tuple) -> str:
+    """The local holding loop reference r during the forward step."""
+    kind = r[0]
+    if kind == "H":
+        return f"h{r[1]}"
+    if kind == "C":
+        return f"C{r[1]}"
+    if kind == "S":
+        return f"S{r[1]}"
+    return f"v{r[1]}" if r[2] is None else f"v{r[1]}_{r[2]}"
+
+
+def _tuple(names: list) -> str:
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
+
+
+def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
+    """forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check, times, site,
+    layer) -> final state: every step's ops in tape order on plain arrays."""
+    nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
+    out = ["def forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check, times, "
+           "site, layer):"]
+    if nh:
+        out.append(f"    {_tuple([f'H{j}' for j in range(nh)])} = hoisted")
+    if nc:
+        out.append(f"    {_tuple([f'C{j}' for j in range(nc)])} = captured")
+    out.append(f"    {_tuple([f'S{i}' for i in range(ns)])} = state")
+    out += [f"    KW{m} = kws[{m}]" for m in range(len(plan.ops)) if has_kw[m]]
+    out += [f"    ST{m} = stash[{m}]" for m in plan.batched]
+    out.append("    for k in range(steps):")
+    out += [f"        h{j} = H{j}[k]" for j in range(nh)]
+    for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):
+        vals = [_value(r) for r in refs]
+        n = len(vals) - len(keyed)
+        args = [f"c{m}"] + vals[:n] + [f"{name}={v}" for name, v in zip(keyed, vals[n:])]
+        if has_kw[m]:
+            args.append(f"**KW{m}")
+        call = f"F{m}({', '.join(args)})"
+        out.append(f"        c{m} = N{m}(T{m}); c{m}.parents = P{m}")
+        if plan.multi[m]:
+            outs = [f"v{m}_{k}" for k in range(plan.n_outputs[m])]
+            out.append(f"        {_tuple(outs)} = {call}")
+        else:
+            outs = [f"v{m}"]
+            out.append(f"        v{m} = {call}")
+            if plan.out_meta[m][0][0] == ():  # a 0-d result may come back as a NumPy scalar
+                out.append(f"        v{m} = asarray(v{m})")
+        if watch:
+            out.append(f"        check(NAME{m}, {_tuple(outs)}, times[k], 'forward', site, "
+                       f"layer)")
+        if m in plan.batched:
+            out.append(f"        ST{m}[k] = c{m}.saved_arrays")
+    out.append(f"        ctxs[k] = {_tuple([f'c{m}' for m in range(len(plan.ops))])}")
+    out.append(f"        {_tuple([f'S{i}' for i in range(ns)])} = "
+               f"{_tuple([_value(r) for r in plan.new])}")
+    out.append("        seq[k] = S0")
+    out.append(f"    return {_tuple([f'S{i}' for i in range(ns)])}")
+    return "\n".join(out) + "\n"
+
+
+def forward_function(plan: Any, has_kw: tuple, watch: bool) -> Any:
+    namespace: dict = {"asarray": np.asarray}
+    for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):
+        namespace.update({f"T{m}": cls, f"N{m}": cls.__new__, f"F{m}": cls.forward,
+                          f"P{m}": slots, f"NAME{m}": cls.__name__})
+    source = plan.sources["forward"] = forward_source(plan, has_kw, watch)
+    return _compile(source, "forward", namespace)
+
+
+class _Names:
+    """Constants of the generated backward (shapes, dtypes, metas), each bound once."""
+
+    def __init__(self, namespace: dict):
+        self.namespace, self.seen = namespace, {}
+
+    def __call__(self, prefix: str, value: Any) -> str:
+        key = (prefix, repr(value) if prefix != "D" else str(value))
+        name = self.seen.get(key)
+        if name is None:
+            name = self.seen[key] = f"{prefix}{len(self.seen)}"
+            self.namespace[name] = value
+        return name
+
+
+def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: _Names,
+             pad: str) -> None:
+    """Source adding gradient `expr` where `route` says (see compiled._routes)."""
+    code, j, shape, dtype = route
+    q, d = const("Q", shape), const("D", dtype)
+    out.append(f"{pad}a = {expr}")
+    out.append(f"{pad}if a is not None:")
+    if code == 0:  # a slot of this step
+        out.append(f"{pad}    if a.__class__ is ndarray and a.shape == {q} and a.dtype is {d}:")
+        out.append(f"{pad}        s{j} = a if s{j} is None else s{j} + a")
+        out.append(f"{pad}    else:")
+        out.append(f"{pad}        s{j}, o{j} = acc(s{j}, o{j}, a, {q}, {d}, {owner}, {index})")
+    elif code == 1:  # the hoisted value's row for this step
+        out.append(f"{pad}    if GH{j} is None:")
+        out.append(f"{pad}        GH{j} = zeros((steps,) + {q}, {d})")
+        out.append(f"{pad}    if a.__class__ is IndexedGrad:")
+        out.append(f"{pad}        a.add_to(GH{j}[k])")
+        out.append(f"{pad}    else:")
+        out.append(f"{pad}        GH{j}[k] += fit(a, {q}, {d}, {owner}, {index})")
+    else:  # a captured value: summed over the steps
+        out.append(f"{pad}    a = a.dense({d}) if a.__class__ is IndexedGrad else "
+                   f"fit(a, {q}, {d}, {owner}, {index})")
+        out.append(f"{pad}    GC{j} = a if GC{j} is None else GC{j} + a")
+
+
+def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
+                    namespace: dict) -> str:
+    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer,
+    chunk, submit) -> gradient of the initial state: every step newest first, each op's
+    backward in reverse tape order."""
+    const = _Names(namespace)
+    nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
+    first_state = len(slot_meta) - ns
+    slots = range(len(slot_meta))
+    out = ["def backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, "
+           "site, layer, chunk, submit):"]
+    out.append(f"    {_tuple([f'gS{i}' for i in range(ns)])} = g_final")
+    out += [f"    GH{j} = g_h[{j}]" for j in range(nh)]
+    out += [f"    GC{j} = g_c[{j}]" for j in range(nc)]
+    out += [f"    KP{m} = kept[{m}]" for m in plan.batched]
+    out.append("    for k in range(steps - 1, -1, -1):")
+    out.append(f"        {_tuple([f'c{m}' for m in range(len(plan.ops))])} = ctxs[k]")
+    out.append("        " + " = ".join([f"s{j}" for j in slots] + ["None"]))
+    out.append("        " + " = ".join([f"o{j}" for j in slots] + ["False"]))
+    out.append("        gS0 = gS0 + g_seq[k]")
+    out.append("        if tap is not None:")
+    out.append("            tap(times[k], gS0)")
+    for i, route in enumerate(routes[-1]):
+        _deliver(out, route, f"gS{i}", "Scan", i, const, "        ")
+    for m in range(len(plan.ops) - 1, -1, -1):
+        cls, refs = plan.ops[m][0], plan.ops[m][1]
+        base = plan.slot_base[m]
+        if plan.multi[m]:
+            mine = [base + i for i in range(plan.n_outputs[m])]
+            out.append(f"        if {' or '.join(f's{s} is not None' for s in mine)}:")
+            args = ", ".join(f"(zeros(*{const('M', slot_meta[s])}) if s{s} is None else s{s})"
+                             for s in mine)
+            out.append(f"            r = B{m}(c{m}, {args})")
+        else:
+            out.append(f"        if s{base} is not None:")
+            if m in plan.batched:
+                out.append(f"            KP{m}[k] = s{base}")
+            out.append(f"            r = B{m}(c{m}, s{base})")
+        namespace[f"B{m}"], namespace[f"T{m}"] = cls.backward, cls
+        n_in = len(refs)
+        out.append("            if r.__class__ is not tuple:")
+        out.append("                r = (r,)")
+        if n_in > 1:
+            out.append(f"            if len(r) < {n_in}:  # a backward may leave trailing Nones out")
+            out.append(f"                r = r + (None,) * ({n_in} - len(r))")
+        if watch:
+            out.append(f"            check({cls.__name__!r}, [p.values if p.__class__ is "
+                       f"IndexedGrad else p for p in r if p is not None], times[k], "
+                       f"'backward', site, layer)")
+        for i, route in enumerate(routes[m]):
+            if route is not None:
+                _deliver(out, route, f"r[{i}]", f"T{m}", i, const, "            ")
+    for i in range(ns):
+        s = first_state + i
+        out.append(f"        gS{i} = zeros(*{const('M', slot_meta[s])}) if s{s} is None "
+                   f"else s{s}")
+    if plan.batched:
+        out.append("        if k % chunk == 0:")
+        out.append("            submit(k)")
+    out += [f"    g_h[{j}] = GH{j}" for j in range(nh)]
+    out += [f"    g_c[{j}] = GC{j}" for j in range(nc)]
+    out.append(f"    return {_tuple([f'gS{i}' for i in range(ns)])}")
+    return "\n".join(out) + "\n"
+
+
+def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool,
+                      fit: Any) -> Any:
+    from tinygrad_rnn.compiled import Scan
+    namespace: dict = {"ndarray": np.ndarray, "IndexedGrad": IndexedGrad, "zeros": np.zeros,
+                       "fit": fit, "acc": _accumulate, "Scan": Scan}
+    source = plan.sources["backward"] = backward_source(plan, routes, slot_meta, watch,
+                                                         namespace)
+    return _compile(source, "backward", namespace)
+
+
+def _accumulate(s: Any, owned: bool, g: Any, shape: tuple, dtype: Any, cls: type,
+                i: int) -> tuple:
+    """(s + g, whether s is now a buffer of our own) for a gradient that is not a plain array
+    of the slot's shape and dtype: an IndexedGrad is added in place into a buffer we own
+    (never into an array a backward handed over), anything else is summed to the shape."""
+    if g.__class__ is IndexedGrad:
+        if s is None:
+            s = np.zeros(shape, dtype)
+        elif not owned:
+            s = s.copy()
+        g.add_to(s)
+        return s, True
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != shape:
+        g = autograd._sum_to(g, shape, cls, i)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    if s is None:
+        return g, False
+    if owned:
+        s += g
+        return s, True
+    return s + g, True
+
