@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, autograd, function, parallel, replay
-from tinygrad_rnn.function import Function, IndexedGrad, no_grad
+from tinygrad_rnn import anomaly, function, parallel, replay
+from tinygrad_rnn.function import Function, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
 
@@ -356,8 +356,7 @@ class Scan(Function):
     def backward(ctx, g_seq, *g_final):
         plan = ctx.plan
         routes, slot_meta = _routes(plan, ctx.dtypes)
-        run = replay.backward_function(plan, routes, slot_meta, anomaly.is_anomaly_enabled(),
-                                       _fit)
+        run = replay.backward_function(plan, routes, slot_meta, anomaly.is_anomaly_enabled())
         g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
@@ -409,7 +408,7 @@ def _batched_grads(ctx: Any, m: int, lo: int, hi: int, grads: list) -> list:
     for i, r in enumerate(refs):
         if slots[i].requires_grad and pgrads[i] is not None:
             j = r[1]
-            out.append((j, _fit(pgrads[i], plan.shapes_c[j], ctx.dtypes[nh + j], cls, i)))
+            out.append((j, replay.fit(pgrads[i], plan.shapes_c[j], ctx.dtypes[nh + j], cls, i)))
     return out
 
 
@@ -448,19 +447,6 @@ def _routes(plan: _Plan, dtypes: list) -> tuple:
     routes.append(tuple(route(r, True) for r in plan.new))
     plan.routes = (routes, slot_meta)
     return plan.routes
-
-
-def _fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
-    """A gradient as a dense array of the input's shape and dtype (broadcasts summed)."""
-    if g.__class__ is IndexedGrad:
-        g = g.dense(dtype)
-    elif g.__class__ is not np.ndarray:
-        g = np.asarray(g)
-    if g.shape != shape:
-        g = autograd._sum_to(g, shape, cls, i)
-    if g.dtype != dtype:
-        g = g.astype(dtype)
-    return g
 
 
 def _stacked(r: tuple, ctx: Any, m: int, kk: int, lo: int, hi: int) -> np.ndarray:

@@ -219,14 +219,26 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
     return "\n".join(out) + "\n"
 
 
-def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool,
-                      fit: Any) -> Any:
+def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool) -> Any:
     from tinygrad_rnn.compiled import Scan
     namespace: dict = {"ndarray": np.ndarray, "IndexedGrad": IndexedGrad, "zeros": np.zeros,
                        "fit": fit, "acc": _accumulate, "Scan": Scan}
     source = plan.sources["backward"] = backward_source(plan, routes, slot_meta, watch,
                                                          namespace)
     return _compile(source, "backward", namespace)
+
+
+def fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
+    """A gradient as a dense array of the input's shape and dtype (broadcasts summed)."""
+    if g.__class__ is IndexedGrad:
+        g = g.dense(dtype)
+    elif g.__class__ is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != shape:
+        g = autograd._sum_to(g, shape, cls, i)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
 
 
 def _accumulate(s: Any, owned: bool, g: Any, shape: tuple, dtype: Any, cls: type,
@@ -241,12 +253,7 @@ def _accumulate(s: Any, owned: bool, g: Any, shape: tuple, dtype: Any, cls: type
             s = s.copy()
         g.add_to(s)
         return s, True
-    if g.__class__ is not np.ndarray:
-        g = np.asarray(g)
-    if g.shape != shape:
-        g = autograd._sum_to(g, shape, cls, i)
-    if g.dtype != dtype:
-        g = g.astype(dtype)
+    g = fit(g, shape, dtype, cls, i)
     if s is None:
         return g, False
     if owned:
