@@ -129,3 +129,42 @@ def test_the_compiled_path_on_two_threads_gives_the_one_thread_numbers_to_the_bi
         for a, b in zip(one, vals_e + grads_e):
             scale = max(float(np.max(np.abs(b), initial=0.0)), 1.0)
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_a_job_that_opens_jobs_itself_runs_them_at_once_instead_of_waiting_forever():
+    def inner():
+        with Jobs(threads=2) as jobs:  # on the worker: must not queue behind itself
+            assert not jobs.parallel
+            return jobs.submit(lambda: threading.current_thread().name).result()
+    with Jobs(threads=2) as jobs:
+        if not jobs.parallel:
+            pytest.skip("threadpoolctl is not installed")
+        job = jobs.submit(inner)
+        assert job.done.wait(10), "the nested job deadlocked"
+    assert job.result() == "tinygrad_rnn-worker"
+
+
+@settings(max_examples=30, deadline=None)
+@given(op=st.sampled_from(["linear", "linear 3-d", "matmul", "matmul 3-d"]),
+       rows=st.integers(1, 6), k=st.integers(1, 5), n=st.integers(1, 5),
+       double=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_products_whose_two_gradients_go_to_both_cores_give_the_one_thread_arrays(
+        op, rows, k, n, double, seed):
+    rng = np.random.default_rng(seed)
+    dtype = np.float64 if double else np.float32
+    lead = (2, rows) if op.endswith("3-d") else (rows,)
+    x0 = rng.standard_normal(lead + (k,)).astype(dtype)
+    w0 = rng.standard_normal((n, k) if op.startswith("linear") else (k, n)).astype(dtype)
+    b0 = rng.standard_normal(n).astype(dtype)
+    seed_g = rng.standard_normal(lead + (n,)).astype(dtype)
+
+    def grads(threads):
+        x, w = tg.tensor(x0, requires_grad=True), tg.tensor(w0, requires_grad=True)
+        b = tg.tensor(b0, requires_grad=True)
+        with num_threads(threads), mock.patch.object(parallel, "MIN_WORKER_MACS", 0):
+            y = nn.functional.linear(x, w, b) if op.startswith("linear") else x @ w
+            (y * tg.tensor(seed_g)).sum().backward()
+        return [y.data, x.grad.data, w.grad.data] + ([b.grad.data] if op.startswith("linear")
+                                                     else [])
+    for a, b in zip(grads(1), grads(2)):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

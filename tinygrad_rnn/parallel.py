@@ -22,9 +22,12 @@ import queue
 import threading
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from tinygrad_rnn._validate import check_int
 
 _threads: int | None = None  # None: not chosen yet
+_WORKER_NAME = "tinygrad_rnn-worker"
 _worker: "_Worker | None" = None
 _lock = threading.Lock()
 
@@ -77,7 +80,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name="tinygrad_rnn-worker",
+        self.thread = threading.Thread(target=self._loop, name=_WORKER_NAME,
                                        daemon=True)
         self.thread.start()
 
@@ -123,7 +126,10 @@ class Jobs:
     """
 
     def __init__(self, threads: int | None = None):
-        self.parallel = (get_num_threads() if threads is None else threads) > 1
+        # on the worker itself (a job's own backward call opens Jobs too), run at once: a
+        # job waiting for a job queued behind it on the same thread would wait forever
+        self.parallel = (get_num_threads() if threads is None else threads) > 1 and \
+            threading.current_thread().name != _WORKER_NAME
         self.jobs: list = []
         self._limit: Any = None
 
@@ -190,6 +196,23 @@ def num_threads(n: int) -> Iterator[None]:
         yield
     finally:
         _threads = before
+
+
+# a product smaller than this many multiply-adds is not worth a trip to the worker (about
+# 10 microseconds at one BLAS thread's speed, the cost of handing it over and back)
+MIN_WORKER_MACS = 1 << 20
+
+
+def two_products(first: tuple, second: tuple) -> tuple:
+    """(np.dot(*first), np.dot(*second)): the second on the worker with two threads when both
+    are big enough, else one after the other; the same arrays either way."""
+    def macs(a: Any, b: Any) -> int:
+        return a.size * (b.shape[-1] if b.ndim > 1 else 1)
+    if get_num_threads() < 2 or min(macs(*first), macs(*second)) < MIN_WORKER_MACS:
+        return np.dot(*first), np.dot(*second)
+    with Jobs() as jobs:
+        job = jobs.submit(np.dot, *second)
+        return np.dot(*first), job.result()
 
 
 def limit_blas_threads(n: int) -> bool:
