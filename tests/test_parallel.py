@@ -168,3 +168,23 @@ def test_products_whose_two_gradients_go_to_both_cores_give_the_one_thread_array
                                                      else [])
     for a, b in zip(grads(1), grads(2)):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_blas_follows_the_engine_count_and_num_threads_restores_both():
+    blas = parallel._blas()
+    if blas is None:
+        pytest.skip("threadpoolctl is not installed")
+    before = parallel.get_num_threads()
+    counts = lambda: {lib.get_num_threads() for lib in blas.lib_controllers}  # noqa: E731
+    outside = counts()
+    with num_threads(1):
+        assert counts() == {1}
+        with Jobs(threads=2) as jobs:  # one BLAS thread per product while the worker runs
+            assert not jobs.parallel or counts() == {1}
+    assert counts() == outside and parallel.get_num_threads() == before
+    with num_threads(2):
+        assert counts() == {2}
+        with Jobs() as jobs:
+            assert not jobs.parallel or counts() == {1}
+        assert counts() == {2}
+    assert counts() == outside and parallel.get_num_threads() == before

@@ -26,7 +26,7 @@ from tinygrad_rnn.models import CELLS, CharRNN
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.sample import load_model, sample
 from tinygrad_rnn import parallel
-from tinygrad_rnn.train import Trainer, TrainingDiverged, limit_blas_threads
+from tinygrad_rnn.train import Trainer, TrainingDiverged
 
 PROG = "tinygrad-rnn"
 DEFAULT_TIME_BUDGET = 150.0
@@ -142,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="characters printed at the end (default 300)")
     t.add_argument("--threads", type=int, choices=(1, 2), default=None,
                    help="threads the engine computes on: 1, or 2 (a worker thread takes the "
-                   "weight gradients); default: 2 where two CPUs are free by the load average, "
-                   "else 1. Each BLAS call stays on one thread (an RNN's small matrices run "
-                   "faster so)")
+                   "weight gradients while the time loop runs; products that run alone use "
+                   "two BLAS threads); default: 2 where the load average leaves a CPU free, "
+                   "else 1 (on a busy machine a second thread costs more than it gains)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
@@ -311,8 +311,7 @@ def _data(args: argparse.Namespace) -> tuple:
 
 def _model(args: argparse.Namespace, vocab: CharVocab) -> tuple:
     """(model, optimizer, schedule) of `train`'s options, from --seed."""
-    limit_blas_threads(1)
-    parallel.set_num_threads(args.threads)  # None: chosen by the load average
+    parallel.set_num_threads(args.threads)  # None: chosen by the load average; BLAS follows
     tinygrad_rnn.manual_seed(args.seed)
     model = CharRNN(len(vocab), hidden_size=args.hidden, num_layers=args.layers, cell=args.cell,
                     dropout=args.dropout, embedding_dim=args.embedding)

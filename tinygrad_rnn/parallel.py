@@ -58,21 +58,24 @@ def default_num_threads() -> int:
 
 def get_num_threads() -> int:
     """How many threads the engine computes on (1: no worker; 2: the main one and a worker)."""
-    global _threads
     if _threads is None:
-        _threads = default_num_threads()
+        set_num_threads(None)
     return _threads
 
 
 def set_num_threads(n: int | None) -> None:
-    """Compute on `n` threads (1 or 2); None chooses again as on first use."""
+    """Compute on `n` threads (1 or 2); None chooses as on first use (`default_num_threads`).
+
+    BLAS gets the same count for the products that run alone (a time loop's per-step
+    products, a read-out), and one thread per product while the worker runs too."""
     global _threads
     if n is not None:
         check_int(n, "n", "set_num_threads")
         if n not in (1, 2):
             raise ValueError(f"set_num_threads: n must be 1 or 2 (the main thread and at "
                              f"most one worker), got {n}")
-    _threads = n
+    _threads = default_num_threads() if n is None else n
+    _set_blas(_threads)
 
 
 class _Worker:
@@ -171,8 +174,8 @@ class Jobs:
 _controller: Any = None
 
 
-def _single_blas() -> Any:
-    """A context limiting BLAS to one thread (threadpoolctl), or None without threadpoolctl."""
+def _blas() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
     global _controller
     if _controller is None:
         try:
@@ -180,22 +183,37 @@ def _single_blas() -> Any:
         except ImportError:
             _controller = False
         else:
-            _controller = ThreadpoolController()
-    if _controller is False:
-        return None
-    return _controller.limit(limits=1, user_api="blas")
+            _controller = ThreadpoolController().select(user_api="blas")
+    return _controller or None
+
+
+def _set_blas(n: int) -> None:
+    blas = _blas()
+    if blas is not None:
+        for lib in blas.lib_controllers:
+            lib.set_num_threads(n)
+
+
+def _single_blas() -> Any:
+    """A context limiting BLAS to one thread, or None without threadpoolctl."""
+    blas = _blas()
+    return None if blas is None else blas.limit(limits=1)
 
 
 @contextlib.contextmanager
 def num_threads(n: int) -> Iterator[None]:
-    """Compute on `n` threads inside the block (tests use it to compare both counts)."""
+    """Compute on `n` threads inside the block; the count and BLAS's are restored after."""
     global _threads
     before = _threads
+    blas = _blas()
+    blas_before = [lib.get_num_threads() for lib in blas.lib_controllers] if blas else []
     set_num_threads(n)
     try:
         yield
     finally:
         _threads = before
+        for lib, k in zip(blas.lib_controllers if blas else [], blas_before):
+            lib.set_num_threads(k)
 
 
 # a product smaller than this many multiply-adds is not worth a trip to the worker (about
