@@ -14,10 +14,9 @@ and of each backward:
   computed for all steps at once, before the loop;
 * the loop carries only ``dh`` (and ``dc``) back through time: a few multiplies and one
   ``d_pre @ W_hh`` per step;
-* the weight gradients are sums over time, so they are GEMMs over many rows at once:
-  ``dW_hh = sum_t d_pre_t^T h_{t-1}``, ``dW_ih = d_pre^T x``, ``dx = d_pre @ W_ih``, taken
-  in fixed chunks of steps as soon as the loop has finished each chunk, on the worker
-  thread with two engine threads (see `_WeightGrads`).
+* the weight gradients are sums over time, so they are computed after the loop as GEMMs
+  over all ``T*B`` rows: ``dW_hh = sum_t d_pre_t^T h_{t-1}``, ``dW_ih = d_pre^T x``,
+  ``dx = d_pre @ W_ih``.
 
 Sigmoid gates use ``sigmoid(a) = 0.5 * tanh(a / 2) + 0.5``: the sigmoid rows of the weights
 and biases are halved once per call (exact in binary floating point), so one ``tanh`` over
@@ -38,7 +37,6 @@ from typing import Optional
 
 import numpy as np
 
-from tinygrad_rnn import parallel
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.tensor import Tensor
@@ -68,75 +66,22 @@ def _shifted(seq: np.ndarray, first: np.ndarray, reverse: bool) -> tuple:
     return (slice(1, None), seq[:-1]), (0, first)
 
 
-CHUNK_ROWS = 512  # rows (steps x batch) per chunk of the weight gradients in backward
+def _sum_outer_prev(d_pre: np.ndarray, hs: np.ndarray, h0: np.ndarray,
+                    reverse: bool) -> np.ndarray:
+    """sum_t d_pre[t]^T @ h_{t-1}: the recurrent weight gradient as one GEMM over T*B rows."""
+    g = d_pre.shape[-1]
+    (bulk, prev), (first, h_first) = _shifted(hs, h0, reverse)
+    dw = np.dot(d_pre[bulk].reshape(-1, g).T, prev.reshape(-1, prev.shape[-1]))
+    dw += np.dot(d_pre[first].T, h_first)
+    return dw
 
 
-def _chunk_products(d_hh, prev, d_in, x, w_ih, dx):
-    """One chunk's d_hh^T @ h_prev and d_in^T @ x (None where not wanted); its rows of
-    dx = d_in @ W_ih are written into dx."""
-    dw_hh = None if prev is None else np.dot(d_hh.T, prev)
-    dw_ih = None if x is None else np.dot(d_in.T, x)
-    if dx is not None:
-        np.dot(d_in, w_ih, out=dx)
-    return dw_hh, dw_ih
-
-
-class _WeightGrads:
-    """dW_hh = sum_t d_t^T h_{t-1}, dW_ih = d^T x and dx = d W_ih of a backward, by chunks.
-
-    The steps are cut into chunks of about CHUNK_ROWS rows (the cut depends on T and B only).
-    As soon as the time loop (newest step first) has finished a chunk's local derivatives
-    (`ends` maps that step to the chunk), `submit` hands the chunk's three products to
-    `jobs`: the worker thread with two engine threads, else at once. `result` adds the
-    partial sums in chunk order, so the numbers do not depend on the thread count. Every
-    operand of a worker's product is a C-contiguous array or its transpose (OpenBLAS is not
-    safe on strided operands from two threads, numpy issue 31618).
-    """
-
-    def __init__(self, jobs, ctx, x2, w_ih, hs, h0, i_ih: int, i_hh: int):
-        t_len, b, _ = hs.shape
-        reverse = ctx.reverse
-        n = max(1, -(-CHUNK_ROWS // b))  # steps per chunk
-        # the step after which the loop, visiting steps newest first, has done [lo, hi)
-        self.ends = {(min(lo + n, t_len) - 1 if reverse else lo): (lo, min(lo + n, t_len))
-                     for lo in range(0, t_len, n)}
-        self.jobs, self.hs, self.h0, self.reverse, self.b = jobs, hs, h0, reverse, b
-        want = ctx.needs_input_grad
-        self.want_hh = want[i_hh]
-        self.x2 = np.ascontiguousarray(x2) if want[i_ih] else None
-        self.w_ih = np.ascontiguousarray(w_ih)
-        self.dx = np.empty((t_len * b, x2.shape[1]), hs.dtype) if want[0] else None
-        self.parts: list = []
-
-    def _prev(self, lo: int, hi: int) -> np.ndarray:
-        """h_{t-1} (the state each step of [lo, hi) started from) as (rows, H), contiguous."""
-        hs, h0 = self.hs, self.h0[None]
-        if self.reverse:  # step t starts from h_{t+1}; the last step from h0
-            prev = hs[lo + 1:hi + 1] if hi < len(hs) else np.concatenate([hs[lo + 1:], h0])
-        else:
-            prev = hs[lo - 1:hi - 1] if lo > 0 else np.concatenate([h0, hs[:hi - 1]])
-        return prev.reshape(-1, hs.shape[-1])
-
-    def submit(self, lo: int, hi: int, d_hh: np.ndarray, d_in: np.ndarray) -> None:
-        """Hand over chunk [lo, hi): d_hh (rows, G) the derivatives through W_hh, d_in those
-        through W_ih (the same array but for the GRU), both C-contiguous."""
-        b = self.b
-        prev = self._prev(lo, hi) if self.want_hh else None
-        dx = None if self.dx is None else self.dx[lo * b:hi * b]
-        x = None if self.x2 is None else self.x2[lo * b:hi * b]
-        self.parts.append(self.jobs.submit(_chunk_products, d_hh, prev, d_in, x, self.w_ih, dx))
-
-    def result(self, x_shape: tuple) -> tuple:
-        """(dx, dW_ih, dW_hh), None where not wanted; partial sums added in chunk order."""
-        dw_hh = dw_ih = None
-        for job in self.parts:
-            hh, ih = job.result()
-            if hh is not None:
-                dw_hh = hh if dw_hh is None else dw_hh + hh
-            if ih is not None:
-                dw_ih = ih if dw_ih is None else dw_ih + ih
-        dx = None if self.dx is None else self.dx.reshape(x_shape)
-        return dx, dw_ih, dw_hh
+def _input_grads(ctx, d_pre2: np.ndarray, x2: np.ndarray, w_ih: np.ndarray, shape: tuple,
+                 w_ih_index: int):
+    """dx = d_pre @ W_ih and dW_ih = d_pre^T @ x, each one GEMM over all T*B rows."""
+    dx = np.dot(d_pre2, w_ih).reshape(shape) if ctx.needs_input_grad[0] else None
+    dw_ih = np.dot(d_pre2.T, x2) if ctx.needs_input_grad[w_ih_index] else None
+    return dx, dw_ih
 
 
 def _check(name: str, x: Tensor, states: dict, w_ih: Tensor, w_hh: Tensor,
@@ -244,27 +189,22 @@ class RNNSequence(Function):
         order = _steps(t_len, not ctx.reverse)
         last = order[-1]
         tap = ctx.tap
-        with parallel.Jobs() as jobs:
-            grads = _WeightGrads(jobs, ctx, x2, w_ih, out, h0, 2, 3)
-            for t in order:
-                if t == order[0]:
-                    if tap is not None:
-                        tap(t, g[t])
-                    np.multiply(g[t], dz[t], out=dz[t])
-                else:
-                    np.add(g[t], dh, out=tmp)
-                    if tap is not None:
-                        tap(t, tmp)
-                    np.multiply(tmp, dz[t], out=dz[t])
-                if t != last or ctx.needs_input_grad[1]:
-                    np.dot(dz[t], w_hh, out=dh)
-                span = grads.ends.get(t)
-                if span is not None:
-                    d = dz[span[0]:span[1]].reshape(-1, h)
-                    grads.submit(*span, d, d)
-            dx, dw_ih, dw_hh = grads.result(ctx.x_shape)
+        for t in order:
+            if t == order[0]:
+                if tap is not None:
+                    tap(t, g[t])
+                np.multiply(g[t], dz[t], out=dz[t])
+            else:
+                np.add(g[t], dh, out=tmp)
+                if tap is not None:
+                    tap(t, tmp)
+                np.multiply(tmp, dz[t], out=dz[t])
+            if t != last or ctx.needs_input_grad[1]:
+                np.dot(dz[t], w_hh, out=dh)
         dz2 = dz.reshape(t_len * b, h)
+        dx, dw_ih = _input_grads(ctx, dz2, x2, w_ih, ctx.x_shape, 2)
         dh0 = dh if ctx.needs_input_grad[1] else None
+        dw_hh = _sum_outer_prev(dz, out, h0, ctx.reverse) if ctx.needs_input_grad[3] else None
         if not ctx.has_bias:
             return dx, dh0, dw_ih, dw_hh
         db = dz2.sum(axis=0) if any(ctx.needs_input_grad[4:]) else None
@@ -396,34 +336,30 @@ class LSTMSequence(Function):
         order = _steps(t_len, not ctx.reverse)
         last = None if lengths is None else lengths - 1
         tap = ctx.tap
-        with parallel.Jobs() as jobs:
-            grads = _WeightGrads(jobs, ctx, x2, w_ih, hs, h0, 3, 4)
-            for t in order:
-                if t == order[0]:
-                    np.copyto(dht, g[t])
-                else:
-                    np.add(g[t], dh, out=dht)
-                if tap is not None:
-                    tap(t, dht)
-                if last is not None:
-                    ends = last == t
-                    if ends.any():
-                        dc[ends] += g_c[ends]
-                np.multiply(dht, dc_from_h[t], out=tmp)
-                dc += tmp
-                dat = da[t]
-                np.multiply(dc[:, None, :], dat[:, :3], out=dat[:, :3])
-                np.multiply(dht, dat[:, 3], out=dat[:, 3])
-                dc *= gf[t]
-                np.dot(dat.reshape(b, 4 * h), w_hh, out=dh)
-                span = grads.ends.get(t)
-                if span is not None:
-                    d = da[span[0]:span[1]].reshape(-1, 4 * h)
-                    grads.submit(*span, d, d)
-            dx, dw_ih, dw_hh = grads.result(ctx.x_shape)
-        da2 = da.reshape(t_len * b, 4 * h)
+        for t in order:
+            if t == order[0]:
+                np.copyto(dht, g[t])
+            else:
+                np.add(g[t], dh, out=dht)
+            if tap is not None:
+                tap(t, dht)
+            if last is not None:
+                ends = last == t
+                if ends.any():
+                    dc[ends] += g_c[ends]
+            np.multiply(dht, dc_from_h[t], out=tmp)
+            dc += tmp
+            dat = da[t]
+            np.multiply(dc[:, None, :], dat[:, :3], out=dat[:, :3])
+            np.multiply(dht, dat[:, 3], out=dat[:, 3])
+            dc *= gf[t]
+            np.dot(dat.reshape(b, 4 * h), w_hh, out=dh)
+        da3 = da.reshape(t_len, b, 4 * h)
+        da2 = da3.reshape(t_len * b, 4 * h)
+        dx, dw_ih = _input_grads(ctx, da2, x2, w_ih, ctx.x_shape, 3)
         dh0 = dh if ctx.needs_input_grad[1] else None
         dc0 = dc if ctx.needs_input_grad[2] else None
+        dw_hh = _sum_outer_prev(da3, hs, h0, ctx.reverse) if ctx.needs_input_grad[4] else None
         if not ctx.has_bias:
             return dx, dh0, dc0, dw_ih, dw_hh
         db = da2.sum(axis=0) if any(ctx.needs_input_grad[5:]) else None
@@ -547,38 +483,33 @@ class GRUSequence(Function):
         tmp = np.empty((b, h), dtype=dt)
         order = _steps(t_len, not ctx.reverse)
         last = order[-1]
-        with parallel.Jobs() as jobs:
-            grads = _WeightGrads(jobs, ctx, x2, w_ih, out, h0, 2, 3)
-            for t in order:
-                dht = dhs[t]
-                if t == order[0]:
-                    np.copyto(dht, g[t])
-                else:
-                    np.add(g[t], dh, out=dht)
-                if ctx.tap is not None:
-                    ctx.tap(t, dht)
-                ft = fac[t]
-                np.multiply(dht[:, None, :], ft, out=ft)
-                if t != last or ctx.needs_input_grad[1]:
-                    np.dot(ft.reshape(b, 3 * h), w_hh, out=dh)
-                    np.multiply(dht, z[t], out=tmp)
-                    dh += tmp
-                span = grads.ends.get(t)
-                if span is not None:
-                    lo, hi = span
-                    # the input side sees [da_r, da_z, da_n]: a copy with da_n in dq's place,
-                    # so dx and dW_ih are one GEMM each on a contiguous array (a column
-                    # slice would send BLAS down a slow strided path)
-                    d_in = fac[lo:hi].copy()
-                    np.multiply(a_n[lo:hi], dhs[lo:hi], out=d_in[:, :, 2])
-                    grads.submit(lo, hi, fac[lo:hi].reshape(-1, 3 * h), d_in.reshape(-1, 3 * h))
-            dx, dw_ih, dw_hh = grads.result(ctx.x_shape)
+        for t in order:
+            dht = dhs[t]
+            if t == order[0]:
+                np.copyto(dht, g[t])
+            else:
+                np.add(g[t], dh, out=dht)
+            if ctx.tap is not None:
+                ctx.tap(t, dht)
+            ft = fac[t]
+            np.multiply(dht[:, None, :], ft, out=ft)
+            if t != last or ctx.needs_input_grad[1]:
+                np.dot(ft.reshape(b, 3 * h), w_hh, out=dh)
+                np.multiply(dht, z[t], out=tmp)
+                dh += tmp
+        d_hh = fac.reshape(t_len, b, 3 * h)
+        d_hh2 = d_hh.reshape(t_len * b, 3 * h)
         dh0 = dh if ctx.needs_input_grad[1] else None
+        dw_hh = _sum_outer_prev(d_hh, out, h0, ctx.reverse) if ctx.needs_input_grad[3] else None
+        db_hh = d_hh2.sum(axis=0) if ctx.has_bias else None
+        # the input side sees [da_r, da_z, da_n]: overwrite dq with da_n in place, so dx and
+        # dW_ih are one GEMM each on a contiguous array (a column slice would send BLAS down
+        # a slow strided path)
+        np.multiply(a_n, dhs, out=f_q)
+        dx, dw_ih = _input_grads(ctx, d_hh2, x2, w_ih, ctx.x_shape, 2)
         if not ctx.has_bias:
             return dx, dh0, dw_ih, dw_hh
-        db_hh = fac.reshape(t_len * b, 3 * h).sum(axis=0)
-        np.multiply(a_n, dhs, out=f_q)  # [da_r, da_z, da_n] for the input bias
-        return dx, dh0, dw_ih, dw_hh, fac.reshape(t_len * b, 3 * h).sum(axis=0), db_hh
+        return dx, dh0, dw_ih, dw_hh, d_hh2.sum(axis=0), db_hh
 
 
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
