@@ -1,7 +1,7 @@
 """Training-step benchmarks: tinygrad_rnn against hand-written NumPy and PyTorch.
 
     python benchmarks/run.py [--quick] [--repeats N] [--json PATH] [--only A,C,overhead,...]
-                             [--threads N] [--torch-threads 1,2]
+                             [--threads N] [--torch-threads 1,2] [--tg-threads 1,2]
 
 Measures characters per second of full training steps (forward, backward, optimizer step)
 for five configurations, every implementation interleaved block by block in one process
@@ -16,7 +16,9 @@ Implementations: NumPy reference (benchmarks/numpy_ref.py; none for E), tinygrad
 (nn.RNN/LSTM/GRU + nn.Linear + F.cross_entropy + optim.Adagrad), tinygrad_rnn Python loop
 over nn.RNNCell/LSTMCell/GRUCell (not for E), and, when installed, the PyTorch layer and
 cell loop, each timed at 1 and at 2 threads in the same rounds; "vs torch" compares with the
-faster of the two. Also: per-op overhead (a chain of (4, 4) additions), peak memory and step
+faster of the two (--tg-threads 1,2 times our layer likewise at 1 and 2 engine threads of
+tinygrad_rnn.parallel, rows "tg layer 1t" / "tg layer 2t"; the goals take the faster).
+Also: per-op overhead (a chain of (4, 4) additions), peak memory and step
 time of config C at seq 64/256/1024 (each in a fresh subprocess), linear scaling of config A
 from seq 1,000 to 10,000, the GEMM floor (the time np.matmul alone needs for each step's
 products) and the GEMM peak (np.dot on large square products, one BLAS thread) with the
@@ -212,15 +214,29 @@ def make_tinygrad(cfg: dict, w: dict, path: str = "layer"):
     return step
 
 
+def _on_threads(step, n: int):
+    """step run with tinygrad_rnn computing on n engine threads (tinygrad_rnn.parallel)."""
+    from tinygrad_rnn import parallel
+
+    def run(x_idx: np.ndarray, y_idx: np.ndarray) -> float:
+        with parallel.num_threads(n):
+            return step(x_idx, y_idx)
+    return run
+
+
 def implementations(cfg: dict, torch, torch_threads: tuple = (1, 2),
-                    skip: dict | None = None) -> dict:
-    """{name: step}; PyTorch once per thread count ("torch layer 1t", "torch layer 2t")."""
+                    skip: dict | None = None, tg_threads: tuple = ()) -> dict:
+    """{name: step}; PyTorch once per thread count ("torch layer 1t", "torch layer 2t"), and
+    our layer likewise for each of tg_threads (none: "tg layer" at the engine's default)."""
     skip = skip or {}
     w = make_weights(cfg)
     impls = {}
     if "numpy" not in skip:
         impls["numpy"] = make_numpy(cfg, w)
-    impls["tg layer"] = make_tinygrad(cfg, w, "layer")
+    for n in tg_threads:
+        impls[f"tg layer {n}t"] = _on_threads(make_tinygrad(cfg, w, "layer"), n)
+    if not tg_threads:
+        impls["tg layer"] = make_tinygrad(cfg, w, "layer")
     if "tg cells" not in skip:
         impls["tg cells"] = make_tinygrad(cfg, w, "cells")
     if torch is not None:
@@ -525,6 +541,9 @@ def main(argv=None) -> int:
     ap.add_argument("--torch-threads", default=None,
                     help="torch thread counts timed side by side in the table, comma list "
                          "(default: 1,2; with --threads N: N)")
+    ap.add_argument("--tg-threads", default="",
+                    help="tinygrad_rnn engine thread counts timed side by side, comma list "
+                         "(default: the engine's own choice, one row)")
     ap.add_argument("--child-memory", nargs=3, metavar=("IMPL", "CONFIG", "SEQ"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -573,7 +592,8 @@ def main(argv=None) -> int:
         cfg = CONFIGS[name]
         skip = SKIPPED.get(name, {})
         try:
-            impls = implementations(cfg, torch, torch_threads, skip)
+            impls = implementations(cfg, torch, torch_threads, skip, tuple(
+                int(n) for n in args.tg_threads.split(",") if n))
             batches = [make_data(cfg, seed=s) for s in range(1, 9)]
             timing = time_interleaved(impls, batches, repeats, block_s)
         finally:
@@ -678,7 +698,8 @@ def print_table(results: dict) -> None:
         best = set(entry.get("torch_best", {}).values())
         label = f"{name + ' ' + entry['config']['title']:<34}"
         for impl, r in impls.items():
-            twin = {"tg layer": "torch layer", "tg cells": "torch cells"}.get(impl)
+            twin = {"tg layer": "torch layer", "tg cells": "torch cells"}.get(
+                impl.rsplit(" ", 1)[0] if impl.startswith("tg layer ") else impl)
             vs_t = _ratio(results, name, impl, twin) if twin else None
             vs_n = _ratio(results, name, impl, "numpy") if impl != "numpy" else None
             fl = f"{floor / r['step_s']:.0%}" if floor else "-"
