@@ -141,10 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-length", type=_nonneg_int, default=300,
                    help="characters printed at the end (default 300)")
     t.add_argument("--threads", type=int, choices=(1, 2), default=None,
-                   help="threads the engine computes on: 1, or 2 (a worker thread takes the "
-                   "weight gradients while the time loop runs; products that run alone use "
-                   "two BLAS threads); default: 2 where the load average leaves a CPU free, "
-                   "else 1 (on a busy machine a second thread costs more than it gains)")
+                   help="threads the products (BLAS) run on: 1 or 2; default: 2 where the load "
+                   "average leaves a CPU free, else 1 (on a busy machine a second thread costs "
+                   "more than it gains)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",

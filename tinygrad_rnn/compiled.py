@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, function, parallel, replay
+from tinygrad_rnn import anomaly, function, replay
 from tinygrad_rnn.function import Function, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -360,46 +360,24 @@ class Scan(Function):
         g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
-        # the batched ops' gradients over chunks of steps, each chunk as soon as its steps
-        # are done: on the worker thread with two threads (parallel.py), else at once;
-        # summed in chunk order either way, so the numbers do not depend on it
-        chunk, partial = _chunk_steps(plan), []
-        with parallel.Jobs() as jobs:
-            def submit(k: int) -> None:
-                hi = min(k + chunk, plan.steps)
-                for m in plan.batched:
-                    partial.append(jobs.submit(_batched_grads, ctx, m, k, hi, kept[m][k:hi],
-                                               worker=plan.ops[m][0].worker))
-            g_state = run(plan.steps, g_seq, g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
-                          plan.times, anomaly.check_step, ctx.site, ctx.layer, chunk, submit)
-            for job in partial:
-                for j, pg in job.result():
-                    g_c[j] = pg if g_c[j] is None else g_c[j] + pg
+        g_state = run(plan.steps, g_seq, g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
+                      plan.times, anomaly.check_step, ctx.site, ctx.layer)
+        for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
+            for j, pg in _batched_grads(ctx, m, kept[m]):
+                g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
 
 
-CHUNK_ROWS = 512  # rows (steps x batch) per chunk of a batched weight gradient
-
-
-def _chunk_steps(plan: _Plan) -> int:
-    """Steps per chunk of the batched gradients: about CHUNK_ROWS rows of the op's output."""
-    if not plan.batched:
-        return plan.steps or 1
-    shape = plan.out_meta[next(iter(plan.batched))][0][0]
-    rows = max(1, int(np.prod(shape[:-1])) if len(shape) > 1 else 1)
-    return max(1, -(-CHUNK_ROWS // rows))
-
-
-def _batched_grads(ctx: Any, m: int, lo: int, hi: int, grads: list) -> list:
-    """[(captured index, gradient)] of batched op m over steps lo .. hi-1: one backward
-    call with those steps' saved arrays and output gradients stacked along time."""
+def _batched_grads(ctx: Any, m: int, grads: list) -> list:
+    """[(captured index, gradient)] of batched op m: one backward call with every step's
+    saved arrays and output gradients stacked along time."""
     plan = ctx.plan
     which, slots = plan.batched[m]
     cls, refs = plan.ops[m][0], plan.ops[m][1]
     nh = plan.n_hoisted
     c = cls.__new__(cls)
     c.parents = slots
-    c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk, lo, hi) for kk, i in enumerate(which))
+    c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
     meta = plan.out_meta[m][0]
     pgrads = cls.backward(c, np.stack([np.zeros(*meta) if g is None else g for g in grads]))
     if pgrads.__class__ is not tuple:
@@ -449,16 +427,15 @@ def _routes(plan: _Plan, dtypes: list) -> tuple:
     return plan.routes
 
 
-def _stacked(r: tuple, ctx: Any, m: int, kk: int, lo: int, hi: int) -> np.ndarray:
-    """Saved array kk of recurrent op m (its input r) over steps lo .. hi-1: a captured
-    value as it is, a hoisted one's rows, anything else stacked along a new leading time
-    axis; contiguous (a worker thread's BLAS call must not get strided operands)."""
+def _stacked(r: tuple, ctx: Any, m: int, kk: int) -> np.ndarray:
+    """Saved array kk of recurrent op m (its input r) over all steps: a captured value as
+    it is, a hoisted one whole, anything else stacked along a new leading time axis."""
     hoisted, captured = ctx.arrays
     if r[0] == "C":
         return captured[r[1]]
     if r[0] == "H":
-        return np.ascontiguousarray(hoisted[r[1]][lo:hi])
-    return np.stack([saved[kk] for saved in ctx.stash[m][lo:hi]])
+        return hoisted[r[1]]
+    return np.stack([saved[kk] for saved in ctx.stash[m]])
 
 
 # ----- the public function ------------------------------------------------------------------

@@ -213,10 +213,6 @@ class Function:
     # that stay the same at every step ({index: array}), computed once per sequence (e.g. a
     # contiguous transposed weight for a faster product)
     prepare = None
-    # True for an op whose backward over many steps at once is BLAS work (a product): the
-    # sequence compiler hands it to the worker thread (parallel.py), where it runs without
-    # the GIL; elementwise work would mostly wait for the GIL there
-    worker = False
     outputs: tuple = ()  # (shape, dtype) of each output, for a Function with several outputs
 
     @property

@@ -156,15 +156,15 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
 
 def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
                     namespace: dict) -> str:
-    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer,
-    chunk, submit) -> gradient of the initial state: every step newest first, each op's
-    backward in reverse tape order."""
+    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer)
+    -> gradient of the initial state: every step newest first, each op's backward in
+    reverse tape order."""
     const = _Names(namespace)
     nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
     first_state = len(slot_meta) - ns
     slots = range(len(slot_meta))
     out = ["def backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, "
-           "site, layer, chunk, submit):"]
+           "site, layer):"]
     out.append(f"    {_tuple([f'gS{i}' for i in range(ns)])} = g_final")
     out += [f"    GH{j} = g_h[{j}]" for j in range(nh)]
     out += [f"    GC{j} = g_c[{j}]" for j in range(nc)]
@@ -210,9 +210,6 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
         s = first_state + i
         out.append(f"        gS{i} = zeros(*{const('M', slot_meta[s])}) if s{s} is None "
                    f"else s{s}")
-    if plan.batched:
-        out.append("        if k % chunk == 0:")
-        out.append("            submit(k)")
     out += [f"    g_h[{j}] = GH{j}" for j in range(nh)]
     out += [f"    g_c[{j}] = GC{j}" for j in range(nc)]
     out.append(f"    return {_tuple([f'gS{i}' for i in range(ns)])}")

@@ -6,14 +6,11 @@ import string
 
 import numpy as np
 
-from tinygrad_rnn import parallel
 from tinygrad_rnn.function import Function
 
 
 class MatMul(Function):
     """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
-
-    worker = True
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # a stack of rows times fixed matrices
@@ -50,9 +47,6 @@ class MatMul(Function):
         da = db = None
         if b.ndim == 2 and a.ndim >= 2:
             g2 = _rows(g)
-            if needs_a and needs_b:  # two independent products: on both cores with 2 threads
-                da, db = parallel.two_products((g2, b.T), (_rows(a).T, g2))
-                return da.reshape(a.shape), db
             if needs_a:
                 da = np.dot(g2, b.T).reshape(a.shape)
             if needs_b:

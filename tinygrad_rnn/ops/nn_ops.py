@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_rnn import parallel
 from tinygrad_rnn.function import Function, axis_over_time
 
 
@@ -33,8 +32,6 @@ class Linear(Function):
     x: (..., in), w: (out, in), b: (out,) or absent. One node (and one GEMM each way over the
     folded leading axes) for the affine map at the heart of every cell and readout.
     """
-
-    worker = True
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # x gains leading rows; the weights may not
@@ -71,11 +68,8 @@ class Linear(Function):
         rows = int(np.prod(x.shape[:-1]))  # explicit, as in forward
         x2 = x if x.ndim == 2 else x.reshape(rows, x.shape[-1])
         g2 = g if g.ndim == 2 else g.reshape(rows, w.shape[0])
-        if needs[0] and needs[1]:  # two independent products: on both cores with 2 threads
-            dx, dw = parallel.two_products((g2, w), (g2.T, x2))
-        else:
-            dx = np.dot(g2, w) if needs[0] else None
-            dw = np.dot(g2.T, x2) if needs[1] else None
+        dx = np.dot(g2, w) if needs[0] else None
+        dw = np.dot(g2.T, x2) if needs[1] else None
         if dx is not None and x.ndim != 2:
             dx = dx.reshape(x.shape)
         if len(needs) == 2:
