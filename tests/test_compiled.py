@@ -488,3 +488,25 @@ def test_scan_info_shows_the_generated_replay_of_the_last_compiled_scan():
     assert backward.startswith("def backward(") and "range(steps - 1, -1, -1)" in backward
     scan(lambda x, s: cell(x, s), xs, compiled=False)
     assert scan_info()["source"] is None
+
+
+def test_the_replay_is_generated_once_per_structure_and_never_reused_across_them():
+    from tinygrad_rnn import replay
+    tg.manual_seed(3)
+    cell = IndRNNCell(3, 4).double()
+    xs = np.random.default_rng(1).standard_normal((6, 2, 3))
+
+    def grads(freeze_u, compiled):
+        cell.zero_grad()
+        cell.u.requires_grad = not freeze_u
+        x = Tensor(xs.copy(), requires_grad=True)
+        out, _ = scan(lambda a, s: cell(a, s), x, compiled=compiled)
+        out.sum().backward()
+        return [x.grad.data, cell.weight.grad.data] + ([] if freeze_u else [cell.u.grad.data])
+    grads(False, True)
+    size = len(replay._CODE)
+    for freeze in (False, True, False):  # same structure again, then another routing
+        mine, eager = grads(freeze, True), grads(freeze, False)
+        _assert_same(mine, eager, 1e-12)
+    assert len(replay._CODE) == size + 2  # frozen u: another forward and backward, once
+    cell.u.requires_grad = True

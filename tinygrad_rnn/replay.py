@@ -19,8 +19,9 @@ variable, and those run. For a step `h' = relu(x W + u * h + b)` the forward loo
 
 and the backward loop, newest step first, calls each op's backward in reverse and adds each
 input gradient to a local per input (`s<slot>`), to its hoisted row or to a captured sum.
-`tinygrad_rnn.compiled.scan_info()["source"]` shows both texts for the last compiled scan. Code objects are cached by their source: a plan rebuilt for every
-call (the tape is recorded each time) compiles once per distinct step.
+`tinygrad_rnn.compiled.scan_info()["source"]` shows both texts for the last compiled scan.
+Code objects are cached by the plan's structure: a plan rebuilt for every call (the tape is
+recorded each time) is generated and compiled once per distinct step.
 """
 from __future__ import annotations
 
@@ -32,17 +33,28 @@ import numpy as np
 from tinygrad_rnn import autograd
 from tinygrad_rnn.function import IndexedGrad
 
-_CODE: dict = {}  # source -> code object
+_CODE: dict = {}  # structure of a plan -> (source, code object, constants)
 
 
-def _compile(source: str, name: str, namespace: dict) -> Any:
-    code = _CODE.get(source)
-    if code is None:
+def _cached(key: tuple, name: str, generate: Any) -> tuple:
+    """(source, code, constants) for a plan of this structure; generate() -> (source,
+    constants) runs once per distinct structure (a plan is rebuilt at every call)."""
+    hit = _CODE.get(key)
+    if hit is None:
         if len(_CODE) > 256:  # many distinct steps (e.g. generated in a loop): start over
             _CODE.clear()
+        source, constants = generate()
         module = compile(source, f"<tinygrad_rnn scan {name}>", "exec")
-        code = _CODE[source] = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    return types.FunctionType(code, namespace, name)
+        code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+        hit = _CODE[key] = (source, code, constants)
+    return hit
+
+
+def _structure(plan: Any) -> tuple:
+    """Everything the generated text depends on, as a hashable key."""
+    return (tuple((op[0], op[1], op[3], plan.multi[m], plan.n_outputs[m], plan.out_meta[m],
+                   m in plan.batched) for m, op in enumerate(plan.ops)),
+            plan.new, plan.n_hoisted, plan.n_captured, len(plan.shapes_s))
 
 
 def _value(r: tuple) -> str:
@@ -106,12 +118,14 @@ def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
 
 
 def forward_function(plan: Any, has_kw: tuple, watch: bool) -> Any:
+    source, code, _ = _cached(("forward", _structure(plan), has_kw, watch), "forward",
+                              lambda: (forward_source(plan, has_kw, watch), {}))
+    plan.sources["forward"] = source
     namespace: dict = {"asarray": np.asarray}
     for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):
         namespace.update({f"T{m}": cls, f"N{m}": cls.__new__, f"F{m}": cls.forward,
                           f"P{m}": slots, f"NAME{m}": cls.__name__})
-    source = plan.sources["forward"] = forward_source(plan, has_kw, watch)
-    return _compile(source, "forward", namespace)
+    return types.FunctionType(code, namespace, "forward")
 
 
 class _Names:
@@ -121,7 +135,7 @@ class _Names:
         self.namespace, self.seen = namespace, {}
 
     def __call__(self, prefix: str, value: Any) -> str:
-        key = (prefix, repr(value) if prefix != "D" else str(value))
+        key = (prefix, value)  # shapes, dtypes and (shape, dtype) pairs are hashable
         name = self.seen.get(key)
         if name is None:
             name = self.seen[key] = f"{prefix}{len(self.seen)}"
@@ -155,11 +169,11 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
 
 
 def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
-                    namespace: dict) -> str:
+                    constants: dict) -> str:
     """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer)
     -> gradient of the initial state: every step newest first, each op's backward in
     reverse tape order."""
-    const = _Names(namespace)
+    const = _Names(constants)
     nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
     first_state = len(slot_meta) - ns
     slots = range(len(slot_meta))
@@ -192,7 +206,6 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
             if m in plan.batched:
                 out.append(f"            KP{m}[k] = s{base}")
             out.append(f"            r = B{m}(c{m}, s{base})")
-        namespace[f"B{m}"], namespace[f"T{m}"] = cls.backward, cls
         n_in = len(refs)
         out.append("            if r.__class__ is not tuple:")
         out.append("                r = (r,)")
@@ -218,11 +231,18 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
 
 def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool) -> Any:
     from tinygrad_rnn.compiled import Scan
+
+    def generate() -> tuple:
+        constants: dict = {}
+        return backward_source(plan, routes, slot_meta, watch, constants), constants
+    key = ("backward", _structure(plan), tuple(routes), tuple(slot_meta), watch)
+    source, code, constants = _cached(key, "backward", generate)
+    plan.sources["backward"] = source
     namespace: dict = {"ndarray": np.ndarray, "IndexedGrad": IndexedGrad, "zeros": np.zeros,
-                       "fit": fit, "acc": _accumulate, "Scan": Scan}
-    source = plan.sources["backward"] = backward_source(plan, routes, slot_meta, watch,
-                                                         namespace)
-    return _compile(source, "backward", namespace)
+                       "fit": fit, "acc": _accumulate, "Scan": Scan, **constants}
+    for m, op in enumerate(plan.ops):
+        namespace[f"B{m}"], namespace[f"T{m}"] = op[0].backward, op[0]
+    return types.FunctionType(code, namespace, "backward")
 
 
 def fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:
