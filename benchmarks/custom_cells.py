@@ -3,6 +3,7 @@
     python benchmarks/custom_cells.py [--quick] [--repeats N] [--json PATH]
                                       [--only peephole,lngru,indrnn,mingru,lstm]
                                       [--compiled auto|off|both] [--torch-threads 1,2]
+                                      [--tg-threads 1,2]
 
 Four cells written with public ops only (Module, Parameter, Tensor methods, F), each with
 `hidden_size`, `input_size` and `forward(x, state) -> state`:
@@ -19,9 +20,11 @@ cells as torch.nn.Modules run in a plain PyTorch eager loop over time with the s
 and data (nn.LSTM against torch.nn.LSTM); the first step's losses must agree.
 
 Timing as benchmarks/run.py (its helpers): every implementation interleaved in one process,
-blocks of ~0.25 s rotated each round, medians. NumPy's BLAS gets one thread; PyTorch runs at 1
-and at 2 threads in the same rounds, and the ratios are given against both (the faster as
-"best"). The path column says which sequence path the module took, from
+blocks of ~0.25 s rotated each round, medians. Ours runs at 1 and at 2 threads
+(tinygrad_rnn.set_num_threads, BLAS included; "tg Recurrent" is one thread, "... 2t" two;
+--tg-threads), PyTorch likewise (--torch-threads), in the same rounds; the ratios are given
+against torch at 1 thread and at its faster count ("best"), and the goals compare one thread
+with one and each side's faster count with the other's. The path column says which sequence path the module took, from
 tinygrad_rnn.compiled.scan_info() when it exists ("no scan": it ran no scan at all, as a
 fused built-in kernel or an nn.Recurrent without the compiled path). --compiled off passes
 compiled=False where nn.Recurrent (and nn.LSTM) accept it, --compiled both times both paths.
