@@ -61,7 +61,7 @@ try:  # the compiled sequence path may not exist (or not be wired into nn.Recurr
     scan_info: Callable[[], dict] | None = _compiled.scan_info
 except (ImportError, AttributeError):
     _compiled, scan_info = None, None
-try:  # the engine's worker thread (tinygrad_rnn.parallel) may not exist yet
+try:  # the engine's thread count (tinygrad_rnn.parallel) may not exist yet
     from tinygrad_rnn import parallel as _parallel
 except ImportError:
     _parallel = None

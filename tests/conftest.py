@@ -22,6 +22,17 @@ def torch():
 
 
 @pytest.fixture(autouse=True)
+def _threads():
+    """Every test leaves the engine's thread count and BLAS's as it found them."""
+    from tinygrad_rnn import parallel
+    before, blas = parallel._threads, parallel.blas_threads()
+    yield
+    parallel._threads = before
+    for lib, n in zip(parallel._blas().lib_controllers if blas else [], blas):
+        lib.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
 def _seed():
     import tinygrad_rnn
     tinygrad_rnn.manual_seed(0)

@@ -510,3 +510,62 @@ def test_the_replay_is_generated_once_per_structure_and_never_reused_across_them
         _assert_same(mine, eager, 1e-12)
     assert len(replay._CODE) == size + 2  # frozen u: another forward and backward, once
     cell.u.requires_grad = True
+
+
+class _HalfBackward(Function):
+    """y = h * c whose backward (wrongly) leaves dc out."""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):
+        return None  # declared, but never batched: it stays in the loop
+
+    @staticmethod
+    def forward(ctx, h, c):
+        ctx.c = c
+        return h * c
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.c
+
+
+class _AddScalar(Function):
+    """y = h + a, a 0-d; da as an IndexedGrad (as a custom op may give)."""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):
+        return None
+
+    @staticmethod
+    def forward(ctx, h, a):
+        return h + a
+
+    @staticmethod
+    def backward(ctx, g):
+        from tinygrad_rnn.function import IndexedGrad
+        return g, IndexedGrad((), np.asarray(g.sum()), (), False)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_backward_with_too_few_gradients_is_an_error_on_both_paths(compiled):
+    c = Tensor(np.full(3, 0.5), requires_grad=True)
+
+    def step(x, h):  # step 0 does not use the op: only the replay meets it
+        return x.tanh() if h is None else (_HalfBackward.apply(h, c) + x).tanh()
+    out, _ = scan(step, Tensor(np.ones((5, 3)), requires_grad=True), compiled=compiled)
+    with pytest.raises(RuntimeError, match="_HalfBackward.backward returned 1 gradients, "
+                                           "expected 2"):
+        out.sum().backward()
+
+
+def test_an_indexed_gradient_of_a_0d_per_step_input_lands_in_its_row():
+    def step(x, h):
+        return _AddScalar.apply((tg.zeros(3) if h is None else h) * 0.5, x).tanh()
+    grads = []
+    for compiled in (True, False):
+        x = Tensor(np.linspace(-1, 1, 6), requires_grad=True)
+        out, _ = scan(step, x, compiled=compiled)
+        assert scan_info()["path"] == ("compiled" if compiled else "eager")
+        out.sum().backward()
+        grads.append(x.grad.data)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

@@ -17,23 +17,31 @@ from tinygrad_rnn.parallel import num_threads
 from test_compiled import CELLS, _run  # noqa: E402  (the cells and the runner of those tests)
 
 def test_set_num_threads_validates_and_none_chooses_again():
-    before = parallel.get_num_threads()
-    try:
-        for bad in (0, 3, -1):
-            with pytest.raises(ValueError, match="1 or 2"):
-                parallel.set_num_threads(bad)
-        for bad in (1.0, "2", True):
-            with pytest.raises(TypeError, match="set_num_threads: n must be an int"):
-                parallel.set_num_threads(bad)
-        parallel.set_num_threads(1)
-        assert parallel.get_num_threads() == 1
-        with num_threads(2):
-            assert parallel.get_num_threads() == 2
-        assert parallel.get_num_threads() == 1
-        parallel.set_num_threads(None)
-        assert parallel.get_num_threads() in (1, 2)
-    finally:
-        parallel.set_num_threads(before)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="set_num_threads: n must be at least 1"):
+            parallel.set_num_threads(bad)
+    for bad in (1.0, "2", True):
+        with pytest.raises(TypeError, match="set_num_threads: n must be an int"):
+            parallel.set_num_threads(bad)
+    parallel.set_num_threads(1)
+    assert parallel.get_num_threads() == 1
+    with num_threads(2):
+        assert parallel.get_num_threads() == 2
+    assert parallel.get_num_threads() == 1
+    parallel.set_num_threads(None)
+    assert parallel.get_num_threads() in (1, 2)
+
+
+def test_asking_changes_nothing_and_the_first_layer_chooses():
+    if parallel._blas() is None:
+        pytest.skip("threadpoolctl is not installed")
+    parallel._threads = None
+    parallel._set_blas(1)  # as a user's own limit would
+    assert parallel.get_num_threads() == 1 and parallel.blas_threads() == [1] * len(
+        parallel.blas_threads())
+    with mock.patch.dict(os.environ, {"TINYGRAD_RNN_THREADS": "2"}):
+        nn.RNN(2, 3)(tg.randn(4, 1, 2))
+    assert parallel.get_num_threads() == 2 and set(parallel.blas_threads()) == {2}
 
 
 @pytest.mark.parametrize("cpus,load,expected", [(1, 0.0, 1), (2, 0.2, 2), (2, 1.6, 1),

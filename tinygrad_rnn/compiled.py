@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, function, replay
+from tinygrad_rnn import anomaly, function, parallel, replay
 from tinygrad_rnn.function import Function, no_grad
 from tinygrad_rnn.methods.movement import concatenate, stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -196,12 +196,7 @@ class _Plan:
         self.shapes_c: list = []
         self.shapes_s: list = []
         self.routes = None  # built on the first backward (needs the outputs' shapes)
-        # positions in the flat list of a step's values (Scan.forward's env)
-        self.inputs_at: list = []
-        self.outputs_at: list = []
         self.n_outputs: list = []
-        self.new_at: tuple = ()
-        self.n_values = 0
         self.slot_base: list = []
         self.sources: dict = {"forward": None, "backward": None}  # the generated replay
 
@@ -262,29 +257,10 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> t
     plan.shapes_h = [h.shape[1:] for h in hoisted]
     plan.shapes_c = [c.shape for c in captured]
     plan.shapes_s = [t.shape for t in state]
-    _place(plan)
     _wire(plan, hoisted, captured, state)
     _LAST_PLAN[0] = plan
     results = Scan.apply(*hoisted, *captured, *state, plan=plan, tap=tap)
     return results[0], tuple(results[1:])
-
-
-def _place(plan: _Plan) -> None:
-    """Where each loop reference lives in Scan.forward's flat list of values."""
-    nc, nh, ns = plan.n_captured, plan.n_hoisted, len(plan.shapes_s)
-    at = nc + nh + ns
-    for n in plan.n_outputs:
-        plan.outputs_at.append(at)
-        at += n
-    plan.n_values = at
-    first = {"C": 0, "H": nc, "S": nc + nh}
-
-    def position(r: tuple) -> int:
-        if r[0] == "R":
-            return plan.outputs_at[r[1]] + (r[2] or 0)
-        return first[r[0]] + r[1]
-    plan.inputs_at = [tuple(position(r) for r in op[1]) for op in plan.ops]
-    plan.new_at = tuple(position(r) for r in plan.new)
 
 
 def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
@@ -469,6 +445,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     `tap(t, g)`, when given, receives during backward the whole gradient g = dL/dh_t of each
     step's output (what reaches step t from the loss and from later steps).
     """
+    parallel.choose_on_first_use()
     seqs = xs if isinstance(xs, tuple) else (xs,)
     for x in seqs:
         if not isinstance(x, Tensor):
@@ -534,7 +511,7 @@ def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any,
               tap: Callable | None = None) -> tuple:
     """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
     s0 = _structure(state)
-    before = _random_states()
+    before, drew = _random_states(), True
     try:
         x1 = at(rest[0])
         ops1, new1 = _step_at(_record, at, rest[0], state, step=step, x=x1)
@@ -542,7 +519,8 @@ def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any,
         ops2, new2 = _step_at(_record, at, rest[1], new1, step=step, x=x2)
         drew = not _same_random(before, _random_states())
     finally:  # recording must not consume random numbers the real steps will draw
-        _restore_random(before)
+        if drew:  # (setting the states back costs more than comparing them)
+            _restore_random(before)
     if drew:
         raise NotStatic("draws random numbers (dropout, randn, np.random): they are never "
                         "replayed")

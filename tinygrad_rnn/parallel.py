@@ -5,11 +5,11 @@ weight gradients over all steps, a read-out. OpenBLAS (or MKL, BLIS) splits a pr
 its threads by blocks of the output, so every entry is the same sum in the same order: the
 numbers do not depend on the thread count (tests/test_parallel.py compares them to the bit).
 
-`set_num_threads(n)` sets BLAS's thread count through threadpoolctl. The default is chosen
-on first use: two threads where the process may use two CPUs or more and the machine is not
-busy (its one-minute load average leaves a core free), else one, because on a busy machine
-a second BLAS thread waits for a core far longer than it saves. `TINYGRAD_RNN_THREADS` (1 or
-2) overrides the choice.
+`set_num_threads(n)` sets BLAS's thread count through threadpoolctl. Unless it was called,
+the first recurrent layer or `scan` that runs chooses: two threads where the process may use
+two CPUs or more and the one-minute load average leaves a core free, else one, because on a
+busy machine a second BLAS thread waits for a core far longer than it saves.
+`TINYGRAD_RNN_THREADS` (1 or 2) overrides the choice.
 
 A worker thread of our own (weight gradients of finished steps beside the time loop, the two
 directions of a bidirectional layer at once) was measured and lost: after a call on two
@@ -54,21 +54,28 @@ def default_num_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """How many threads the engine computes on (its products, through BLAS)."""
-    if _threads is None:
-        set_num_threads(None)
-    return _threads
+    """The count set by `set_num_threads` (or chosen on first use); before either, BLAS's own
+    (the smallest over the loaded libraries; 1 without threadpoolctl). Changes nothing."""
+    if _threads is not None:
+        return _threads
+    counts = blas_threads()
+    return min(counts) if counts else 1
 
 
 def set_num_threads(n: int | None) -> None:
-    """Compute on `n` threads (1 or 2); None chooses as on first use (`default_num_threads`)."""
+    """Compute on `n` threads (BLAS's count); None chooses as `default_num_threads` does."""
     global _threads
     if n is not None:
-        check_int(n, "n", "set_num_threads")
-        if n not in (1, 2):
-            raise ValueError(f"set_num_threads: n must be 1 or 2, got {n}")
-    _threads = default_num_threads() if n is None else n
+        check_int(n, "n", "set_num_threads", minimum=1)
+    _threads = default_num_threads() if n is None else int(n)
     _set_blas(_threads)
+
+
+def choose_on_first_use() -> None:
+    """Called by the recurrent layers and `scan` when they run: the first one chooses the
+    count (`default_num_threads`) unless `set_num_threads` was called before."""
+    if _threads is None:
+        set_num_threads(None)
 
 
 def _blas() -> Any:
@@ -113,11 +120,6 @@ def num_threads(n: int) -> Iterator[None]:
 
 
 def limit_blas_threads(n: int) -> bool:
-    """Limit BLAS to `n` threads for the rest of the process (threadpoolctl); True if it could."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return False
-    check_int(n, "n", "limit_blas_threads", minimum=1)
-    threadpool_limits(limits=n, user_api="blas")
-    return True
+    """`set_num_threads(n)`, for any n >= 1; True if BLAS could be told (threadpoolctl)."""
+    set_num_threads(n)
+    return _blas() is not None

@@ -159,7 +159,7 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
         out.append(f"{pad}    if GH{j} is None:")
         out.append(f"{pad}        GH{j} = zeros((steps,) + {q}, {d})")
         out.append(f"{pad}    if a.__class__ is IndexedGrad:")
-        out.append(f"{pad}        a.add_to(GH{j}[k])")
+        out.append(f"{pad}        a.add_to(GH{j}[k, ...])")  # a view even for 0-d rows
         out.append(f"{pad}    else:")
         out.append(f"{pad}        GH{j}[k] += fit(a, {q}, {d}, {owner}, {index})")
     else:  # a captured value: summed over the steps
@@ -209,9 +209,8 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
         n_in = len(refs)
         out.append("            if r.__class__ is not tuple:")
         out.append("                r = (r,)")
-        if n_in > 1:
-            out.append(f"            if len(r) < {n_in}:  # a backward may leave trailing Nones out")
-            out.append(f"                r = r + (None,) * ({n_in} - len(r))")
+        out.append(f"            if len(r) != {n_in}:")
+        out.append(f"                wrong_count(T{m}, len(r), {n_in})")
         if watch:
             out.append(f"            check({cls.__name__!r}, [p.values if p.__class__ is "
                        f"IndexedGrad else p for p in r if p is not None], times[k], "
@@ -239,10 +238,16 @@ def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool) -> 
     source, code, constants = _cached(key, "backward", generate)
     plan.sources["backward"] = source
     namespace: dict = {"ndarray": np.ndarray, "IndexedGrad": IndexedGrad, "zeros": np.zeros,
-                       "fit": fit, "acc": _accumulate, "Scan": Scan, **constants}
+                       "fit": fit, "acc": _accumulate, "Scan": Scan,
+                       "wrong_count": _wrong_count, **constants}
     for m, op in enumerate(plan.ops):
         namespace[f"B{m}"], namespace[f"T{m}"] = op[0].backward, op[0]
     return types.FunctionType(code, namespace, "backward")
+
+
+def _wrong_count(cls: type, got: int, expected: int) -> None:
+    raise RuntimeError(f"Function {cls.__name__}.backward returned {got} gradients, expected "
+                       f"{expected} (one per input, None where there is none)")
 
 
 def fit(g: Any, shape: tuple, dtype: Any, cls: type, i: int) -> np.ndarray:

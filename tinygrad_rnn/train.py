@@ -34,11 +34,10 @@ from tinygrad_rnn.tensor import Tensor
 
 
 def limit_blas_threads(n: int = 1) -> bool:
-    """Limit the BLAS library NumPy loaded to `n` threads (threadpoolctl); True if it could.
+    """Compute on `n` BLAS threads (`tinygrad_rnn.set_num_threads`); True if BLAS could be told.
 
     The matrices of a small RNN are tiny: several BLAS threads on two busy cores spend more
-    time waking each other than multiplying (5-10x slower steps measured). The engine's
-    own second thread (tinygrad_rnn.parallel) is what uses a second core.
+    time waking each other than multiplying (5-10x slower steps measured).
     """
     return parallel.limit_blas_threads(n)
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import ops, parallel
 from tinygrad_rnn.compiled import scan
 from tinygrad_rnn._validate import check_int, check_number, check_positive_int, dtype_mismatch
 from tinygrad_rnn.nn import functional as F
@@ -143,6 +143,7 @@ class _SequenceRunner(Module):
         With `lengths`, each sequence of the padded batch has its own length (see
         _run_direction); a PackedSequence input gives a PackedSequence output of the same
         layout (batch_first does not apply to it, as in PyTorch)."""
+        parallel.choose_on_first_use()
         packed = None
         if isinstance(x, PackedSequence):
             if lengths is not None:

@@ -18,14 +18,14 @@ class LayerNorm(Function):
         axes = tuple(range(x.ndim - n_axes, x.ndim))
         n = int(np.prod(x.shape[x.ndim - n_axes:]))
         rows = x.size // n if n else 0
-        # rows of n: the row sums are products with a vector of ones (BLAS, several times
-        # faster than NumPy's reduction along the last axis)
+        # rows of n; a sum of products per row is one einsum pass (no squared temporary).
+        # NumPy's own loops, not BLAS: a BLAS dot may split a long row over its threads,
+        # and the numbers must not depend on the thread count
         # shift by one element of each row first: for 1e4 + noise in float32 the rounded mean
         # would carry an error of the input's ulp, while x - x0 is exact and its mean is small
         x2 = x.reshape(rows, n)
         xc = x2 - x2[:, :1]
-        ones = np.ones(n, dtype=xc.dtype)
-        mu = np.dot(xc, ones)
+        mu = np.add.reduce(xc, axis=1)
         mu *= 1.0 / n
         xc -= mu[:, None]
         var = _row_dots(xc, xc)  # biased, as PyTorch; two-pass: >= 0
@@ -50,7 +50,7 @@ class LayerNorm(Function):
         grads = [None]
         if need[0]:
             gh = g2 if w is None else g2 * w.reshape(n)
-            m1 = np.dot(gh, np.ones(n, dtype=gh.dtype))
+            m1 = np.add.reduce(gh, axis=1)
             m1 *= 1.0 / n
             m2 = _row_dots(gh, xh2)
             m2 *= 1.0 / n
@@ -59,16 +59,14 @@ class LayerNorm(Function):
             dx = np.subtract(gh, t, out=t)
             dx *= rstd[:, None]
             grads[0] = dx.reshape(g.shape)
-        ones = np.ones(rows, dtype=g.dtype)  # weight and bias are shared over the rows
+        shape = g.shape[g.ndim - len(axes):]  # weight and bias are shared over the rows
         if w is not None:
-            grads.append(np.dot(ones, g2 * xh2).reshape(w.shape) if need[1] else None)
+            grads.append(np.add.reduce(g2 * xh2, axis=0).reshape(shape) if need[1] else None)
         if ctx.has_bias:
-            grads.append(np.dot(ones, g2).reshape(w.shape if w is not None else
-                                                   g.shape[g.ndim - len(axes):])
-                         if need[-1] else None)
+            grads.append(np.add.reduce(g2, axis=0).reshape(shape) if need[-1] else None)
         return tuple(grads)
 
 
 def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b, axis=1) for (rows, n) arrays, as a stack of 1 x n @ n x 1 products."""
-    return np.matmul(a[:, None, :], b[:, :, None]).reshape(a.shape[0])
+    """sum(a * b, axis=1) for (rows, n) arrays, in one pass."""
+    return np.einsum("ij,ij->i", a, b)
