@@ -319,11 +319,18 @@ class Scan(Function):
         run = replay.forward_function(plan, tuple(bool(kw) for kw in kws), watch)
         steps: list = [None] * plan.steps  # per step: the ops' ctxs
         stash = {m: [None] * plan.steps for m in plan.batched}  # their saved arrays
-        seq = np.empty((plan.steps,) + state[0].shape, state[0].dtype)
+        # every step's first state element, the one before the steps in row 0: the rows the
+        # outputs need, and (rows 0 .. n-1) what a batched op saved of it, without a stack
+        states = np.empty((plan.steps + 1,) + state[0].shape, state[0].dtype)
+        states[0] = state[0]
+        seq = states[1:]
         final = run(plan.steps, hoisted, captured, state, seq, steps, stash, kws,
                     anomaly.check_step, plan.times, site, layer)
+        ctx.before = states[:-1]
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
-        ctx.save_for_backward(*arrays)  # so an in-place change of an input is caught
+        # so an in-place change of an input, or of the outputs (they share `states`), is
+        # caught before backward reads them
+        ctx.save_for_backward(*arrays, states)
         ctx.site, ctx.layer = site, layer
         ctx.dtypes = [a.dtype for a in arrays]
         return (seq,) + tuple(np.array(s, copy=True) for s in final)
@@ -338,24 +345,25 @@ class Scan(Function):
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
         g_state = run(plan.steps, g_seq, g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
                       plan.times, anomaly.check_step, ctx.site, ctx.layer)
+        memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
-            for j, pg in _batched_grads(ctx, m, kept[m]):
+            for j, pg in _batched_grads(ctx, m, kept[m], memo):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
 
 
-def _batched_grads(ctx: Any, m: int, grads: list) -> list:
+def _batched_grads(ctx: Any, m: int, grads: list, memo: dict) -> list:
     """[(captured index, gradient)] of batched op m: one backward call with every step's
-    saved arrays and output gradients stacked along time."""
+    saved arrays and output gradients stacked along time (`memo`: see _stack)."""
     plan = ctx.plan
     which, slots = plan.batched[m]
     cls, refs = plan.ops[m][0], plan.ops[m][1]
     nh = plan.n_hoisted
     c = cls.__new__(cls)
     c.parents = slots
-    c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk) for kk, i in enumerate(which))
+    c.saved_arrays = tuple(_stacked(refs[i], ctx, m, kk, memo) for kk, i in enumerate(which))
     meta = plan.out_meta[m][0]
-    pgrads = cls.backward(c, np.stack([np.zeros(*meta) if g is None else g for g in grads]))
+    pgrads = cls.backward(c, _stack([np.zeros(*meta) if g is None else g for g in grads], memo))
     if pgrads.__class__ is not tuple:
         pgrads = (pgrads,)
     out = []
@@ -403,15 +411,28 @@ def _routes(plan: _Plan, dtypes: list) -> tuple:
     return plan.routes
 
 
-def _stacked(r: tuple, ctx: Any, m: int, kk: int) -> np.ndarray:
+def _stacked(r: tuple, ctx: Any, m: int, kk: int, memo: dict) -> np.ndarray:
     """Saved array kk of recurrent op m (its input r) over all steps: a captured value as
-    it is, a hoisted one whole, anything else stacked along a new leading time axis."""
+    it is, a hoisted one whole, the first state element from the forward's rows of it,
+    anything else stacked along a new leading time axis."""
     hoisted, captured = ctx.arrays
     if r[0] == "C":
         return captured[r[1]]
     if r[0] == "H":
         return hoisted[r[1]]
-    return np.stack([saved[kk] for saved in ctx.stash[m]])
+    if r == ("S", 0):
+        return ctx.before
+    return _stack([saved[kk] for saved in ctx.stash[m]], memo)
+
+
+def _stack(arrays: list, memo: dict) -> np.ndarray:
+    """np.stack(arrays), made once per backward for the same arrays (ops that pass a
+    gradient on unchanged, such as an added bias, give their neighbours the same ones)."""
+    key = tuple(map(id, arrays))  # the arrays stay alive (in the lists) while memo does
+    out = memo.get(key)
+    if out is None:
+        out = memo[key] = np.stack(arrays)
+    return out
 
 
 # ----- the public function ------------------------------------------------------------------
