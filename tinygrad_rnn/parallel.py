@@ -117,9 +117,3 @@ def num_threads(n: int) -> Iterator[None]:
         blas = _blas()
         for lib, k in zip(blas.lib_controllers if blas else [], blas_before):
             lib.set_num_threads(k)
-
-
-def limit_blas_threads(n: int) -> bool:
-    """`set_num_threads(n)`, for any n >= 1; True if BLAS could be told (threadpoolctl)."""
-    set_num_threads(n)
-    return _blas() is not None

@@ -24,22 +24,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import tinygrad_rnn
-from tinygrad_rnn import parallel
 from tinygrad_rnn._validate import check_int, check_number, check_positive
 from tinygrad_rnn.checkpoint import CheckpointError, check_model_state, get
 from tinygrad_rnn.function import no_grad
 from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_, detach_state
 from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor
-
-
-def limit_blas_threads(n: int = 1) -> bool:
-    """Compute on `n` BLAS threads (`tinygrad_rnn.set_num_threads`); True if BLAS could be told.
-
-    The matrices of a small RNN are tiny: several BLAS threads on two busy cores spend more
-    time waking each other than multiplying (5-10x slower steps measured).
-    """
-    return parallel.limit_blas_threads(n)
 
 
 class TrainingDiverged(RuntimeError):
