@@ -258,8 +258,8 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> t
     plan.shapes_c = [c.shape for c in captured]
     plan.shapes_s = [t.shape for t in state]
     _wire(plan, hoisted, captured, state)
-    _LAST_PLAN[0] = plan
     results = Scan.apply(*hoisted, *captured, *state, plan=plan, tap=tap)
+    _LAST_PLAN[0] = plan  # (after the forward: a scan that raised shows no source of its own)
     return results[0], tuple(results[1:])
 
 
