@@ -39,6 +39,7 @@ from typing import Optional
 
 import numpy as np
 
+from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.tensor import Tensor
@@ -149,14 +150,15 @@ class RNNSequence(Function):
             out += (b_ih + b_hh).astype(dt, copy=False)
         if nonlinearity == "sigmoid":
             out *= 0.5  # sigmoid(a) = 0.5 tanh(a/2) + 0.5; the recurrent term is halved below
-            w_rec = np.ascontiguousarray((0.5 * w_hh).T)
+            w_rec = _blas.step_rhs((0.5 * w_hh).T, b)
         else:
-            w_rec = np.ascontiguousarray(w_hh.T)
-        tmp = np.empty((b, h), dtype=dt)
+            w_rec = _blas.step_rhs(w_hh.T, b)
+        wide = np.empty((b, w_rec.shape[1]), dtype=dt)
+        tmp = wide[:, :h]
         prev = h0
         for t in _steps(t_len, reverse):
             ht = out[t]
-            np.dot(prev, w_rec, out=tmp)
+            np.dot(prev, w_rec, out=wide)
             ht += tmp
             if nonlinearity == "relu":
                 np.maximum(ht, 0, out=ht)
@@ -268,16 +270,17 @@ class LSTMSequence(Function):
         if b_ih is not None:
             gates += (b_ih + b_hh).astype(dt, copy=False) * scale
         gates = gates.reshape(t_len, b, 4 * h)
-        w_rec = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        w_rec = _blas.step_rhs((w_hh * scale[:, None]).T, b)  # (H, 4H), maybe wider: _blas
         hs = np.empty((t_len, b, h), dtype=dt)
         cs = np.empty((t_len, b, h), dtype=dt)
         tanh_cs = np.empty((t_len, b, h), dtype=dt)
-        tmp = np.empty((b, 4 * h), dtype=dt)
+        wide = np.empty((b, w_rec.shape[1]), dtype=dt)
+        tmp = wide[:, :4 * h]
         ig = np.empty((b, h), dtype=dt)
         h_prev, c_prev = h0, c0
         for t in _steps(t_len, reverse):
             a = gates[t]
-            np.dot(h_prev, w_rec, out=tmp)
+            np.dot(h_prev, w_rec, out=wide)
             a += tmp
             np.tanh(a, out=a)
             a *= scale  # whole contiguous rows: faster than two strided slices
@@ -427,14 +430,15 @@ class GRUSequence(Function):
             b_hn = b_hh[2 * h:]
         scale = np.full(3 * h, 0.5, dtype=dt)
         scale[2 * h:] = 1.0
-        w_rec = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        w_rec = _blas.step_rhs((w_hh * scale[:, None]).T, b)
         out = np.empty((t_len, b, h), dtype=dt)
         q = np.empty((t_len, b, h), dtype=dt)
-        tmp = np.empty((b, 3 * h), dtype=dt)
+        wide = np.empty((b, w_rec.shape[1]), dtype=dt)
+        tmp = wide[:, :3 * h]
         rq = np.empty((b, h), dtype=dt)
         prev = h0
         for t in _steps(t_len, reverse):
-            np.dot(prev, w_rec, out=tmp)
+            np.dot(prev, w_rec, out=wide)
             rz = rz_all[t]
             rz += tmp[:, :2 * h]
             np.tanh(rz, out=rz)

@@ -6,6 +6,7 @@ import string
 
 import numpy as np
 
+from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function
 
 
@@ -18,12 +19,17 @@ class MatMul(Function):
 
     @staticmethod
     def prepare(kwargs, fixed):  # b used at every step (often a transposed weight view): a
-        b = fixed.get(1)        # contiguous copy for the forward GEMM; backward keeps b
-        return {"b_contiguous": np.ascontiguousarray(b)} if b is not None and b.ndim == 2 \
-            and not b.flags.c_contiguous else {}
+        b = fixed.get(1)        # contiguous copy, and a wider one (_blas), for the forward
+        if b is None or b.ndim != 2:  # GEMM; backward keeps b
+            return {}
+        fast, wide = np.ascontiguousarray(b), _blas.step_rhs(b, _blas.MIN_ROWS)
+        kw = {} if fast is b else {"b_contiguous": fast}
+        if wide.shape != b.shape:
+            kw["b_wide"] = wide
+        return kw
 
     @staticmethod
-    def forward(ctx, a, b, b_contiguous=None):
+    def forward(ctx, a, b, b_contiguous=None, b_wide=None):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}")
@@ -36,8 +42,12 @@ class MatMul(Function):
         if b.ndim == 2 and a.ndim >= 2:
             # a stack times one matrix is one GEMM over the folded rows; np.dot goes straight
             # to BLAS, where np.matmul is far slower for thin products
-            bc = b if b_contiguous is None else b_contiguous
-            return np.dot(_rows(a), bc).reshape(a.shape[:-1] + b.shape[-1:])
+            a2 = _rows(a)
+            if b_wide is not None and a2.shape[0] >= _blas.MIN_ROWS:  # b, zero columns added
+                y = np.dot(a2, b_wide)[:, :b.shape[1]]
+            else:
+                y = np.dot(a2, b if b_contiguous is None else b_contiguous)
+            return y.reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 
     @staticmethod

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function, axis_over_time
 
 
@@ -39,24 +40,31 @@ class Linear(Function):
 
     @staticmethod
     def prepare(kwargs, fixed):  # a weight used at every step: its transpose, contiguous,
-        w = fixed.get(1)        # makes the forward GEMM ~30% faster (backward keeps w)
-        return {"weight_t": np.ascontiguousarray(w.T)} if w is not None and w.ndim == 2 else {}
+        w = fixed.get(1)        # makes the forward GEMM ~30% faster (backward keeps w); a
+        if w is None or w.ndim != 2:  # wider copy too where that is faster still (_blas)
+            return {}
+        kw = {"weight_t": np.ascontiguousarray(w.T)}
+        wide = _blas.step_rhs(w.T, _blas.MIN_ROWS)
+        if wide.shape != kw["weight_t"].shape:
+            kw["weight_wide"] = wide
+        return kw
 
     @staticmethod
-    def forward(ctx, x, w, b=None, weight_t=None):
+    def forward(ctx, x, w, b=None, weight_t=None, weight_wide=None):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
                              f"{w.shape} (expected input (..., {w.shape[-1]}) and 2-D weight)")
         if b is not None and b.shape != w.shape[:1]:
             raise ValueError(f"linear: bias has shape {b.shape}, expected ({w.shape[0]},)")
         ctx.save_for_backward(x, w)
-        wt = w.T if weight_t is None else weight_t
-        if x.ndim == 2:  # the common case, without the folding reshapes
-            y = np.dot(x, wt)
+        # the row count is explicit: reshape(-1, 0) is ambiguous when in_features is 0
+        x2 = x if x.ndim == 2 else x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+        if weight_wide is not None and x2.shape[0] >= _blas.MIN_ROWS:  # zero columns added
+            y = np.dot(x2, weight_wide)[:, :w.shape[0]]
         else:
-            # the row count is explicit: reshape(-1, 0) is ambiguous when in_features is 0
-            rows = int(np.prod(x.shape[:-1]))
-            y = np.dot(x.reshape(rows, x.shape[-1]), wt).reshape(x.shape[:-1] + w.shape[:1])
+            y = np.dot(x2, w.T if weight_t is None else weight_t)
+        if x.ndim != 2:
+            y = y.reshape(x.shape[:-1] + w.shape[:1])
         if b is not None:
             y += b
         return y

@@ -1,0 +1,121 @@
+"""Widened step weights (tinygrad_rnn._blas): the same numbers, bit for bit, as the plain
+product, on one BLAS thread and on two, in the kernels and in the compiled path's ops."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_rnn import _blas
+from tinygrad_rnn.ops import Linear, MatMul
+from tinygrad_rnn.parallel import num_threads
+
+
+def test_only_float32_widths_of_a_multiple_of_1024_with_enough_rows_are_widened():
+    assert _blas.padded_width(1024, np.float32, 8) == 1024 + _blas.PAD
+    assert _blas.padded_width(3072, np.dtype("float32"), 32) == 3072 + _blas.PAD
+    for n, dt, rows in ((1024, np.float64, 32), (768, np.float32, 32), (512, np.float32, 32),
+                        (0, np.float32, 32), (1000, np.float32, 32), (1024, np.float32, 7),
+                        (2048, np.float32, 1)):
+        assert _blas.padded_width(n, dt, rows) == n
+
+
+def test_step_rhs_is_contiguous_and_leaves_a_fitting_matrix_alone():
+    b = np.arange(12.0).reshape(3, 4)
+    assert _blas.step_rhs(b, 32) is b
+    t = _blas.step_rhs(b.T, 32)
+    assert t.flags.c_contiguous and np.array_equal(t, b.T)
+    w = np.ones((2, 1024), np.float32)
+    assert _blas.step_rhs(w, 1) is w
+    p = _blas.step_rhs(w, 8)
+    assert p.shape == (2, 1024 + _blas.PAD) and p.flags.c_contiguous
+    assert np.array_equal(p[:, :1024], w) and not p[:, 1024:].any()
+
+
+def _arrays(seed: int, m: int, k: int, n: int) -> tuple:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((m, k)).astype(np.float32),
+            rng.standard_normal((k, n)).astype(np.float32))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 80), st.integers(1, 300),
+       st.sampled_from([1024, 2048]), st.sampled_from([1, 2]))
+def test_the_widened_product_is_the_plain_product_bit_for_bit(seed, m, k, n, threads):
+    # (a one-row product would differ on two threads: it is never widened, MIN_ROWS)
+    a, b = _arrays(seed, m, k, n)
+    with num_threads(threads):
+        plain = np.dot(a, b)
+        wide = np.dot(a, _blas.step_rhs(b, m))[:, :n]
+    assert np.array_equal(plain, wide)
+
+
+def _forward(cls: type, arrays: tuple, **kwargs) -> np.ndarray:
+    ctx = cls.__new__(cls)
+    return cls.forward(ctx, *arrays, **kwargs)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 64), st.sampled_from([1, 2]))
+def test_matmul_and_linear_with_prepared_weights_give_the_plain_numbers(seed, m, k, threads):
+    # what the compiled path prepares once per sequence for a weight used at every step:
+    # contiguous and widened copies; the forward takes the wide one from MIN_ROWS rows
+    a, b = _arrays(seed, m, k, 1024)
+    bt = b.T.copy().T  # a transposed view, as W.T gives
+    kw = MatMul.prepare({}, {1: bt})
+    assert kw["b_wide"].shape == (k, 1024 + _blas.PAD)
+    narrow = {n: v for n, v in kw.items() if n != "b_wide"}  # contiguous (k > 1) or b itself
+    w = np.ascontiguousarray(b.T)  # Linear's weight is (out, in)
+    bias = np.linspace(-1, 1, 1024, dtype=np.float32)
+    kw_lin = Linear.prepare({}, {1: w})
+    assert kw_lin["weight_wide"].shape == (k, 1024 + _blas.PAD)
+    with num_threads(threads):
+        assert np.array_equal(_forward(MatMul, (a, bt), **kw), _forward(MatMul, (a, bt), **narrow))
+        for x in (a, a.reshape(1, m, k)):
+            assert np.array_equal(_forward(Linear, (x, w, bias), **kw_lin),
+                                  _forward(Linear, (x, w, bias), weight_t=kw_lin["weight_t"]))
+
+
+@pytest.mark.parametrize("kind,hidden", [("lstm", 256), ("gru", 1024), ("rnn", 1024)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_kernels_at_a_widened_width_give_the_unwidened_numbers(kind, hidden, reverse,
+                                                                   monkeypatch):
+    # the step product's width (4H = 1024, 3H = 3072, H = 1024) is widened in float32: the
+    # fused kernel's outputs and gradients, bit for bit as without widening, and its cell's
+    # own step looped over time to float32 accuracy
+    from nn.test_fused import FUSED, GATES, GRAPH, _problem, _run
+    batch = _blas.MIN_ROWS
+    assert _blas.padded_width(GATES[kind] * hidden, np.float32, batch) != GATES[kind] * hidden
+    args, leaves = _problem(kind, 3, batch, 4, hidden, "both", seed=5, dtype=np.float32)
+    wide = _run(FUSED[kind], args, {"reverse": reverse}, leaves, 5)
+    graph = _run(GRAPH[kind], args, {"reverse": reverse}, leaves, 5)
+    monkeypatch.setattr(_blas, "padded_width", lambda n, dtype, rows: n)
+    narrow = _run(FUSED[kind], args, {"reverse": reverse}, leaves, 5)
+    for a, b, c in zip(wide[0] + wide[1], narrow[0] + narrow[1], graph[0] + graph[1]):
+        assert a.dtype == np.float32 and np.array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(c).max()))
+
+
+@pytest.mark.parametrize("name", ["peephole LSTM", "LSTMCell"])
+def test_the_compiled_path_at_a_widened_width_gives_the_unwidened_numbers(name, monkeypatch):
+    # a cell whose per-step product is (B, H) @ (H, 4H = 1024), float32, B = MIN_ROWS: the
+    # replay's prepared wide weight changes no number of the compiled scan, and its numbers
+    # are the eager loop's to float32 accuracy
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import nn
+    from test_compiled import CELLS, _assert_same, _run
+
+    batch = _blas.MIN_ROWS
+    tg.manual_seed(4)
+    model = nn.Recurrent(lambda n: CELLS[name](n, 256), input_size=3).to(np.float32)
+    x = np.random.default_rng(1).standard_normal((4, batch, 3)).astype(np.float32)
+    path, vals_w, grads_w = _run(model, x, None, compiled=True)
+    assert path == "compiled"
+    _, vals_e, grads_e = _run(model, x, None, compiled=False)
+    monkeypatch.setattr(_blas, "padded_width", lambda n, dtype, rows: n)
+    _, vals_n, grads_n = _run(model, x, None, compiled=True)
+    for a, b in zip(vals_w + grads_w, vals_n + grads_n):
+        assert np.array_equal(a, b)
+    _assert_same(vals_w, vals_e, 1e-5)
+    _assert_same(grads_w, grads_e, 1e-4)

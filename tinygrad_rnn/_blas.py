@@ -1,0 +1,47 @@
+"""Fixed right-hand matrices of products repeated at every time step, laid out for speed.
+
+A recurrence multiplies the same weight at every step: `h_t @ W` with `W` (K, N). NumPy's
+OpenBLAS float32 GEMM is markedly slow when N is a multiple of 1024 (rows of 4 KiB: the
+kernel's loads of consecutive rows fall into the same cache sets). Measured on the 2-core
+benchmark machine, (32, 256) @ (256, 1024), the LSTM's per-step product at hidden 256:
+
+    one thread:  266 us against 194 us for the same product with 16 zero columns appended
+    two threads: 135 us against 105 us
+
+float64 and other widths show no such step (benchmarks/README.md has the table). So a weight
+used at every step is stored once per sequence with `PAD` zero columns where N is such a
+multiple (and the product has at least `MIN_ROWS` rows), the product is written into an
+equally wide buffer, and its first N columns are used. Each element of the product is the same sum in the same order either way (only the
+column blocking changes), so the numbers are identical; tests/test_blas.py checks it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PAD = 16  # extra columns: 64 bytes of float32, one cache line
+MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matrix-vector
+# kernel) on two threads splits a wider matrix differently, so its numbers would change
+
+
+def padded_width(n: int, dtype: np.dtype, rows: int) -> int:
+    """The width of a step product's buffer for a right operand of n columns and a left
+    operand of `rows` rows."""
+    if rows >= MIN_ROWS and n >= 1024 and n % 1024 == 0 and np.dtype(dtype) == np.float32:
+        return n + PAD
+    return n
+
+
+def step_rhs(b: np.ndarray, rows: int) -> np.ndarray:
+    """b (K, N) as a C-contiguous (K, padded_width(N, b.dtype, rows)) matrix: b, then zero
+    columns if any.
+
+    For a of `rows` rows, `np.dot(a, step_rhs(b, rows))[:, :N]` equals `np.dot(a, b)`; with
+    `out=` it needs a buffer of the padded width.
+    """
+    k, n = b.shape
+    width = padded_width(n, b.dtype, rows)
+    if width == n:
+        return np.ascontiguousarray(b)
+    out = np.zeros((k, width), dtype=b.dtype)
+    out[:, :n] = b
+    return out
