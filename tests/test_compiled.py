@@ -490,6 +490,24 @@ def test_scan_info_shows_the_generated_replay_of_the_last_compiled_scan():
     assert scan_info()["source"] is None
 
 
+def test_the_replayed_forward_frees_each_value_after_its_last_use_but_keeps_the_state():
+    # h' = relu((x W + b) + u * h): u * h, then its sum with the hoisted x W + b, then relu
+    # (the new state); the first two are dropped by the op that reads them last, the state
+    # never
+    from tinygrad_rnn import compiled, replay
+    tg.manual_seed(2)
+    cell = IndRNNCell(3, 4)
+    xs = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32),
+                requires_grad=True)
+    out, _ = scan(lambda x, s: cell(x, s), xs)
+    plan = compiled._LAST_PLAN[0]
+    assert [op[0].__name__ for op in plan.ops] == ["Mul", "Add", "ReLU"]
+    assert replay._last_uses(plan) == [[], ["v0"], ["v1"]]
+    assert "        v1 = None\n" in scan_info()["source"]["forward"]
+    out.sum().backward()  # the values backward needs are the ops' saved arrays, kept
+    assert np.isfinite(xs.grad.data).all()
+
+
 def test_the_replay_is_generated_once_per_structure_and_never_reused_across_them():
     from tinygrad_rnn import replay
     tg.manual_seed(3)
