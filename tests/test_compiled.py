@@ -588,3 +588,37 @@ def test_an_indexed_gradient_of_a_0d_per_step_input_lands_in_its_row():
         out.sum().backward()
         grads.append(x.grad.data)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_a_subclass_that_overrides_forward_gets_no_inherited_prepare_keywords():
+    # MatMul.prepare adds keywords (a contiguous and a widened copy of the fixed weight) that
+    # only MatMul.forward knows; a subclass with a forward of its own runs without them
+    from tinygrad_rnn.ops import MatMul
+
+    class LoggedMatMul(MatMul):
+        calls = 0
+
+        @staticmethod
+        def forward(ctx, a, b):
+            LoggedMatMul.calls += 1
+            ctx.save_for_backward(a, b)
+            return np.matmul(a, b)
+
+    tg.manual_seed(5)
+    w = nn.Parameter(tg.randn(1024, 6).data.astype(np.float32) * 0.1)  # w.T: (6, 1024)
+    xs = Tensor(np.random.default_rng(2).standard_normal((5, 8, 6)).astype(np.float32))
+    h0 = Tensor(np.zeros((8, 6), np.float32))
+
+    def run(mm, compiled):
+        w.grad = None
+        out, _ = scan(lambda x, h: (mm.apply(h, w.T)[:, :6] + x).tanh(), xs, h0,
+                      compiled=compiled)
+        out.sum().backward()
+        return scan_info()["path"], out.data, w.grad.data
+
+    path, out, grad = run(LoggedMatMul, True)
+    assert path == "compiled" and LoggedMatMul.calls > 5
+    for mm, compiled in ((LoggedMatMul, False), (MatMul, True)):
+        _, out2, grad2 = run(mm, compiled)
+        np.testing.assert_allclose(out, out2, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(grad, grad2, rtol=1e-5, atol=1e-6)

@@ -8,16 +8,28 @@ benchmark machine, (32, 256) @ (256, 1024), the LSTM's per-step product at hidde
     one thread:  266 us against 194 us for the same product with 16 zero columns appended
     two threads: 135 us against 105 us
 
-float64 and other widths show no such step (benchmarks/README.md has the table). So a weight
-used at every step is stored once per sequence with `PAD` zero columns where N is such a
-multiple (and the product has at least `MIN_ROWS` rows), the product is written into an
-equally wide buffer, and its first N columns are used. Each element of the product is the same sum in the same order either way (only the
-column blocking changes), so the numbers are identical; tests/test_blas.py checks it.
+float64 and other widths show no such step (benchmarks/README.md has the table). So, where
+NumPy's BLAS is OpenBLAS (`WIDEN`; the slowdown was measured there only), a weight used at
+every step is stored once per sequence with `PAD` zero columns where N is such a multiple
+and the product has at least `MIN_ROWS` rows; the product is written into an equally wide
+buffer and its first N columns are used. Each element of the product is the same sum in the
+same order either way (only the column blocking changes), so the numbers are identical:
+tests/test_blas.py checks it on the BLAS at hand.
 """
 from __future__ import annotations
 
 import numpy as np
 
+
+def _numpy_blas() -> str:
+    """The name of the BLAS NumPy was built with ("scipy-openblas", "mkl", ...), or ""."""
+    try:
+        return str(np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"])
+    except Exception:  # an older NumPy or a build without that record
+        return ""
+
+
+WIDEN = "openblas" in _numpy_blas().lower()
 PAD = 16  # extra columns: 64 bytes of float32, one cache line
 MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matrix-vector
 # kernel) on two threads splits a wider matrix differently, so its numbers would change
@@ -26,7 +38,8 @@ MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matr
 def padded_width(n: int, dtype: np.dtype, rows: int) -> int:
     """The width of a step product's buffer for a right operand of n columns and a left
     operand of `rows` rows."""
-    if rows >= MIN_ROWS and n >= 1024 and n % 1024 == 0 and np.dtype(dtype) == np.float32:
+    if WIDEN and rows >= MIN_ROWS and n >= 1024 and n % 1024 == 0 \
+            and np.dtype(dtype) == np.float32:
         return n + PAD
     return n
 
@@ -45,3 +58,11 @@ def step_rhs(b: np.ndarray, rows: int) -> np.ndarray:
     out = np.zeros((k, width), dtype=b.dtype)
     out[:, :n] = b
     return out
+
+
+def wide_rhs(b: np.ndarray) -> np.ndarray | None:
+    """step_rhs(b, MIN_ROWS) where that widens b, else None: what an op prepares once per
+    sequence for a weight used at every step (it uses it from MIN_ROWS rows on)."""
+    if padded_width(b.shape[1], b.dtype, MIN_ROWS) == b.shape[1]:
+        return None
+    return step_rhs(b, MIN_ROWS)

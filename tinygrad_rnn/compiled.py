@@ -310,8 +310,9 @@ class Scan(Function):
         kws = []
         for cls, refs, plain, keyed, slots in plan.ops:
             fixed = {i: captured[r[1]] for i, r in enumerate(refs) if r[0] == "C"}
-            if cls.prepare is not None and fixed:  # once per sequence, e.g. a contiguous W^T
-                plain = {**plain, **cls.prepare(plain, fixed)}
+            prepare = _prepare_of(cls)
+            if prepare is not None and fixed:  # once per sequence, e.g. a contiguous W^T
+                plain = {**plain, **prepare(plain, fixed)}
             kws.append(plain)
         watch = anomaly.is_anomaly_enabled()
         site = anomaly.user_line() if watch else None
@@ -350,6 +351,16 @@ class Scan(Function):
             for j, pg in _batched_grads(ctx, m, kept[m], memo):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
+
+
+def _prepare_of(cls: type) -> Callable | None:
+    """cls.prepare where the forward that runs is the one it was written for: a subclass
+    that overrides forward but inherits prepare would get keywords it does not know."""
+    prepare = cls.prepare
+    if prepare is None:
+        return None
+    owner = next(k for k in cls.__mro__ if "prepare" in k.__dict__)
+    return prepare if owner.forward is cls.forward else None
 
 
 def _batched_grads(ctx: Any, m: int, grads: list, memo: dict) -> list:

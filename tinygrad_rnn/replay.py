@@ -22,8 +22,8 @@ where a value no later op of the step reads is dropped right after its last use 
 None`): the step's next allocations then reuse memory that is still in cache (3-4% of a
 peephole-LSTM or layer-norm-GRU training step at one thread, B32 H256; the same for the
 backward's gradients bought nothing). The backward loop, newest step first, calls each op's
-backward in reverse and adds each input gradient to a local per input (`s<slot>`), to its hoisted row or to a captured sum.
-`tinygrad_rnn.compiled.scan_info()["source"]` shows both texts for the last compiled scan.
+backward in reverse and adds each input gradient to a local per input (`s<slot>`), to its
+hoisted row or to a captured sum. `tinygrad_rnn.compiled.scan_info()["source"]` shows both texts for the last compiled scan.
 Code objects are cached by the plan's structure: a plan rebuilt for every call (the tape is
 recorded each time) is generated and compiled once per distinct step.
 """

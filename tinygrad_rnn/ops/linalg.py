@@ -22,9 +22,9 @@ class MatMul(Function):
         b = fixed.get(1)        # contiguous copy, and a wider one (_blas), for the forward
         if b is None or b.ndim != 2:  # GEMM; backward keeps b
             return {}
-        fast, wide = np.ascontiguousarray(b), _blas.step_rhs(b, _blas.MIN_ROWS)
-        kw = {} if fast is b else {"b_contiguous": fast}
-        if wide.shape != b.shape:
+        kw = {} if b.flags.c_contiguous else {"b_contiguous": np.ascontiguousarray(b)}
+        wide = _blas.wide_rhs(b)
+        if wide is not None:
             kw["b_wide"] = wide
         return kw
 

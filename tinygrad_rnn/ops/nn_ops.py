@@ -44,8 +44,8 @@ class Linear(Function):
         if w is None or w.ndim != 2:  # wider copy too where that is faster still (_blas)
             return {}
         kw = {"weight_t": np.ascontiguousarray(w.T)}
-        wide = _blas.step_rhs(w.T, _blas.MIN_ROWS)
-        if wide.shape != kw["weight_t"].shape:
+        wide = _blas.wide_rhs(w.T)
+        if wide is not None:
             kw["weight_wide"] = wide
         return kw
 
