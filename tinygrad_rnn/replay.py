@@ -91,7 +91,8 @@ def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
     out += [f"    KW{m} = kws[{m}]" for m in range(len(plan.ops)) if has_kw[m]]
     out += [f"    ST{m} = stash[{m}]" for m in plan.batched]
     out.append("    for k in range(steps):")
-    out += [f"        h{j} = H{j}[k]" for j in range(nh)]
+    used = {r[1] for op in plan.ops for r in op[1] if r[0] == "H"}  # (x itself may be unused)
+    out += [f"        h{j} = H{j}[k]" for j in range(nh) if j in used]
     dead = _last_uses(plan)
     for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):
         vals = [_value(r) for r in refs]
