@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, choices=(1, 2), default=None,
                    help="threads the products (BLAS) run on: 1 or 2; default: 2 where the load "
                    "average leaves a CPU free, else 1 (on a busy machine a second thread costs "
-                   "more than it gains)")
+                   "more than it gains). At a hidden size that is not a multiple of 32 the two "
+                   "may differ in the last bits: give 1 for the same bits on any machine")
     t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
