@@ -176,6 +176,27 @@ def test_cli_resume_is_bit_identical(capsys, corpus, tmp_path, monkeypatch):
     assert_same_run(a, b)
 
 
+def test_a_resume_keeps_the_thread_count_the_run_chose(capsys, corpus, tmp_path, monkeypatch):
+    # the thread count the first run used is recorded; a resume without --threads takes it
+    # (at some sizes two threads give other last bits than one: the arithmetic stays the same
+    # whatever the machine's load is at the resume), and --threads still overrides it
+    from tinygrad_rnn import parallel
+    monkeypatch.setattr(parallel, "default_num_threads", lambda: 2)
+    args = ["train", "--data", corpus, "--steps", "2", "--out", tmp_path, *TINY]
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["meta"]["threads"] == 2
+    monkeypatch.setattr(parallel, "default_num_threads", lambda: 1)  # a busier machine now
+    code, _, err = run(capsys, *args[:4], "4", *args[5:], "--resume")
+    assert code == 0, err
+    assert parallel.get_num_threads() == 2
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["meta"]["threads"] == 2
+    code, _, err = run(capsys, *args[:4], "6", *args[5:], "--resume", "--threads", "1")
+    assert code == 0, err
+    assert parallel.get_num_threads() == 1
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["meta"]["threads"] == 1
+
+
 def assert_same_run(a, b):
     """Two trainer states equal in everything that decides the next weights."""
     for k in a["model"]:

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--lr, --clip-norm/--clip-value), the schedule (--lr-schedule, --lr-step-size) "
                    "and --seed: give them as in the first run (a difference is refused, naming "
                    "the option). It may change --steps, --time-budget, --val-every, "
-                   "--checkpoint-every, --patience, --sample-length, --threads and --quiet; with "
+                   "--checkpoint-every, --patience, --sample-length, --threads (default: the run's "
+                   "own count) and --quiet; with "
                    "--lr-schedule cosine a new --steps re-targets the anneal: from the resumed "
                    "step on the rate follows the cosine that reaches 0 at the new total")
     t.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
@@ -309,9 +310,21 @@ def _data(args: argparse.Namespace) -> tuple:
     return text, source, vocab, train_windows, val_windows
 
 
+def _threads(args: argparse.Namespace, saved: dict | None) -> int:
+    """--threads; else, resuming, the count the run recorded (at some sizes two threads give
+    other last bits than one, so a resume keeps the run's arithmetic whatever the load is
+    now); else the count the machine's load suggests (parallel.default_num_threads)."""
+    if args.threads is not None:
+        return args.threads
+    recorded = None if saved is None else saved.get("meta", {}).get("threads")
+    if recorded in (1, 2) and not isinstance(recorded, bool):
+        return int(recorded)
+    return parallel.default_num_threads()
+
+
 def _model(args: argparse.Namespace, vocab: CharVocab) -> tuple:
     """(model, optimizer, schedule) of `train`'s options, from --seed."""
-    parallel.set_num_threads(args.threads)  # None: chosen by the load average; BLAS follows
+    parallel.set_num_threads(args.threads)  # None: chosen by the load average; BLAS follows it
     tinygrad_rnn.manual_seed(args.seed)
     model = CharRNN(len(vocab), hidden_size=args.hidden, num_layers=args.layers, cell=args.cell,
                     dropout=args.dropout, embedding_dim=args.embedding)
@@ -334,13 +347,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if resume_path is not None:
         saved = load_checkpoint(resume_path)
         _check_resume(args, saved, resume_path, vocab)
+    args.threads = _threads(args, saved)
 
     model, opt, scheduler = _model(args, vocab)
     steps, budget = args.steps, args.time_budget
     if steps is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
     meta = {"model_config": model.config, "vocab": vocab.to_list(), "dtype": args.dtype,
-            "seed": args.seed, "options": _options(args)}
+            "seed": args.seed, "options": _options(args), "threads": args.threads}
     callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50),
                  cb.GradientFlow(val_windows, out / cb.GRAD_FLOW_NAME)]
     if args.patience:
