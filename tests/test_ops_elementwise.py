@@ -356,3 +356,17 @@ def test_functional_glu_and_log_sigmoid_match_torch(torch):
     tx = torch.tensor(raw, requires_grad=True)
     np.testing.assert_allclose(F.log_sigmoid(x).data,
                                torch.nn.functional.logsigmoid(tx).detach().numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_keeps_nan_and_the_infinities_and_ints_stay_ints(dtype):
+    from tinygrad_rnn.ops.elementwise import relu
+    x = np.array([np.nan, -np.inf, np.inf, -2.0, -0.0, 0.0, 1e-30, 3.0], dtype)
+    y, g = _grad(lambda t: t.relu(), x, dtype)
+    np.testing.assert_array_equal(y.data, np.array([np.nan, 0, np.inf, 0, 0, 0, 1e-30, 3.0], dtype))
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(g.data, [0, 0, 1, 0, 0, 0, 1, 1])
+    out = np.empty_like(x)
+    assert relu(x, out=out) is out
+    ints = relu(np.array([-2, 0, 5]))
+    assert ints.dtype.kind == "i" and ints.tolist() == [0, 0, 5]

@@ -65,9 +65,13 @@ def test_clip_grad_norm_matches_torch(torch):
 
 
 def test_clip_grad_value_():
-    ps = _params_with_grads([np.array([-3.0, 0.5, 2.0])])
+    ps = _params_with_grads([np.array([-3.0, 0.5, 2.0]),
+                             np.array([[np.nan, -np.inf], [np.inf, -0.5]], np.float32)])
     clip_grad_value_(ps, 1.0)
     np.testing.assert_array_equal(ps[0].grad.data, [-1.0, 0.5, 1.0])
+    # in place, dtype kept, NaN kept (as torch.nn.utils.clip_grad_value_), infinities clipped
+    assert ps[1].grad.data.dtype == np.float32
+    np.testing.assert_array_equal(ps[1].grad.data, [[np.nan, -1.0], [1.0, -0.5]])
     with pytest.raises(ValueError, match="clip_value must be non-negative"):
         clip_grad_value_(ps, -1)
 

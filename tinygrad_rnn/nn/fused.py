@@ -41,6 +41,7 @@ import numpy as np
 
 from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function
+from tinygrad_rnn.ops.elementwise import relu
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from tinygrad_rnn.tensor import Tensor
 
@@ -161,7 +162,7 @@ class RNNSequence(Function):
             np.dot(prev, w_rec, out=wide)
             ht += tmp
             if nonlinearity == "relu":
-                np.maximum(ht, 0, out=ht)
+                relu(ht, out=ht)
             else:
                 np.tanh(ht, out=ht)
                 if nonlinearity == "sigmoid":

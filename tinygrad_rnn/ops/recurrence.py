@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_rnn.function import Function
+from tinygrad_rnn.ops.elementwise import relu
 
 
 def _step_shape(name: str, a: np.ndarray, b: np.ndarray, h0: np.ndarray | None) -> tuple:
@@ -142,7 +143,7 @@ class IndRecurrence(Function):
         dtype = np.result_type(p, u) if h0 is None else np.result_type(p, u, h0)
         pv = _over_time(p, T, nd)
         h = np.empty((T,) + step, dtype=dtype)
-        relu = nonlinearity == "relu"
+        is_relu = nonlinearity == "relu"
         prev = h0
         for t in _order(T, reverse):
             o = h[t, ...]
@@ -151,13 +152,13 @@ class IndRecurrence(Function):
             else:
                 np.multiply(u, prev, out=o)
                 np.add(o, pv[t], out=o)
-            if relu:
-                np.maximum(o, 0, out=o)
+            if is_relu:
+                relu(o, out=o)
             else:
                 np.tanh(o, out=o)
             prev = o
         ctx.save_for_backward(u, h, h0)
-        ctx.reverse, ctx.relu = reverse, relu
+        ctx.reverse, ctx.relu = reverse, is_relu
         return h
 
     @staticmethod
