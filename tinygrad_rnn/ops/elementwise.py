@@ -208,7 +208,7 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y)"""
+    """y = 1 / (1 + exp(-x));  dx = g * (1 - y) * y"""
 
     over_time = staticmethod(same_over_time)
 
@@ -221,7 +221,12 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_arrays
-        return g * y * (1 - y)
+        if g.dtype != y.dtype or g.shape != y.shape:
+            return g * (1 - y) * y
+        dx = np.subtract(1, y, out=np.empty_like(y))  # in place from here: PyTorch's order
+        np.multiply(g, dx, out=dx)
+        dx *= y
+        return dx
 
 
 class ReLU(Function):
