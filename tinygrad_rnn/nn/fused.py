@@ -41,8 +41,8 @@ import numpy as np
 
 from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function
-from tinygrad_rnn.ops.elementwise import relu
 from tinygrad_rnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from tinygrad_rnn.ops.elementwise import relu
 from tinygrad_rnn.tensor import Tensor
 
 _NONLINEARITIES = ("tanh", "relu", "sigmoid")
