@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_rnn import anomaly, function, parallel, replay
 from tinygrad_rnn.function import Function, no_grad
-from tinygrad_rnn.methods.movement import concatenate, stack
+from tinygrad_rnn.methods.movement import stack
 from tinygrad_rnn.tensor import Tensor, get_rng
 
 # where an op's input comes from: ("x",) the step input, ("s", i) state element i,
@@ -211,7 +211,8 @@ def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
 
 def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> tuple:
     """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
-    Returns (the replayed steps' outputs stacked (n, ...), the final state as a tuple)."""
+    Returns (the outputs stacked (n + 1, ...): the given state's first element, then the
+    replayed steps', and the final state as a tuple)."""
     seqs = xs if isinstance(xs, tuple) else (xs,)
     T = seqs[0].shape[0]
     # the replayed steps, in replay order (time 1 .. T-1, or T-2 .. 0 for a reverse scan)
@@ -292,7 +293,8 @@ class Scan(Function):
     """The recurrent ops of a compiled step, over all steps.
 
     forward:  for each step, each recurrent op's forward on plain arrays, in tape order;
-              outputs (the first state element of every step, stacked) and the final state.
+              outputs: the first state element it starts from and that of every step,
+              stacked (steps + 1 rows), and the final state.
     backward: for each step, newest first, each op's backward in reverse tape order; the
               gradient of a state element flows to the step before; gradients of hoisted
               inputs land in their step's row; a captured value's gradient is summed over
@@ -334,18 +336,21 @@ class Scan(Function):
         ctx.save_for_backward(*arrays, states)
         ctx.site, ctx.layer = site, layer
         ctx.dtypes = [a.dtype for a in arrays]
-        return (seq,) + tuple(np.array(s, copy=True) for s in final)
+        # the outputs with the state they start from in row 0: the whole sequence's outputs
+        # as they are, without a copy to put the first step's in front
+        return (states,) + tuple(np.array(s, copy=True) for s in final)
 
     @staticmethod
-    def backward(ctx, g_seq, *g_final):
+    def backward(ctx, g_all, *g_final):
         plan = ctx.plan
         routes, slot_meta = _routes(plan, ctx.dtypes)
         run = replay.backward_function(plan, routes, slot_meta, anomaly.is_anomaly_enabled())
         g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
-        g_state = run(plan.steps, g_seq, g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
-                      plan.times, anomaly.check_step, ctx.site, ctx.layer)
+        g_state = list(run(plan.steps, g_all[1:], g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
+                           plan.times, anomaly.check_step, ctx.site, ctx.layer))
+        g_state[0] = g_state[0] + g_all[0]  # row 0 is the first state element it started from
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
             for j, pg in _batched_grads(ctx, m, kept[m], memo):
@@ -508,7 +513,7 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
             why = str(e)
         else:
             _LAST.update(path="compiled", why=None)
-            outs = concatenate([first.reshape(1, *first.shape), seq], axis=0)
+            outs = seq  # row 0 is `first`: Scan's outputs start with the state it was given
             if reverse:
                 outs = outs[::-1]
             return outs, (finals if isinstance(state, tuple) else finals[0])
