@@ -159,3 +159,28 @@ def test_the_compiled_path_at_a_widened_width_gives_the_unwidened_numbers(name, 
         assert np.array_equal(a, b)
     _assert_same(vals_w, vals_e, 1e-5)
     _assert_same(grads_w, grads_e, 1e-4)
+
+
+@pytest.mark.skipif(not _blas.OPENBLAS, reason="NumPy's BLAS is not OpenBLAS")
+def test_a_few_float32_rows_times_a_transposed_weight_are_turned_round():
+    assert _blas.turned_round(32, 1024, np.float32) and _blas.turned_round(2, 256, np.float32)
+    for rows, n, dt in ((1, 1024, np.float32), (33, 1024, np.float32), (32, 255, np.float32),
+                        (32, 1024, np.float64)):
+        assert not _blas.turned_round(rows, n, dt)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 300),
+       st.sampled_from([100, 256, 288, 768, 1024]), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from([1, 2]))
+def test_times_transposed_is_the_plain_product_bit_for_bit(seed, m, k, n, dtype, threads):
+    # eager Linear and MatMul on W.T use it: a user's cell at batch 2..32 in float32
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    w = rng.standard_normal((n, k)).astype(dtype)
+    with num_threads(threads):
+        y = _blas.times_transposed(a, w)
+        assert y.flags.c_contiguous and y.dtype == dtype
+        assert np.array_equal(y, np.dot(a, w.T))
+        assert np.array_equal(_forward(MatMul, (a, w.T)), np.dot(a, w.T))
+        assert np.array_equal(_forward(Linear, (a, w)), np.dot(a, w.T))

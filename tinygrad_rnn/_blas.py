@@ -1,4 +1,8 @@
-"""Fixed right-hand matrices of products repeated at every time step, laid out for speed.
+"""Matrix products laid out where NumPy's OpenBLAS is slow, with the same numbers.
+
+Two cases, both measured on the 2-core benchmark machine and checked to the bit by
+tests/test_blas.py on the BLAS at hand: wide step weights (below) and a few float32 rows
+times a transposed weight (`times_transposed`, the eager `x @ W.T` of a user's cell).
 
 A recurrence multiplies the same weight at every step: `h_t @ W` with `W` (K, N). NumPy's
 OpenBLAS float32 GEMM is markedly slow when N is a multiple of 1024 (rows of 4 KiB: the
@@ -29,7 +33,7 @@ def _numpy_blas() -> str:
         return ""
 
 
-WIDEN = "openblas" in _numpy_blas().lower()
+WIDEN = OPENBLAS = "openblas" in _numpy_blas().lower()
 PAD = 16  # extra columns: 64 bytes of float32, one cache line
 MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matrix-vector
 # kernel) on two threads splits a wider matrix differently, so its numbers would change
@@ -66,3 +70,22 @@ def wide_rhs(b: np.ndarray) -> np.ndarray | None:
     if padded_width(b.shape[1], b.dtype, MIN_ROWS) == b.shape[1]:
         return None
     return step_rhs(b, MIN_ROWS)
+
+
+def times_transposed(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """a @ w.T for a (M, K) and w (N, K), C-contiguous, the same numbers.
+
+    OpenBLAS's float32 kernel for a few rows times a transposed matrix is slow: (32, 256) @
+    (1024, 256).T takes 290 us on one thread where (w @ a.T).T, made contiguous, takes 207
+    (2 rows: 200 against 73 us). So from 2 to 32 rows and at least 256 columns the product
+    is taken that way round (measured the same to the bit, one thread or two; float64 and
+    other shapes gain nothing: the plain product)."""
+    if a.dtype == w.dtype and w.flags.c_contiguous and turned_round(a.shape[0], w.shape[0],
+                                                                   a.dtype):
+        return np.ascontiguousarray(np.dot(w, a.T).T)
+    return np.dot(a, w.T)
+
+
+def turned_round(rows: int, n: int, dtype: np.dtype) -> bool:
+    """Whether times_transposed takes a (rows, K) @ (n, K).T product as (w @ a.T).T."""
+    return OPENBLAS and 2 <= rows <= 32 and n >= 256 and np.dtype(dtype) == np.float32

@@ -45,8 +45,12 @@ class MatMul(Function):
             a2 = _rows(a)
             if b_wide is not None and a2.shape[0] >= _blas.MIN_ROWS:  # b, zero columns added
                 y = np.dot(a2, b_wide)[:, :b.shape[1]]
+            elif b_contiguous is not None:
+                y = np.dot(a2, b_contiguous)
+            elif b.flags.f_contiguous and not b.flags.c_contiguous:  # a transposed view, W.T
+                y = _blas.times_transposed(a2, b.T)
             else:
-                y = np.dot(a2, b if b_contiguous is None else b_contiguous)
+                y = np.dot(a2, b)
             return y.reshape(a.shape[:-1] + b.shape[-1:])
         return np.matmul(a, b)
 

@@ -61,8 +61,10 @@ class Linear(Function):
         x2 = x if x.ndim == 2 else x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
         if weight_wide is not None and x2.shape[0] >= _blas.MIN_ROWS:  # zero columns added
             y = np.dot(x2, weight_wide)[:, :w.shape[0]]
+        elif weight_t is None:
+            y = _blas.times_transposed(x2, w)
         else:
-            y = np.dot(x2, w.T if weight_t is None else weight_t)
+            y = np.dot(x2, weight_t)
         if x.ndim != 2:
             y = y.reshape(x.shape[:-1] + w.shape[:1])
         if b is not None:
