@@ -12,7 +12,7 @@ from tinygrad_rnn import _blas
 from tinygrad_rnn.ops import Linear, MatMul
 from tinygrad_rnn.parallel import num_threads
 
-widening = pytest.mark.skipif(not _blas.WIDEN, reason="NumPy's BLAS is not OpenBLAS: no "
+widening = pytest.mark.skipif(not _blas.OPENBLAS, reason="NumPy's BLAS is not OpenBLAS: no "
                               "weight is widened")
 
 
@@ -27,9 +27,10 @@ def test_only_float32_widths_of_a_multiple_of_1024_with_enough_rows_are_widened(
 
 
 def test_no_widening_without_openblas(monkeypatch):
-    monkeypatch.setattr(_blas, "WIDEN", False)
+    monkeypatch.setattr(_blas, "OPENBLAS", False)
     assert _blas.padded_width(1024, np.float32, 32) == 1024
     assert _blas.wide_rhs(np.ones((2, 1024), np.float32)) is None
+    assert not _blas.turned_round(32, 1024, np.float32)
 
 
 @widening
@@ -125,7 +126,7 @@ def test_the_kernels_at_a_widened_width_give_the_unwidened_numbers(kind, hidden,
     wide = _run(FUSED[kind], args, {"reverse": reverse}, leaves, 5)
     assert widths == [(GATES[kind] * hidden, GATES[kind] * hidden + _blas.PAD)]
     graph = _run(GRAPH[kind], args, {"reverse": reverse}, leaves, 5)
-    monkeypatch.setattr(_blas, "WIDEN", False)
+    monkeypatch.setattr(_blas, "OPENBLAS", False)
     narrow = _run(FUSED[kind], args, {"reverse": reverse}, leaves, 5)
     assert widths[-1] == (GATES[kind] * hidden,) * 2
     for a, b, c in zip(wide[0] + wide[1], narrow[0] + narrow[1], graph[0] + graph[1]):
@@ -151,7 +152,7 @@ def test_the_compiled_path_at_a_widened_width_gives_the_unwidened_numbers(name, 
     path, vals_w, grads_w = _run(model, x, None, compiled=True)
     assert path == "compiled" and (1024, 1024 + _blas.PAD) in widths
     _, vals_e, grads_e = _run(model, x, None, compiled=False)
-    monkeypatch.setattr(_blas, "WIDEN", False)
+    monkeypatch.setattr(_blas, "OPENBLAS", False)
     widths.clear()
     _, vals_n, grads_n = _run(model, x, None, compiled=True)
     assert widths == []  # nothing prepared wide

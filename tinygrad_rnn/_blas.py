@@ -13,7 +13,7 @@ benchmark machine, (32, 256) @ (256, 1024), the LSTM's per-step product at hidde
     two threads: 135 us against 105 us
 
 float64 and other widths show no such step (benchmarks/README.md has the table). So, where
-NumPy's BLAS is OpenBLAS (`WIDEN`; the slowdown was measured there only), a weight used at
+NumPy's BLAS is OpenBLAS (`OPENBLAS`; the slowdown was measured there only), a weight used at
 every step is stored once per sequence with `PAD` zero columns where N is such a multiple
 and the product has at least `MIN_ROWS` rows; the product is written into an equally wide
 buffer and its first N columns are used. Each element of the product is the same sum in the
@@ -33,7 +33,7 @@ def _numpy_blas() -> str:
         return ""
 
 
-WIDEN = OPENBLAS = "openblas" in _numpy_blas().lower()
+OPENBLAS = "openblas" in _numpy_blas().lower()
 PAD = 16  # extra columns: 64 bytes of float32, one cache line
 MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matrix-vector
 # kernel) on two threads splits a wider matrix differently, so its numbers would change
@@ -42,7 +42,7 @@ MIN_ROWS = 8  # fewer rows: no gain measured, and a one-row product (BLAS's matr
 def padded_width(n: int, dtype: np.dtype, rows: int) -> int:
     """The width of a step product's buffer for a right operand of n columns and a left
     operand of `rows` rows."""
-    if WIDEN and rows >= MIN_ROWS and n >= 1024 and n % 1024 == 0 \
+    if OPENBLAS and rows >= MIN_ROWS and n >= 1024 and n % 1024 == 0 \
             and np.dtype(dtype) == np.float32:
         return n + PAD
     return n
