@@ -28,7 +28,11 @@ with one and each side's faster count with the other's. The path column says whi
 tinygrad_rnn.compiled.scan_info() when it exists ("no scan": it ran no scan at all, as a
 fused built-in kernel or an nn.Recurrent without the compiled path). --compiled off passes
 compiled=False where nn.Recurrent (and nn.LSTM) accept it, --compiled both times both paths.
-Output: one table on stdout and JSON (default benchmarks/results_custom_cells.json, ignored
+After the goals, a second table puts each goal in terms of time: the training step the goal
+allows (torch's time over the goal, at one thread and against torch's faster count) and the
+share of it that the step's matrix products alone take when timed as plain np.matmul calls
+on the same shapes (`gemm_shapes`), at one thread and at our faster count.
+Output: both tables on stdout and JSON (default benchmarks/results_custom_cells.json, ignored
 by git).
 """
 from __future__ import annotations
@@ -407,6 +411,72 @@ def implementations(cells: list, cfg: dict, torch, compiled_modes: list,
     return impls, metas
 
 
+# ----- what the products alone take ---------------------------------------------------------
+def gemm_shapes(cell: str, cfg: dict) -> list:
+    """(count, m, k, n) of every matrix product in one training step of `cell` as written.
+
+    peephole LSTM, built-in LSTM and layer-norm GRU: those of benchmarks/run.py's LSTM and
+    GRU layers (the input projection over all T*B rows, h @ W_hh^T and d @ W_hh per step,
+    d W_hh and d W_ih over all rows; the one-hot input takes no gradient). IndRNN: one
+    input projection and its weight gradient, the recurrence being elementwise; minGRU: two.
+    Every cell adds the readout's three products.
+    """
+    if cell in ("peephole", "lstm", "lngru"):
+        return run.gemm_shapes(dict(cfg, kind="gru" if cell == "lngru" else "lstm"))
+    T, B, V, H = cfg["seq"], cfg["batch"], cfg["vocab"], cfg["hidden"]
+    N = T * B
+    shapes = [(1, N, V, H), (1, H, N, V)] * (2 if cell == "mingru" else 1)
+    shapes += [(1, N, H, V), (1, V, N, H), (1, N, V, H)]
+    merged: dict = {}
+    for count, m, k, n in shapes:
+        merged[(m, k, n)] = merged.get((m, k, n), 0) + count
+    return [(count, m, k, n) for (m, k, n), count in merged.items()]
+
+
+def gemm_floors(cells: list, cfg: dict, threads: tuple, repeats: int) -> dict:
+    """{cell: {"gflop": ..., "<n>t": seconds}}: np.matmul's time for the cell's products at
+    each BLAS thread count, in this process (benchmarks/run.py's timing of one product)."""
+    dtype = np.dtype(cfg["dtype"])
+    rng = np.random.default_rng(0)
+    timed: dict = {}  # (m, k, n, threads) -> seconds of one product
+    out = {}
+    for cell in cells:
+        shapes = gemm_shapes(cell, cfg)
+        row = {"gflop": sum(2.0 * c * m * k * n for c, m, k, n in shapes) / 1e9}
+        for n_threads in threads:
+            total = 0.0
+            for count, m, k, n in shapes:
+                key = (m, k, n, n_threads)
+                if key not in timed:
+                    timed[key] = run._time_product(m, k, n, dtype, repeats, n_threads, rng)
+                total += count * timed[key]
+            row[f"{n_threads}t"] = total
+        out[cell] = row
+    return out
+
+
+def floor_rows(results: dict) -> dict:
+    """Per cell with a goal: the step time the goal allows (torch's row / the goal, at one
+    thread and against torch's faster count) and the share of it the products alone take
+    (at one thread, and at our fastest count)."""
+    rows = {}
+    for cell, minimum in GOALS.items():
+        floor = results.get("gemm_floor", {}).get(cell)
+        if floor is None or cell not in results["cells"]:
+            continue
+        one = next((v for k, v in _torch_rows(results, cell).items() if k.endswith(" 1t")), None)
+        _, best = _best_torch(results, cell)
+        counts = [k for k in floor if k.endswith("t")]
+        row = {"goal": minimum, "gemm_1t_s": floor.get("1t"),
+               "gemm_best_s": min(floor[k] for k in counts) if counts else None}
+        for tag, ref, gemm in (("1t", one, row["gemm_1t_s"]), ("best", best, row["gemm_best_s"])):
+            allows = None if ref is None else ref["step_s"] / minimum
+            row[f"allows_{tag}_s"] = allows
+            row[f"share_{tag}"] = None if allows is None or gemm is None else gemm / allows
+        rows[cell] = row
+    return rows
+
+
 # ----- report -------------------------------------------------------------------------------
 def _row(results: dict, cell: str, impl: str) -> dict | None:
     return results["cells"].get(cell, {}).get(impl)
@@ -510,6 +580,22 @@ def print_table(results: dict) -> None:
         mark = {True: "met", False: "not met", None: "n/a"}[g["met"]]
         r = "-" if g["ratio"] is None else f"{g['ratio']:.2f}"
         print(f"  {text:<58} {r:>6}  {mark}")
+    floors = results.get("floor_rows") or {}
+    if floors:
+        print("\nwhat the goal allows per training step (torch's time / the goal) and the share of it"
+              "\nthe matrix products alone take (np.matmul on the same shapes, gemm_shapes):")
+        print(f"  {'cell':<20} {'goal':>5} {'allows 1t':>10} {'GEMM 1t':>9} {'share':>6} "
+              f"{'allows best':>12} {'GEMM best':>10} {'share':>6}")
+
+        def ms(v):
+            return "-" if v is None else f"{v * 1e3:.2f}"
+
+        def pc(v):
+            return "-" if v is None else f"{v:.0%}"
+        for cell, f in floors.items():
+            print(f"  {CELLS[cell][0]:<20} {f['goal']:>4}x {ms(f['allows_1t_s']):>10} "
+                  f"{ms(f['gemm_1t_s']):>9} {pc(f['share_1t']):>6} {ms(f['allows_best_s']):>12} "
+                  f"{ms(f['gemm_best_s']):>10} {pc(f['share_best']):>6}")
 
 
 def loss_check(results: dict, rtol: float = 1e-4) -> dict:
@@ -598,6 +684,8 @@ def main(argv: list | None = None) -> int:
         results["cells"].setdefault(cell, {})[impl] = r
     results["goal_impl"] = "tg Recurrent" + (" compiled=False" if modes == [False] else "")
     results["goals"] = evaluate(results, results["goal_impl"])
+    results["gemm_floor"] = gemm_floors(cells, cfg, tg_threads, 2 if args.quick else 5)
+    results["floor_rows"] = floor_rows(results)
     results["loss_check"] = loss_check(results)
     print_table(results)
     results["elapsed_s"] = time.perf_counter() - t_start

@@ -321,8 +321,9 @@ def gemm_shapes(cfg: dict) -> list:
     """(count, m, k, n) of every matrix product in one training step of the layer path.
 
     Per layer and direction: the input projection of all steps, h_{t-1} @ W_hh^T per step,
-    d pre-activation @ W_hh per step, d W_hh and d W_ih over all steps and, above the first
-    layer (whose input is one-hot), d input; then the readout, d W_out and d hidden.
+    d pre-activation @ W_hh per step but the first (the initial state is a constant and takes
+    no gradient), d W_hh and d W_ih over all steps and, above the first layer (whose input is
+    one-hot), d input; then the readout, d W_out and d hidden.
     Equal shapes are merged (their counts added).
     """
     T, B, V, H = cfg["seq"], cfg["batch"], cfg["vocab"], cfg["hidden"]
@@ -333,7 +334,7 @@ def gemm_shapes(cfg: dict) -> list:
     for layer in range(L):
         d_in = V if layer == 0 else D * H
         for _ in range(D):
-            shapes += [(1, N, d_in, G), (T, B, H, G), (T, B, G, H), (1, G, N, H),
+            shapes += [(1, N, d_in, G), (T, B, H, G), (T - 1, B, G, H), (1, G, N, H),
                        (1, G, N, d_in)]
             if layer > 0:
                 shapes.append((1, N, G, d_in))

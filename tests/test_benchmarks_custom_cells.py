@@ -57,3 +57,34 @@ def test_main_writes_table_and_json(bench, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res["cells"]) == {"mingru", "lstm"}
     assert res["loss_check"]["ok"]
+
+
+@pytest.mark.parametrize("cell", ["peephole", "lngru", "indrnn", "mingru", "lstm"])
+def test_gemm_shapes_are_the_products_a_step_runs(bench, cell, monkeypatch):
+    """The floor's shapes count exactly the matrix-product work of one training step: the
+    FLOPs of every np.dot / np.matmul of two matrices in a step on the eager cell loop (the
+    compiled path does the same work in other splits, plus the products of the two steps it
+    records; the built-in LSTM runs its fused kernel either way)."""
+    w = bench.initial_weights(cell, TINY)
+    step = bench.make_tinygrad(cell, TINY, w, compiled=False)
+    step(*_batch())  # first call: anything done once (code generation) is out of the way
+    seen = []
+
+    def spy(real):
+        def product(a, b, *args, **kwargs):
+            a_, b_ = np.asarray(a), np.asarray(b)
+            if a_.ndim >= 2 and b_.ndim >= 2:
+                rows = int(np.prod(a_.shape[:-1]))
+                seen.append((rows, a_.shape[-1], b_.shape[-1]))
+            return real(a, b, *args, **kwargs)
+        return product
+    monkeypatch.setattr(np, "dot", spy(np.dot))
+    monkeypatch.setattr(np, "matmul", spy(np.matmul))
+    step(*_batch())
+    monkeypatch.undo()
+    expected = [(m, k, n) for count, m, k, n in bench.gemm_shapes(cell, TINY)
+                for _ in range(count)]
+
+    def flops(shapes):
+        return sum(2 * m * k * n for m, k, n in shapes)
+    assert flops(seen) == flops(expected), (sorted(seen), sorted(expected))

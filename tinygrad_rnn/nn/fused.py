@@ -361,7 +361,8 @@ class LSTMSequence(Function):
             dat[:, 3] *= tc
             dat[:, 3] *= dht
             dc *= a[:, 1]
-            np.dot(dat.reshape(b, 4 * h), w_hh, out=dh)
+            if t != first or ctx.needs_input_grad[1]:  # dh0 only where h0 takes a gradient
+                np.dot(dat.reshape(b, 4 * h), w_hh, out=dh)
         da3 = da.reshape(t_len, b, 4 * h)
         da2 = da3.reshape(t_len * b, 4 * h)
         dx, dw_ih = _input_grads(ctx, da2, x2, w_ih, ctx.x_shape, 3)
