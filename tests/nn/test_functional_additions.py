@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
@@ -76,6 +78,34 @@ def test_layer_norm_is_one_node_and_gradchecks():
     assert type(y._ctx).__name__ == "LayerNorm" and len(y._ctx.parents) == 3
     assert tg.gradcheck(lambda x, w, b: F.layer_norm(x, (2, 5), w, b), [x, w, b])
     assert tg.gradcheck(lambda x: F.layer_norm(x, 5, eps=1e-3), [x])
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 9), n=st.integers(1, 7), affine=st.sampled_from(AFFINE),
+       dtype=st.sampled_from([np.float32, np.float64]), block=st.integers(1, 4),
+       seed=st.integers(0, 99))
+def test_layer_norm_input_gradient_in_blocks_of_rows_is_the_same_to_the_bit(
+        rows, n, affine, dtype, block, seed):
+    """Large inputs take dx block after block of rows (normalization.BLOCK_BYTES); every row
+    must get the same bits as in one block."""
+    from tinygrad_rnn.ops import normalization
+    rng = _rng(seed)
+    x = rng.standard_normal((rows, n)).astype(dtype)
+    w = rng.standard_normal(n).astype(dtype) if affine in ("both", "weight") else None
+    b = rng.standard_normal(n).astype(dtype) if affine in ("both", "bias") else None
+    g = rng.standard_normal((rows, n)).astype(dtype)
+    grads, saved = [], normalization.BLOCK_BYTES
+    try:
+        for size in (1 << 30, block * n * np.dtype(dtype).itemsize):
+            normalization.BLOCK_BYTES = size
+            xt = Tensor(x, requires_grad=True)
+            F.layer_norm(xt, n, None if w is None else Tensor(w),
+                         None if b is None else Tensor(b)).backward(g)
+            grads.append(xt.grad.data)
+    finally:
+        normalization.BLOCK_BYTES = saved
+    assert grads[0].dtype == dtype
+    np.testing.assert_array_equal(grads[0], grads[1])
 
 
 def test_layer_norm_skips_gradients_that_are_not_needed():
