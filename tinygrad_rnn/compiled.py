@@ -8,9 +8,11 @@ and gives the same numbers, but as a handful of graph nodes instead of a dozen p
    comes from (the step input, the carried state, an earlier op of the step, or a tensor
    from outside: a parameter or a constant).
 2. **Check.** Both tapes must be the same (same ops, same wiring, same options, constants of
-   equal value), every op must declare how it batches over a leading time axis
-   (`Function.over_time`), and nothing may read values into Python (`item()`, `numpy()`,
-   `bool()`) or draw random numbers. Otherwise the eager loop runs: same numbers, slower.
+   equal value: numbers written in the code; a tensor made inside the step is refused),
+   every op must declare how it batches over a leading time axis (`Function.over_time`),
+   and nothing may read values into Python (`item()`, `numpy()`, `bool()`), draw random
+   numbers, change a tensor in place (stopped before the change) or raise. Otherwise the
+   eager loop runs: same numbers, slower.
 3. **Split.** Ops that depend only on parameters run once (ordinary graph nodes). Ops that
    depend on the step input but not on the state are *hoisted*: they run once over all
    steps, on inputs with a leading time axis (the input projection becomes one GEMM).
@@ -22,6 +24,7 @@ and gives the same numbers, but as a handful of graph nodes instead of a dozen p
 """
 from __future__ import annotations
 
+import random
 from typing import Any, Callable
 
 import numpy as np
@@ -46,6 +49,10 @@ class _Recorder(function.Observer):
     def __init__(self) -> None:
         self.ops: list = []
         self.tainted: str | None = None
+        self.numbers: dict = {}  # id -> the 0-d tensors made from numbers written in the code
+
+    def number(self, t: Tensor) -> None:
+        self.numbers[id(t)] = t
 
     def after(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
         self.ops.append((cls, ctx, parents, kwargs, result))
@@ -54,6 +61,10 @@ class _Recorder(function.Observer):
         why = (f"uses {how} (a hook must run at every step)" if how in ("register_hook",
                "retain_grad") else f"reads a tensor's value with {how}")
         self.tainted = self.tainted or why
+
+    def modify(self, how: str) -> None:  # stopped before the change: the eager loop makes it
+        self.tainted = self.tainted or f"changes a tensor in place ({how})"
+        raise NotStatic(self.tainted)
 
 
 def _structure(state: Any) -> tuple:
@@ -66,32 +77,35 @@ def _structure(state: Any) -> tuple:
 
 
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
-    """The ops of one step (run without recording the graph), and its new state."""
+    """The ops of one step (run without recording the graph), and its new state. A step that
+    raises while recorded (a hook refused without a graph, an in-place change stopped, a
+    gradient taken inside the step, or a real error) is not compiled: the eager loop runs
+    it, and raises a real error there."""
     rec = _Recorder()
     try:
         with function.observe(rec), no_grad():
             new = step(x, state)
-    except Exception:
-        if rec.tainted:  # e.g. a hook registered inside the step, refused without a graph
-            raise NotStatic(f"the step {rec.tainted}") from None
-        raise
+    except Exception as e:
+        why = rec.tainted or f"raises {type(e).__name__} when recorded without a graph ({e})"
+        raise NotStatic(f"the step {why}") from None
     if rec.tainted:
         raise NotStatic(f"the step {rec.tainted}")
-    return rec.ops, new
+    return (rec.ops, rec.numbers), new
 
 
 def _same_random(a: tuple, b: tuple) -> bool:
-    return a[0] == b[0] and all(_same(x, y) if isinstance(x, np.ndarray) else x == y
-                                for x, y in zip(a[1], b[1]))
+    return a[0] == b[0] and a[2] == b[2] and all(
+        _same(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a[1], b[1]))
 
 
 def _random_states() -> tuple:
-    return get_rng().bit_generator.state, np.random.get_state()
+    return get_rng().bit_generator.state, np.random.get_state(), random.getstate()
 
 
 def _restore_random(states: tuple) -> None:
     get_rng().bit_generator.state = states[0]
     np.random.set_state(states[1])
+    random.setstate(states[2])
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -100,9 +114,8 @@ def _same(a: Any, b: Any) -> bool:
             a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, Tensor):  # the same tensor, or a Python number made a 0-d constant
-        return isinstance(b, Tensor) and (a is b or (a.ndim == 0 and not a.requires_grad and
-                                                     not b.requires_grad and _same(a.data, b.data)))
+    if isinstance(a, Tensor):  # (numbers written in the code: _Tape.matches)
+        return a is b
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:
@@ -112,7 +125,8 @@ def _same(a: Any, b: Any) -> bool:
 class _Tape:
     """One recorded step, wired by references instead of Tensors."""
 
-    def __init__(self, ops: list, x: Any, state: tuple, new: tuple):
+    def __init__(self, recorded: tuple, x: Any, state: tuple, new: tuple):
+        ops, self.numbers = recorded
         xs = x if isinstance(x, tuple) else (x,)
         where: dict = {id(xi): ("x", i) for i, xi in enumerate(xs)}
         for i, s in enumerate(state):
@@ -148,6 +162,11 @@ class _Tape:
             self.captured.append(t)
         return r
 
+    def _number(self, t: Tensor) -> bool:
+        """Whether t is a number written in the step's code (the same at every step), not a
+        tensor made inside the step, perhaps from the data."""
+        return self.numbers.get(id(t)) is t and not t.requires_grad
+
     def matches(self, other: "_Tape") -> str | None:
         """None when both steps recorded the same program, else what differs."""
         if len(self.ops) != len(other.ops):
@@ -159,7 +178,8 @@ class _Tape:
                 or self.new_shapes != other.new_shapes:
             return "changes shapes or wiring between two steps"
         for a, b in zip(self.captured, other.captured):
-            if not _same(a, b):
+            if not (a is b or self._number(a) and other._number(b) and a.dtype == b.dtype and
+                    _same(a.data, b.data)):
                 return ("builds a tensor inside the step that is not a parameter or a number "
                         "(a value read from the data?): pass per-step values in xs")
         return None
@@ -353,6 +373,8 @@ class Scan(Function):
         g_state[0] = g_state[0] + g_all[0]  # row 0 is the first state element it started from
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
+            if all(g is None for g in kept[m]):  # its result reached no loss: no gradient
+                continue
             for j, pg in _batched_grads(ctx, m, kept[m], memo):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state)
@@ -559,8 +581,8 @@ def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any,
         if drew:  # (setting the states back costs more than comparing them)
             _restore_random(before)
     if drew:
-        raise NotStatic("draws random numbers (dropout, randn, np.random): they are never "
-                        "replayed")
+        raise NotStatic("draws random numbers (dropout, randn, np.random, random): they are "
+                        "never replayed")
     n1, n2 = _structure(new1), _structure(new2)
     if isinstance(new1, tuple) != isinstance(state, tuple) or \
             [t.shape for t in n1] != [t.shape for t in s0] or \

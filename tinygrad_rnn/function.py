@@ -60,7 +60,9 @@ class Observer:
 
     before(cls) and after(cls, ctx, args, kwargs, result) bracket every Function.apply;
     backward_before(ctx) / backward_after(ctx, grads, input_grads) bracket every node's
-    backward; read(how) is called when a tensor's value is read into Python.
+    backward; read(how) is called when a tensor's value is read into Python, and
+    modify(how) just before a tensor is changed in place (it may raise to prevent it);
+    number(t) when a Python number written in the code becomes the constant tensor t.
     """
 
     def before(self, cls: type) -> None:
@@ -76,6 +78,12 @@ class Observer:
         pass
 
     def read(self, how: str) -> None:
+        pass
+
+    def modify(self, how: str) -> None:
+        pass
+
+    def number(self, t: "_tensor.Tensor") -> None:
         pass
 
 
@@ -104,6 +112,24 @@ class _Several(Observer):
     def read(self, how):
         for o in self.observers:
             o.read(how)
+
+    def modify(self, how):
+        for o in self.observers:
+            o.modify(how)
+
+    def number(self, t):
+        for o in self.observers:
+            o.number(t)
+
+
+def as_number(value: Any, dtype: Any = None) -> "_tensor.Tensor":
+    """A Python number (int, float, bool) as a 0-d constant tensor; an observer is told that
+    it is a number written in the code (the compiled path takes such numbers as constants,
+    where a tensor made from data inside a step must not be frozen)."""
+    t = _tensor.Tensor(np.asarray(value, dtype=dtype))
+    if observer is not None:
+        observer.number(t)
+    return t
 
 
 def start_observing(obs: Observer) -> None:
@@ -266,7 +292,9 @@ class Function:
             else:
                 for a in args:
                     if not isinstance(a, Tensor):  # constants (arrays, numbers) become Tensors
-                        args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+                        args = tuple(a if isinstance(a, Tensor) else as_number(a) if
+                                     isinstance(a, (int, float, bool)) else Tensor(a)
+                                     for a in args)
                         break
                 keyed: tuple = ()
                 arrays = kwargs

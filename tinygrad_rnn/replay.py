@@ -92,6 +92,7 @@ def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
     out += [f"    ST{m} = stash[{m}]" for m in plan.batched]
     out.append("    for k in range(steps):")
     used = {r[1] for op in plan.ops for r in op[1] if r[0] == "H"}  # (x itself may be unused)
+    used |= {r[1] for r in plan.new if r[0] == "H"}  # a state that is a hoisted value itself
     out += [f"        h{j} = H{j}[k]" for j in range(nh) if j in used]
     dead = _last_uses(plan)
     for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):

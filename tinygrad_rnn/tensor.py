@@ -178,8 +178,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if isinstance(other, Tensor):
             return other
         floating = self.data.dtype.kind == "f"
-        if isinstance(other, (int, float, bool)) and floating:
-            return Tensor(np.asarray(other, dtype=self.dtype))
+        if isinstance(other, (int, float, bool)):
+            return function.as_number(other, self.dtype if floating else None)
         other = other if isinstance(other, np.ndarray) else np.asarray(other)
         if floating and other.dtype.kind in "biu":
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
@@ -189,8 +189,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         """(self, other as a Tensor) for an operator with a non-Tensor operand; an integer
         tensor with a Python float becomes float32 first (as in PyTorch, not float64)."""
         if isinstance(other, float) and self.data.dtype.kind in "biu":
-            return Tensor(self.data.astype(_DEFAULT_DTYPE)), Tensor(
-                np.asarray(other, dtype=_DEFAULT_DTYPE))
+            return Tensor(self.data.astype(_DEFAULT_DTYPE)), function.as_number(
+                other, _DEFAULT_DTYPE)
         return self, self._operand(other)
 
     # ----- arithmetic -------------------------------------------------------------------

@@ -20,6 +20,8 @@ class InplaceMethods:
     __slots__ = ()
 
     def _check_inplace(self, op: str, other: Any = None) -> None:
+        if function.observer is not None:  # e.g. a step being recorded: it cannot be
+            function.observer.modify(op)   # replayed, and must not change anything yet
         if not function.is_grad_enabled():
             return
         if self.requires_grad:

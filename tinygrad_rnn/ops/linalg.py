@@ -14,14 +14,15 @@ class MatMul(Function):
     """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
 
     @staticmethod
-    def over_time(kwargs, shapes, stacked):  # a stack of rows times fixed matrices
-        return kwargs if stacked[0] and not stacked[1] else None
+    def over_time(kwargs, shapes, stacked):  # a stack of rows times one fixed matrix (a
+        # stack of matrices would meet the time axis in the broadcast of the batch axes)
+        return kwargs if stacked[0] and not stacked[1] and len(shapes[1]) <= 2 else None
 
     @staticmethod
     def prepare(kwargs, fixed):  # b used at every step (often a transposed weight view): a
         b = fixed.get(1)        # contiguous copy, and a wider one (_blas), for the forward
-        if b is None or b.ndim != 2:  # GEMM; backward keeps b
-            return {}
+        if b is None or b.ndim != 2 or b.dtype != np.float32:  # GEMM; backward keeps b. Not
+            return {}  # float64: another BLAS kernel than the eager view's, other last bits
         kw = {} if b.flags.c_contiguous else {"b_contiguous": np.ascontiguousarray(b)}
         wide = _blas.wide_rhs(b)
         if wide is not None:

@@ -125,7 +125,10 @@ class Stack(Function):
 
 
 class BroadcastTo(Function):
-    """y = broadcast_to(x, shape);  dx = g summed back to x.shape (by the engine)"""
+    """y = broadcast_to(x, shape);  dx = g summed back to x.shape (by the engine)
+
+    A -1 in shape keeps x's size on that axis (x of as many axes as shape): over time, the
+    leading axis is the stack's."""
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # only when no axis is added in front
@@ -135,6 +138,11 @@ class BroadcastTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape=()):
+        if -1 in shape:
+            if len(shape) != x.ndim:
+                raise ValueError(f"broadcast_to: a -1 in shape {tuple(shape)} keeps an axis of "
+                                 f"x, which needs {len(shape)} axes, got shape {x.shape}")
+            shape = tuple(n if d == -1 else d for n, d in zip(x.shape, shape))
         try:
             return np.broadcast_to(x, shape)
         except ValueError:

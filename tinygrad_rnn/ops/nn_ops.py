@@ -41,8 +41,9 @@ class Linear(Function):
     @staticmethod
     def prepare(kwargs, fixed):  # a weight used at every step: its transpose, contiguous,
         w = fixed.get(1)        # makes the forward GEMM ~30% faster (backward keeps w); a
-        if w is None or w.ndim != 2:  # wider copy too where that is faster still (_blas)
-            return {}
+        if w is None or w.ndim != 2 or w.dtype != np.float32:  # wider copy too where faster
+            return {}  # still (_blas). float32 only: in float64 the eager view's kernel gives
+        # other last bits than a contiguous copy's, and float64 keeps the eager loop's bits
         kw = {"weight_t": np.ascontiguousarray(w.T)}
         wide = _blas.wide_rhs(w.T)
         if wide is not None:

@@ -1,0 +1,196 @@
+"""Steps the compiled path must not get wrong: each either compiles to the eager loop's
+numbers or runs on the eager loop, with no trace of the two recorded steps left behind
+(found by a review of the recorder; each case once gave other numbers or an error)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor, scan
+from tinygrad_rnn.compiled import scan_info
+
+
+def _both(step, xs, state=None, params=()):
+    """[(outputs, final state, parameter grads)] for compiled=False, then compiled=True,
+    and the compiled call's scan_info(). xs and state are made anew for each run from
+    arrays (a step may change them in place)."""
+    res = []
+    for compiled in (False, True):
+        for p in params:
+            p.grad = None
+        st = None if state is None else Tensor(np.array(state))
+        outs, final = scan(step, Tensor(np.array(xs)), st, compiled=compiled)
+        if params:
+            (outs * outs).sum().backward()
+        res.append((outs.data.copy(), final.data.copy(),
+                    [None if p.grad is None else p.grad.data.copy() for p in params]))
+    return res, dict(scan_info())
+
+
+def _equal(res):
+    (o1, f1, g1), (o2, f2, g2) = res
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(f1, f2)
+    for a, b in zip(g1, g2):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+
+
+XS = np.random.default_rng(0).standard_normal((6, 2, 3))
+
+
+@pytest.mark.parametrize("how", ["*=", "mul_", "setitem", "clamp_"])
+def test_an_in_place_change_inside_the_step_runs_eagerly_and_only_once(how):
+    w = Tensor(np.eye(3) * 0.9)
+
+    def step(x, h):
+        h = x if h is None else x + h @ w
+        if how == "*=":
+            h *= 0.5
+        elif how == "mul_":
+            h.mul_(0.5)
+        elif how == "setitem":
+            h[:, 0] = 0.25
+        else:
+            h.clamp_(-0.3, 0.3)
+        return h
+    res, info = _both(step, XS)
+    _equal(res)
+    assert info["path"] == "eager" and "in place" in info["why"]
+
+
+@pytest.mark.parametrize("then_read", [False, True])
+def test_an_in_place_change_of_the_carried_state_is_not_made_by_the_recording(then_read):
+    def step(x, h):
+        h.mul_(0.5)  # on the state it was given: the recording must not have done it first
+        if then_read and h.sum().item() > 100:  # (never true)
+            pass
+        return x + h
+    res, info = _both(step, XS[:, 0], state=np.ones(3))
+    _equal(res)
+    assert info["path"] == "eager"
+
+
+def test_python_random_inside_a_step_runs_eagerly_from_the_same_draws():
+    def step(x, h):
+        return x + (0.0 if h is None else h * random.random())
+    out = []
+    for compiled in (False, True):
+        random.seed(0)
+        out.append(scan(step, Tensor(XS[:, 0]), None, compiled=compiled)[1].data)
+    np.testing.assert_array_equal(out[0], out[1])
+    assert scan_info()["path"] == "eager" and "random" in scan_info()["why"]
+
+
+def test_a_step_that_needs_the_graph_inside_runs_eagerly():
+    def step(x, h):  # one gradient step on an energy at every time step
+        h = Tensor(np.zeros(3) if h is None else h.data, requires_grad=True)
+        (g,) = tg.grad(((h - x) ** 2).sum(), [h])
+        return h - 0.1 * g
+    res, info = _both(step, XS[:, 0])
+    _equal(res)
+    assert info["path"] == "eager" and "RuntimeError" in info["why"]
+
+
+def test_a_step_whose_error_is_real_raises_it_from_the_eager_loop():
+    w = Tensor(np.ones((4, 4)))
+
+    def step(x, h):
+        return x if h is None else x + h @ w  # (2, 3) @ (4, 4): a shape error at step 1
+    with pytest.raises(ValueError, match="matmul"):
+        scan(step, Tensor(XS), None)
+
+
+def test_a_step_that_returns_its_input():
+    res, info = _both(lambda x, h: x, XS, state=np.zeros((2, 3)))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+def test_a_step_that_returns_a_function_of_its_input_only():
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+    res, info = _both(lambda x, h: (x @ w).tanh(), XS, state=np.zeros((2, 3)),
+                      params=(w,))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+def test_an_input_broadcast_inside_the_step():
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+    xs = np.random.default_rng(1).standard_normal((5, 2, 1))
+    res, info = _both(lambda x, h: (x.expand(2, 3) + h @ w).tanh(), xs,
+                      state=np.zeros((2, 3)), params=(w,))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+def test_expand_keeps_a_size_given_as_minus_one():
+    x = Tensor(np.arange(2.0).reshape(2, 1), requires_grad=True)
+    y = x.expand(-1, 3)
+    np.testing.assert_array_equal(y.data, np.broadcast_to(x.data, (2, 3)))
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[3.0], [3.0]])
+    with pytest.raises(ValueError, match="-1"):
+        x.expand(-1, 2, 3)  # a new leading axis has no size to keep
+
+
+@pytest.mark.parametrize("case", ["hoisted x @ U(1,3,3)", "recurrent h @ W(5,3,3)",
+                                  "recurrent h @ W(2,3,3)"])
+def test_a_product_with_a_stacked_right_operand(case):
+    r = np.random.default_rng(0)
+    xs, h0 = r.standard_normal((6, 2, 3)), r.standard_normal((2, 3))
+    if case.startswith("hoisted"):
+        P = Tensor(r.standard_normal((1, 3, 3)), requires_grad=True)
+
+        def step(x, h):
+            return ((x @ P)[0] + h).tanh()
+    else:
+        n = 5 if "5," in case else 2
+        P = Tensor(r.standard_normal((n, 3, 3)) * 0.3, requires_grad=True)
+
+        def step(x, h):
+            return (x + (h @ P).sum(0)).tanh()
+    res, info = _both(step, xs, state=h0, params=(P,))
+    _equal(res)
+
+
+def test_a_0d_tensor_made_from_the_data_is_never_frozen():
+    w = Tensor(np.eye(2) * 0.5, requires_grad=True)
+
+    def step(x, h):
+        h = x if h is None else x + h @ w
+        return h * Tensor(np.float64(x.data[0, 0] != 0))  # a 0-d mask read from the data
+    x = np.ones((6, 1, 2))
+    x[4:] = 0.0  # steps 1 and 2 agree; step 4 does not
+    res, info = _both(step, x, params=(w,))
+    _equal(res)
+    assert not res[1][1].any()
+    assert info["path"] == "eager"
+
+
+def test_python_numbers_in_the_step_are_still_constants():
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+
+    def step(x, h):
+        h = x if h is None else x + 0.5 * (h @ w) - 1
+        return (2.0 - h).tanh() * 0.25 + h.clip(-1.0, 1.0) ** 2
+    res, info = _both(step, XS, params=(w,))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+def test_a_parameter_whose_only_use_is_discarded_gets_no_gradient():
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+    v = Tensor(np.eye(3), requires_grad=True)
+
+    def step(x, h):
+        h = x if h is None else x + h @ w
+        _ = h @ v  # computed, then dropped
+        return h.tanh()
+    res, info = _both(step, XS, params=(w, v))
+    _equal(res)
+    assert info["path"] == "compiled" and res[1][2][1] is None
