@@ -674,3 +674,35 @@ def test_loss_csv_has_the_fraction_of_steps_clipped_so_far(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "loss.csv")))
     assert [r["step"] for r in rows] == ["1", "2", "3"]
     assert abs(float(rows[-1]["clipped_fraction"]) - 1 / 3) < 1e-6
+
+
+def _val_column(path):
+    with open(path, newline="") as f:
+        return {int(r["step"]): r["val_loss"] for r in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("stop", ["steps", "interrupt"])
+def test_the_final_validation_is_in_the_csv_row_of_its_step(tmp_path, stop):
+    # validation every 5 steps; the run ends at step 7, off that grid, and validates there
+    def ctrl_c(t):
+        if t.step == 7:
+            raise KeyboardInterrupt
+    trainer = _setup(tmp_path, extra=[At(ctrl_c)] if stop == "interrupt" else [])
+    result = trainer.fit(steps=7 if stop == "steps" else 30)
+    assert result.step == 7 and trainer.val_step == 7
+    vals = _val_column(tmp_path / "loss.csv")
+    assert sorted(vals) == list(range(1, 8))
+    assert [s for s, v in vals.items() if v] == [5, 7]
+    assert float(vals[7]) == pytest.approx(trainer.val_loss, rel=1e-5)
+    assert trainer.history[-1]["val_loss"] == trainer.val_loss  # what Plot draws without a CSV
+    best = load_checkpoint(tmp_path / "best.npz")
+    assert vals[best["step"]] and float(vals[best["step"]]) == pytest.approx(best["val_loss"],
+                                                                             rel=1e-5)
+
+    # the resumed run keeps that row once and logs its own final validation too
+    second = _setup(tmp_path, seed=5)
+    second.load_state_dict(load_checkpoint(tmp_path / "checkpoint.npz"))
+    second.fit(steps=12)
+    again = _val_column(tmp_path / "loss.csv")
+    assert _steps(tmp_path / "loss.csv") == list(range(1, 13))
+    assert again[7] == vals[7] and [s for s, v in again.items() if v] == [5, 7, 10, 12]

@@ -58,7 +58,10 @@ class Callback:
 
 class Validation(Callback):
     """Mean loss over (at most `max_windows` of) `windows` every `every` steps and at the end
-    (when the last step was not validated): `row["val_loss"]`, `trainer.val_loss`."""
+    (when the last step was not validated): `row["val_loss"]`, `trainer.val_loss`. The final
+    one comes after the step's row went to the callbacks: it is written into the last row of
+    `trainer.history`, and callbacks after this one find it in `trainer.val_loss` with
+    `trainer.val_step == trainer.step` (CSVLogger and Checkpoint record it there)."""
 
     def __init__(self, windows: Any, every: int = 100, max_windows: int | None = None):
         self.windows, self.every, self.max_windows = windows, every, max_windows
@@ -74,7 +77,9 @@ class Validation(Callback):
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
         if result.consistent and trainer.step > 0 and trainer.val_step != trainer.step:
-            self._run(trainer)
+            val = self._run(trainer)
+            if trainer.history and trainer.history[-1]["step"] == trainer.step:
+                trainer.history[-1]["val_loss"] = val
 
 
 class GradientFlow(Callback):
@@ -181,10 +186,13 @@ class EarlyStopping(Callback):
 
 class CSVLogger(Callback):
     """One `loss.csv` row per step, flushed at once (so it is on disk before any checkpoint
-    that follows it). A resumed run keeps the complete rows up to its step and continues."""
+    that follows it). A resumed run keeps the complete rows up to its step and continues.
+    The final validation of `Validation` (placed before this callback) is written into the
+    row of its step at the end."""
 
     def __init__(self, path: str | os.PathLike):
         self.path, self._file, self._writer = Path(path), None, None
+        self._last: dict | None = None  # the last row written, as text
         self._steps = self._clipped = 0  # for clipped_fraction: the share of steps clipped
 
     def on_fit_start(self, trainer: Any) -> None:
@@ -224,14 +232,29 @@ class CSVLogger(Callback):
         self._steps += 1
         self._clipped += bool(row.get("clipped"))
         row = {**row, "clipped_fraction": self._clipped / self._steps}
-        self._writer.writerow({k: ("" if row.get(k) is None else f"{row[k]:.6g}"
-                                   if isinstance(row[k], float) else row[k]) for k in CSV_FIELDS})
+        self._last = {k: _cell(row.get(k)) for k in CSV_FIELDS}
+        self._writer.writerow(self._last)
         self._file.flush()
 
     def on_fit_end(self, trainer: Any, result: Any) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        last, step = self._last, getattr(trainer, "step", None)
+        if (last is not None and last["val_loss"] == "" and last["step"] == step
+                and getattr(trainer, "val_step", None) == step and trainer.val_loss is not None):
+            self._rewrite_last({**last, "val_loss": _cell(float(trainer.val_loss))})
+
+    def _rewrite_last(self, row: dict) -> None:
+        """Replace the last line of the log by `row`, atomically (the checkpoint of this step
+        may be on disk already: a kill must leave the old line or the new one)."""
+        with open(self.path, newline="", encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+        buf = io.StringIO(newline="")
+        csv.DictWriter(buf, fieldnames=CSV_FIELDS).writerow(row)
+        lines[-1] = buf.getvalue()
+        atomic_write(self.path, lambda f: f.write("".join(lines).encode("utf-8")))
+        self._last = row
 
 
 class Checkpoint(Callback):
@@ -353,6 +376,11 @@ class Plot(Callback):
         fig.tight_layout()
         atomic_write(self.path, lambda f: fig.savefig(f, format="png", dpi=100))
         plt.close(fig)
+
+
+def _cell(value: Any) -> Any:
+    """A loss.csv field: empty for None, floats with 6 significant digits."""
+    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else value
 
 
 def _check_numbers(state: Any, keys: tuple, who: str) -> None:
