@@ -194,3 +194,31 @@ def test_a_parameter_whose_only_use_is_discarded_gets_no_gradient():
     res, info = _both(step, XS, params=(w, v))
     _equal(res)
     assert info["path"] == "compiled" and res[1][2][1] is None
+
+
+@pytest.mark.parametrize("sliced", [False, True])
+def test_a_hoisted_value_read_by_several_recurrent_ops_gets_every_gradient(sliced):
+    """Its row's first gradient of a step is copied in, the others added: with two and three
+    readers (one of them through slices, whose gradients are IndexedGrads)."""
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+
+    def step(x, h):
+        if h is None:
+            return x.tanh()
+        a = x * h + (h @ w)
+        if sliced:
+            a = a + (x[:, :2] * h[:, 1:]).sum(-1, keepdims=True)
+        return (a - x * a).tanh()
+    res = []
+    for compiled in (False, True):
+        w.grad = None
+        xs = Tensor(np.array(XS), requires_grad=True)
+        outs, _ = scan(step, xs, None, compiled=compiled)
+        (outs * outs).sum().backward()
+        res.append((outs.data, xs.grad.data, w.grad.data))
+    assert scan_info()["path"] == "compiled"
+    np.testing.assert_array_equal(res[0][0], res[1][0])
+    for a, b in zip(res[0][1:], res[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    source = scan_info()["source"]["backward"]
+    assert "w0 = False" in source and "write_to" in source

@@ -136,10 +136,14 @@ def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | No
                     buf = grads.get(k)
                     if buf is None:
                         heappush(heap, (-pctx.seq, pctx))
-                    if k not in owned:  # a fresh buffer that no other node shares
-                        buf = np.zeros(p.data.shape, p.data.dtype) if buf is None else buf.copy()
+                    if buf is None:  # the first gradient: into fresh zeros
+                        buf = pg.dense(p.data.dtype)
                         owned.add(k)
-                    pg.add_to(buf)
+                    else:
+                        if k not in owned:  # a fresh buffer that no other node shares
+                            buf = buf.copy()
+                            owned.add(k)
+                        pg.add_to(buf)
                     grads[k] = buf
                     continue
             if pg.__class__ is not np.ndarray:

