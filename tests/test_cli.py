@@ -585,3 +585,24 @@ def test_train_and_sample_the_cells_without_a_product_in_the_time_loop(capsys, c
     assert code == 0, err
     code, out, err = run(capsys, "sample", "--checkpoint", out_dir, "--length", "20")
     assert code == 0 and len(out.strip()) > 0, err
+
+
+def test_grad_flow_png_keeps_the_runs_first_validation_across_a_resume(capsys, corpus, tmp_path,
+                                                                        monkeypatch):
+    import tinygrad_rnn.debug as debug
+    drawn = []
+
+    def spy(curves, path=None, **kw):
+        drawn.append(sorted(curves))
+        raise ImportError  # as without matplotlib: nothing is written
+    monkeypatch.setattr(debug, "plot_grad_flow", spy)
+    args = ["train", "--data", corpus, "--out", tmp_path, "--cell", "gru", "--layers", "2",
+            *TINY]  # validation every 3 steps
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 4)
+        code, _, err = run(capsys, *args, "--steps", "10")
+        assert code == 130, err
+    assert drawn[-1] == sorted(f"GRU layer {i}, step {s}" for s in (3, 4) for i in (0, 1))
+    code, _, err = run(capsys, *args, "--steps", "10", "--resume")
+    assert code == 0, err
+    assert drawn[-1] == sorted(f"GRU layer {i}, step {s}" for s in (3, 10) for i in (0, 1))

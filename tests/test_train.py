@@ -572,7 +572,7 @@ def test_recording_gradient_flow_changes_no_number():
     assert [r["val_loss"] for r in plain.history] == [r["val_loss"] for r in watched.history]
     assert [s for s, _ in flow.records] == [5, 10, 12]  # every validation, the final one too
     step, norms = flow.records[-1]
-    assert sorted(norms) == ["rnn layer 0", "rnn layer 1"]
+    assert sorted(norms) == ["LSTM layer 0", "LSTM layer 1"]  # the cell kind, not the attribute
     assert all(v.shape == (8,) and np.isfinite(v).all() and (v > 0).all() for v in norms.values())
 
 
@@ -600,9 +600,8 @@ def test_grad_flow_values_match_the_layers_own_recording():
         out, _ = trainer.model(x, None)
         F.cross_entropy(out, Tensor(y)).backward()
     trainer.model.train()
-    assert got.keys() == flow.norms.keys()
-    for k in got:
-        np.testing.assert_allclose(got[k], flow.norms[k], rtol=1e-6)
+    assert list(got) == ["LSTM layer 0"] and list(flow.norms) == ["rnn layer 0"]  # by kind
+    np.testing.assert_allclose(got["LSTM layer 0"], flow.norms["rnn layer 0"], rtol=1e-6)
 
 
 def test_grad_flow_png_only_when_matplotlib_is_installed(tmp_path):
@@ -706,3 +705,21 @@ def test_the_final_validation_is_in_the_csv_row_of_its_step(tmp_path, stop):
     again = _val_column(tmp_path / "loss.csv")
     assert _steps(tmp_path / "loss.csv") == list(range(1, 13))
     assert again[7] == vals[7] and [s for s, v in again.items() if v] == [5, 7, 10, 12]
+
+
+def test_gradient_flow_state_is_checked_on_load_and_names_the_cell_kind():
+    flow = cb.GradientFlow(None)
+    for bad in ({"step": 0, "norms": {"LSTM layer 0": np.ones(3)}}, {"step": 2},
+                {"step": 2, "norms": {"LSTM layer 0": [1.0, 2.0]}},
+                {"step": 2, "norms": {"LSTM layer 0": np.ones((2, 2))}}):
+        with pytest.raises(CheckpointError, match="GradientFlow state"):
+            flow.load_state_dict(bad)
+    assert flow.first is None and flow.state_dict() is None
+    trainer = _setup(cell="lstm", layers=2, val=False)
+    flow = cb.GradientFlow(trainer.train_windows)
+    trainer.step = 3  # as at a validation of step 3
+    norms = flow.record(trainer)
+    assert sorted(norms) == ["LSTM layer 0", "LSTM layer 1"]
+    again = cb.GradientFlow(None)
+    again.load_state_dict(flow.state_dict())
+    assert again.first[0] == 3 and sorted(again.first[1]) == sorted(norms)

@@ -6,7 +6,8 @@
                                   used), chars_per_s, elapsed_s; earlier callbacks may add to it
     on_fit_end(trainer, result)   always; `result.consistent` is False when the weights may be
                                   half-updated (stopped inside a step, diverged): save nothing
-    state_dict() / load_state_dict(state)   what a resume must restore (None: nothing)
+    state_dict() / load_state_dict(state)   what a resume must restore (None: nothing now;
+                                  a state the checkpoint holds is loaded all the same)
 
 A callback stops the run by setting `trainer.should_stop` to a reason. The CLI's order:
 Validation, GradientFlow, EarlyStopping, CSVLogger, Checkpoint, ProgressBar, Plot.
@@ -89,13 +90,16 @@ class GradientFlow(Callback):
 
     The run does not notice: the parameters' `.grad` are put back afterwards and the random
     generator's state is restored, so the weights are those of a run without it.
-    `records` holds (step, norms) of this fit; at the end `path` (a PNG, when matplotlib is
-    installed) shows the first and the latest of them.
+    `records` holds (step, norms) of this fit, `first` the first record of the whole run
+    (kept in the checkpoint, so a resumed run still has it); at the end `path` (a PNG, when
+    matplotlib is installed) shows the first and the latest. Curves are named by the
+    layer's kind ("LSTM layer 0"), with its place in the model when two layers share a kind.
     """
 
     def __init__(self, windows: Any, path: str | os.PathLike | None = None):
         self.windows, self.path = windows, None if path is None else Path(path)
         self.records: list = []
+        self.first: tuple | None = None
 
     def record(self, trainer: Any) -> dict:
         """The norms for the model as it is now (also appended to `records`)."""
@@ -117,13 +121,17 @@ class GradientFlow(Callback):
                 p.grad = g
             model.train(was_training)
             rng.state = rng_state
-        norms = flow.norms
+        norms = _by_kind(model, flow.norms)
         if norms:
             self.records.append((trainer.step, norms))
+            if self.first is None:
+                self.first = (trainer.step, norms)
         return norms
 
     def on_fit_start(self, trainer: Any) -> None:
         self.records = []
+        if trainer.step == 0:  # a new run (a resume restores `first` from its checkpoint)
+            self.first = None
 
     def on_step_end(self, trainer: Any, row: dict) -> None:
         if row.get("val_loss") is not None:
@@ -137,10 +145,35 @@ class GradientFlow(Callback):
         if self.path is not None and self.records:
             self.plot(self.path)
 
+    def state_dict(self) -> dict | None:
+        """The run's first record (None before the first validation)."""
+        if self.first is None:
+            return None
+        step, norms = self.first
+        return {"step": step, "norms": {k: np.asarray(v, np.float64) for k, v in norms.items()}}
+
+    def load_state_dict(self, state: dict | None) -> None:
+        """The run's first record from a checkpoint (None: the run has none yet)."""
+        if state is None:
+            self.first = None
+            return
+        where = "GradientFlow state"
+        if not isinstance(state, dict) or set(state) != {"step", "norms"}:
+            raise CheckpointError(f"{where} must have the keys ['norms', 'step']")
+        step, norms = state["step"], state["norms"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise CheckpointError(f"{where} 'step' is {step!r}, expected an integer >= 1")
+        if not isinstance(norms, dict) or not norms or not all(
+                isinstance(k, str) and isinstance(v, np.ndarray) and v.ndim == 1
+                and v.dtype.kind == "f" and v.size > 0 for k, v in norms.items()):
+            raise CheckpointError(f"{where} 'norms' must map layer names to 1-d float arrays")
+        self.first = (step, {k: v.copy() for k, v in norms.items()})
+
     def plot(self, path: str | os.PathLike) -> bool:
-        """Draw the first and the latest record to `path`; False without matplotlib."""
+        """Draw the run's first and the latest record to `path`; False without matplotlib."""
         from tinygrad_rnn.debug import plot_grad_flow
-        chosen = self.records[:1] + self.records[-1:] if len(self.records) > 1 else self.records
+        first = [self.first] if self.first is not None else self.records[:1]
+        chosen = first + [r for r in self.records[-1:] if not first or r[0] != first[0][0]]
         curves = {f"{name}, step {step}": v for step, norms in chosen for name, v in norms.items()}
         steps = len(next(iter(curves.values())))
         try:
@@ -376,6 +409,27 @@ class Plot(Callback):
         fig.tight_layout()
         atomic_write(self.path, lambda f: fig.savefig(f, format="png", dpi=100))
         plt.close(fig)
+
+
+def _by_kind(model: Any, norms: dict) -> dict:
+    """`norms` with each layer named by its kind ("rnn layer 0" of an LSTM: "LSTM layer 0");
+    "<place> (<kind>) layer 0" where two recurrent layers of the model share a kind."""
+    found = {}  # the name record_grad_flow gives a module -> (its place, its kind)
+    for place, m in model.named_modules():
+        prefix = place or type(m).__name__.lower()
+        if any(k.startswith(prefix + " layer ") for k in norms):
+            found[prefix] = (place, type(m).__name__)
+    kinds = [kind for _, kind in found.values()]
+    out = {}
+    for name, v in norms.items():
+        prefix = max((p for p in found if name.startswith(p + " layer ")), key=len, default=None)
+        if prefix is None:
+            out[name] = v
+            continue
+        place, kind = found[prefix]
+        label = kind if kinds.count(kind) == 1 or not place else f"{place} ({kind})"
+        out[label + name[len(prefix):]] = v
+    return out
 
 
 def _cell(value: Any) -> Any:

@@ -183,17 +183,21 @@ class Trainer:
         if self.scheduler is not None:
             undo.append((self.scheduler, self.scheduler.state_dict()))
         undo += [(cb, cb.state_dict()) for cb in self.callbacks]
+        loaded: list = []
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(saved_sched)
-            for cb in self.callbacks:
-                if cb.state_dict() is not None:
+            for cb in self.callbacks:  # what a callback saved, also when it holds none now
+                if cb.state_dict() is not None or saved_cbs.get(_key(cb)) is not None:
                     cb.load_state_dict(saved_cbs[_key(cb)])
+                    loaded.append(cb)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             for obj, backup in undo:
                 if backup is not None:
                     obj.load_state_dict(backup)
+                elif obj in loaded:  # it held nothing before: back to nothing
+                    obj.load_state_dict(None)
             raise CheckpointError(f"its state does not fit this run: {e}") from None
         self.model.load_state_dict({k: v.copy() for k, v in state["model"].items()})
         rng.state = state["rng"]
