@@ -606,3 +606,36 @@ def test_grad_flow_png_keeps_the_runs_first_validation_across_a_resume(capsys, c
     code, _, err = run(capsys, *args, "--steps", "10", "--resume")
     assert code == 0, err
     assert drawn[-1] == sorted(f"GRU layer {i}, step {s}" for s in (3, 10) for i in (0, 1))
+
+
+def test_time_budget_is_for_the_whole_run_and_the_summary_says_which_time(capsys, corpus,
+                                                                         tmp_path, monkeypatch):
+    args = ["train", "--data", corpus, "--out", tmp_path, *TINY]
+    code, out, err = run(capsys, *args, "--steps", "3")
+    assert code == 0, err
+    spent = load_checkpoint(tmp_path / "checkpoint.npz")["elapsed"]
+    assert f"{spent:.1f} s" in out  # the run's training time, as the progress lines count it
+    budgets = []
+    original = Trainer.fit
+
+    def fit(self, steps=None, time_budget=None):
+        budgets.append(time_budget)
+        return original(self, steps=steps, time_budget=time_budget)
+    monkeypatch.setattr(Trainer, "fit", fit)
+    code, out, err = run(capsys, *args, "--steps", "5", "--time-budget", "100", "--resume")
+    assert code == 0, err
+    assert budgets == [pytest.approx(100 - spent)]  # what the interrupted run left
+    total = load_checkpoint(tmp_path / "checkpoint.npz")["elapsed"]
+    assert f"{total:.1f} s in all" in out and "in this session" in out
+
+    ckpt = tmp_path / "checkpoint.npz"
+    _crafted(ckpt, tmp_path / "late.npz", lambda m: m["tree"].__setitem__("elapsed", 250.0))
+    code, _, err = run(capsys, *args, "--time-budget", "200", "--resume", tmp_path / "late.npz")
+    assert code == 1
+    line = one_line_error(err)
+    assert "--time-budget 200" in line and "250" in line and "larger --time-budget" in line
+
+
+def test_help_says_the_time_budget_counts_the_whole_run(capsys):
+    _, out, _ = run(capsys, "train", "--help")
+    assert "whole run" in " ".join(out.split())

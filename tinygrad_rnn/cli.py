@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimizer steps to reach in total (a resumed run continues up to this "
                    "number; with --lr-schedule cosine it is the length of the anneal)")
     t.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
-                   help=f"stop after this many seconds (default {DEFAULT_TIME_BUDGET:.0f} when "
-                   "--steps is not given)")
+                   help="stop when the whole run has trained this many seconds (a resumed run "
+                   "counts the time before the interruption and gets what is left; default "
+                   f"{DEFAULT_TIME_BUDGET:.0f} when --steps is not given)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="default adam")
     t.add_argument("--lr", type=_positive_float, default=5e-3, help="learning rate (default 5e-3)")
     clip = t.add_mutually_exclusive_group()
@@ -373,21 +374,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.checkpoint = (str(resume_path), trainer.step)
         if steps is not None:
             _retarget_cosine(scheduler, steps)
+    left = None if budget is None else budget - trainer.elapsed  # the budget is the run's
+    if left is not None and left <= 0:
+        raise ValueError(f"the run has trained {trainer.elapsed:.0f} s, its --time-budget "
+                         f"{budget:g} is spent; give a larger --time-budget (for the whole run) "
+                         "to continue it")
     info = print if not args.quiet else (lambda *a, **k: None)
     if saved is not None:
         info(f"resumed from {resume_path} at step {trainer.step}", file=sys.stderr)
     info(f"training {args.cell.upper()} ({args.layers}x{args.hidden}, "
          f"{sum(p.size for p in model.parameters()):,} parameters) on {source}: "
          f"{len(text):,} characters, vocabulary {len(vocab)}, "
-         + (f"{steps} steps" if steps else f"{budget:.0f} s") + f", output in {out}",
-         file=sys.stderr)
-    result = trainer.fit(steps=steps, time_budget=budget)
+         + (f"{steps} steps" if steps else f"{budget:.0f} s")
+         + (f" ({left:.0f} s of the time budget left)" if saved is not None and left else "")
+         + f", output in {out}", file=sys.stderr)
+    result = trainer.fit(steps=steps, time_budget=left)
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
     smooth = f"{result.smooth_loss:.4f}" if result.smooth_loss is not None else "n/a"
     best_text = (f", best validation loss {saver.best:.4f} at step {saver.best_step} "
                  f"({out / BEST_NAME})" if saver.best is not None else "")
+    took = f"{trainer.elapsed:.1f} s"  # the run's training time, as the progress lines count
+    if saved is not None:
+        took += f" in all ({result.elapsed:.1f} s in this session)"
     print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char"
-          f"{best_text}, {result.elapsed:.1f} s; checkpoint {result.checkpoint}")
+          f"{best_text}, {took}; checkpoint {result.checkpoint}")
     if result.stopped:
         info(result.stopped, file=sys.stderr)
     if result.interrupted:
