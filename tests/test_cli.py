@@ -639,3 +639,20 @@ def test_time_budget_is_for_the_whole_run_and_the_summary_says_which_time(capsys
 def test_help_says_the_time_budget_counts_the_whole_run(capsys):
     _, out, _ = run(capsys, "train", "--help")
     assert "whole run" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("meta", [{}, None])
+def test_sampling_a_trainer_checkpoint_without_meta_says_what_to_pass(capsys, tmp_path, meta):
+    from tinygrad_rnn.checkpoint import save_checkpoint
+    from tinygrad_rnn.models import CharRNN
+    model = CharRNN(vocab_size=5, hidden_size=4)
+    trainer = Trainer(model, tg.optim.Adam(list(model.parameters())), tg.nn.functional.cross_entropy,
+                      tg.data.TBPTTBatcher(np.arange(40) % 5, batch_size=2, seq_len=4))
+    state = trainer.state_dict() if meta is None else dict(trainer.state_dict(), meta=meta)
+    save_checkpoint(tmp_path / "checkpoint.npz", state)  # None: no 'meta' entry at all
+    code, _, err = run(capsys, "sample", "--checkpoint", tmp_path)
+    line = one_line_error(err)
+    assert code == 1
+    for needed in ("meta=", "'model_config': model.config", "'vocab': vocab.to_list()",
+                   "Checkpoint("):
+        assert needed in line, line

@@ -16,6 +16,10 @@ from tinygrad_rnn.function import no_grad
 from tinygrad_rnn.models import CharRNN
 
 
+_META_HINT = ("Checkpoint(folder, meta={'model_config': model.config, 'vocab': vocab.to_list()}) "
+              "(and 'dtype': 'float64' for a float64 model)")
+
+
 def checkpoint_file(path: str | os.PathLike) -> Path:
     """`path` itself, or for a run folder its best.npz (else its checkpoint.npz)."""
     path = Path(path)
@@ -32,10 +36,14 @@ def load_model(path: str | os.PathLike) -> tuple:
     path = checkpoint_file(path)
     state = load_checkpoint(path)
     where = f"checkpoint {path}"
+    meta = state.get("meta")
+    if meta is None or isinstance(meta, dict) and not (
+            isinstance(meta.get("model_config"), dict) and isinstance(meta.get("vocab"), list)):
+        what = "no 'meta'" if meta is None else "no model config or vocabulary in its meta"
+        raise CheckpointError(f"{where} has {what}: sampling needs the model config and the "
+                              "vocabulary, which `tinygrad-rnn train` saves; for a CharRNN "
+                              f"trained in Python, save with {_META_HINT}")
     meta = get(state, "meta", dict, where)
-    if not isinstance(meta.get("model_config"), dict) or not isinstance(meta.get("vocab"), list):
-        raise CheckpointError(f"{where} has no model config or vocabulary; it was not written "
-                              "by `tinygrad-rnn train`")
     dtype = meta.get("dtype", "float32")
     if dtype not in ("float32", "float64"):
         raise CheckpointError(f"{where} has an unusable dtype {dtype!r}")
