@@ -656,3 +656,15 @@ def test_sampling_a_trainer_checkpoint_without_meta_says_what_to_pass(capsys, tm
     for needed in ("meta=", "'model_config': model.config", "'vocab': vocab.to_list()",
                    "Checkpoint("):
         assert needed in line, line
+
+
+def test_gradcheck_command_covers_every_built_in_cell_and_layer_and_scan():
+    import inspect
+    from tinygrad_rnn import _checks, nn
+    from tinygrad_rnn.nn.recurrent import _SequenceRunner
+    built_in = sorted(name for name, c in vars(nn).items() if inspect.isclass(c)
+                      and name != "RNNBase"  # the base class of RNN, LSTM and GRU
+                      and (name.endswith("Cell") or issubclass(c, _SequenceRunner)))
+    names = [name for name, _, _ in _checks._MODULES]
+    missing = [c for c in built_in + ["scan"] if not any(n.split()[0] == c for n in names)]
+    assert not missing, f"tinygrad-rnn gradcheck has no row for {missing}"

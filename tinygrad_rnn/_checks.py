@@ -1,4 +1,5 @@
-"""What `tinygrad-rnn gradcheck` runs: every line of the op table, then the cells and layers.
+"""What `tinygrad-rnn gradcheck` runs: every line of the op table, then the cells and layers
+(each built-in one, `nn.Recurrent` and `tg.scan`; a test fails while one has no row).
 
 Ops come from `tinygrad_rnn.testing.op_db` (one example each, drawn with NumPy from the
 entry's own sampler); modules are checked through `testing.modules.module_function`, so
@@ -32,6 +33,17 @@ def op_checks(seed: int = 0) -> list:
     return out
 
 
+class _ScanCell(nn.Module):
+    """h_t = tanh(x_t + u * h_{t-1}) through `tinygrad_rnn.scan` (its compiled replay)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.u = nn.Parameter(np.linspace(0.2, 0.8, size))
+
+    def forward(self, x: Tensor, h: Any = None) -> tuple:
+        return tg.scan(lambda xt, ht: (xt if ht is None else xt + self.u * ht).tanh(), x, h)
+
+
 _MODULES: list = [
     ("RNNCell tanh", lambda: nn.RNNCell(3, 4), (2, 3)),
     ("RNNCell sigmoid", lambda: nn.RNNCell(3, 4, nonlinearity="sigmoid"), (2, 3)),
@@ -41,6 +53,16 @@ _MODULES: list = [
     ("LSTM 2 layers", lambda: nn.LSTM(3, 4, num_layers=2), (5, 2, 3)),
     ("GRU 2 layers", lambda: nn.GRU(3, 4, num_layers=2), (5, 2, 3)),
     ("LSTM bidirectional", lambda: nn.LSTM(3, 4, bidirectional=True), (5, 2, 3)),
+    ("MinGRUCell", lambda: nn.MinGRUCell(3, 4), (2, 3)),
+    ("MinLSTMCell", lambda: nn.MinLSTMCell(3, 4), (2, 3)),
+    ("IndRNNCell tanh", lambda: nn.IndRNNCell(3, 4, nonlinearity="tanh"), (2, 3)),
+    ("MinGRU 2 layers", lambda: nn.MinGRU(3, 4, num_layers=2), (5, 2, 3)),
+    ("MinLSTM bidirectional", lambda: nn.MinLSTM(3, 4, bidirectional=True), (5, 2, 3)),
+    ("IndRNN 2 layers tanh", lambda: nn.IndRNN(3, 4, num_layers=2, nonlinearity="tanh"),
+     (5, 2, 3)),
+    ("Recurrent GRUCell 2 layers", lambda: nn.Recurrent(lambda n: nn.GRUCell(n, 4),
+                                                        num_layers=2, input_size=3), (5, 2, 3)),
+    ("scan h' = tanh(x + u * h)", lambda: _ScanCell(3), (5, 2, 3)),
 ]
 
 

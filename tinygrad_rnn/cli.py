@@ -166,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gradcheck",
                        help="check every built-in op, cell and layer against finite differences",
-                       description="Run every built-in op, cell and recurrent layer through "
-                       "tinygrad_rnn.gradcheck in float64 and print a table.")
+                       description="Run every built-in op, cell and recurrent layer, "
+                       "nn.Recurrent and tinygrad_rnn.scan through tinygrad_rnn.gradcheck in "
+                       "float64 and print a table.")
     g.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
 
     b = sub.add_parser("bench", help="run the benchmarks (benchmarks/run.py --quick), or "
