@@ -97,3 +97,15 @@ def test_shell_commands_run_in_reduced_form(tmp_path, monkeypatch, capsys):
     assert len(ran) >= 6
     assert all(c.startswith(("python3 -m pip", "python3 -m pytest", "python benchmarks/"))
                for c in skipped), skipped
+
+
+def test_the_scan_info_calls_quoted_in_the_text_print_what_they_say(capsys):
+    """Inline `print(scan_info()...)` in the prose runs, after a scan, and prints source code."""
+    import tinygrad_rnn as tg
+    from tinygrad_rnn.compiled import scan_info
+    quoted = re.findall(r"`(print\(scan_info\(\)[^`]*)`", README.read_text(encoding="utf-8"))
+    assert quoted, "README quotes no print(scan_info()...) call"
+    tg.scan(lambda x, h: (x if h is None else x + 0.9 * h).tanh(), tg.randn(6, 2))
+    for call in quoted:
+        eval(call, {"scan_info": scan_info})
+        assert "def " in capsys.readouterr().out, call
