@@ -241,13 +241,17 @@ def test_bad_arguments_give_one_line(capsys, argv, code, message):
     ("x", "single character"),
     ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "single distinct character"),
     ("abcdefghij" * 3, "--seq-len 8 is longer than the validation text"),
+    ("abcdefgh", "holds 8 characters; --val-fraction 0.1 holds out 0 of them for validation "
+                 "and leaves 8 for training, each part needs at least 2: use a longer text or "
+                 "a larger --val-fraction"),
 ])
 def test_unusable_corpora(capsys, tmp_path, content, message):
     path = tmp_path / "c.txt"
     path.write_text(content)
     code, _, err = run(capsys, "train", "--data", path, "--steps", "2", "--out", tmp_path / "o", *TINY)
     assert code == 1
-    assert message in one_line_error(err)
+    line = one_line_error(err)
+    assert message in line and "train_val_split" not in line, line
 
 
 def test_seq_len_longer_than_the_data(capsys, corpus, tmp_path):

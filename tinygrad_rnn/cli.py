@@ -291,7 +291,15 @@ def _data(args: argparse.Namespace) -> tuple:
         raise ValueError(f"{source} uses a single distinct character ({vocab.to_list()[0]!r}); "
                          "there is nothing to predict")
     ids = vocab.encode(text)
-    train_ids, val_ids = train_val_split(ids, args.val_fraction)
+    try:
+        train_ids, val_ids = train_val_split(ids, args.val_fraction)
+    except ValueError:  # too few characters for two parts: say it in the options' terms
+        n_val = int(len(ids) * args.val_fraction)
+        fix = "a longer text or a " + ("larger" if n_val < 2 else "smaller") + " --val-fraction"
+        raise ValueError(f"{source} holds {len(ids)} characters; --val-fraction "
+                         f"{args.val_fraction:g} holds out {n_val} of them for validation and "
+                         f"leaves {len(ids) - n_val} for training, each part needs at least 2: "
+                         f"use {fix}") from None
     if len(train_ids) < args.seq_len + 1:
         raise ValueError(f"--seq-len {args.seq_len} is longer than the training text of {source} "
                          f"({len(train_ids)} characters after holding out "
