@@ -672,3 +672,16 @@ def test_gradcheck_command_covers_every_built_in_cell_and_layer_and_scan():
     names = [name for name, _, _ in _checks._MODULES]
     missing = [c for c in built_in + ["scan"] if not any(n.split()[0] == c for n in names)]
     assert not missing, f"tinygrad-rnn gradcheck has no row for {missing}"
+
+
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_out_naming_a_file_is_refused_before_training_starts(capsys, corpus, tmp_path, resume):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    loud = [a for a in TINY if a != "--quiet"]  # the banner would come first
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", taken, *loud,
+                       *resume)
+    assert code == 1
+    line = one_line_error(err)
+    assert f"--out {taken} is a file, not a folder" in line, line
+    assert taken.read_text() == "mine"

@@ -248,6 +248,9 @@ def _make_scheduler(args: argparse.Namespace, opt: optim.Optimizer):
 
 def _prepare_out(args: argparse.Namespace) -> tuple:
     """(output folder, checkpoint to resume or None); never silently replaces a run."""
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file, not a folder: give a folder for the "
+                         "run's files (it is created when missing)")
     if args.resume is not None:
         if args.resume:
             path = Path(args.resume)
