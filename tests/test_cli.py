@@ -685,3 +685,30 @@ def test_out_naming_a_file_is_refused_before_training_starts(capsys, corpus, tmp
     line = one_line_error(err)
     assert f"--out {taken} is a file, not a folder" in line, line
     assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "gradcheck", "bench"])
+def test_a_closed_pipe_ends_any_command_quietly(capsys, monkeypatch, command):
+    def closed(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setitem(cli.COMMANDS, command, closed)
+    argv = {"sample": ["sample", "--checkpoint", "x"]}.get(command, [command])
+    code, _, err = run(capsys, *argv)
+    assert code == cli.BROKEN_PIPE_STATUS and err == ""
+
+
+def test_piping_into_head_gives_no_error_message():
+    # a command printing more than `head` reads, as `tinygrad-rnn gradcheck | head -1` does
+    script = ("import sys; from tinygrad_rnn import cli\n"
+              "def many(args):\n"
+              "    for i in range(200000):\n"
+              "        print('row', i)\n"
+              "    return 0\n"
+              "cli.COMMANDS['gradcheck'] = many\n"
+              "sys.exit(cli.main(['gradcheck']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"row 0\n"
+    proc.stdout.close()  # what head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == cli.BROKEN_PIPE_STATUS and err == "", err

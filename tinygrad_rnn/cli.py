@@ -1,7 +1,8 @@
 """The `tinygrad-rnn` command: train | sample | gradcheck | bench.
 
 Every user error (bad argument, missing file, unusable corpus, bad checkpoint, diverged
-training) ends as one line on stderr and a non-zero exit status, never a traceback.
+training) ends as one line on stderr and a non-zero exit status, never a traceback. Output
+piped into a reader that stops early (`| head`) ends quietly with status 141 (128 + SIGPIPE).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tinygrad_rnn import parallel
 from tinygrad_rnn.train import Trainer, TrainingDiverged
 
 PROG = "tinygrad-rnn"
+BROKEN_PIPE_STATUS = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 DEFAULT_TIME_BUDGET = 150.0
 PROFILE_STEPS, PROFILE_WARMUP = 5, 2  # bench --profile
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
@@ -509,6 +511,18 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "gradcheck": cmd_gradcheck
             "bench": cmd_bench}
 
 
+def _silence_stdout() -> None:
+    """Point stdout at devnull, so that the interpreter's last flush of what is still
+    buffered for a closed pipe raises nothing (the recipe of Python's signal docs, SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a captured stream)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tinygrad-rnn` and `python -m tinygrad_rnn`; returns the exit status."""
     parser = build_parser()
@@ -523,7 +537,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
     except (ValueError, OSError, TrainingDiverged) as e:  # CheckpointError is a ValueError
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         if isinstance(e, OSError) and e.filename and e.strerror:
