@@ -712,3 +712,15 @@ def test_piping_into_head_gives_no_error_message():
     proc.stdout.close()  # what head does after its line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == cli.BROKEN_PIPE_STATUS and err == "", err
+
+
+@pytest.mark.parametrize("argv,hint", [
+    (["train", "--foo"], "(see tinygrad-rnn train --help)"),
+    (["sample", "--checkpoint", "x", "--nope", "1"], "(see tinygrad-rnn sample --help)"),
+    (["train", "--hidden", "0"], "(see tinygrad-rnn train --help)"),
+    (["--foo"], "(see tinygrad-rnn --help)"),
+])
+def test_a_usage_error_points_to_the_help_of_its_command(capsys, argv, hint):
+    code, _, err = run(capsys, *argv)
+    line = one_line_error(err)
+    assert code == 2 and line.endswith(hint), line

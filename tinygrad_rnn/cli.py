@@ -527,7 +527,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tinygrad-rnn` and `python -m tinygrad_rnn`; returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # the subcommand's own help lists what it takes
+            where = f"{PROG} {args.command}" if args.command else PROG
+            raise UsageError(f"{where}: error: unrecognized arguments: {' '.join(extra)} "
+                             f"(see {where} --help)")
     except UsageError as e:
         print(e, file=sys.stderr)
         return 2
