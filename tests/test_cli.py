@@ -418,6 +418,7 @@ def test_patience_stops_early(capsys, corpus, tmp_path):
                          *TINY, "--val-every", "1", "--patience", "1", "--lr", "1e-30")
     assert code == 0, err
     assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] < 200
+    assert "--quiet" in TINY and err.count("early stop: no better validation loss") == 1, err
 
 
 def test_diverged_training_is_one_line(capsys, corpus, tmp_path, monkeypatch):

@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "average leaves a CPU free, else 1 (on a busy machine a second thread costs "
                    "more than it gains). At a hidden size that is not a multiple of 32 the two "
                    "may differ in the last bits: give 1 for the same bits on any machine")
-    t.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or log lines (the final line, "
+                   "and why a run stopped early, are still printed)")
 
     s = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.")
@@ -412,8 +413,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         took += f" in all ({result.elapsed:.1f} s in this session)"
     print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char"
           f"{best_text}, {took}; checkpoint {result.checkpoint}")
-    if result.stopped:
-        info(result.stopped, file=sys.stderr)
+    if result.stopped:  # why the run ended early: shown with --quiet too
+        print(result.stopped, file=sys.stderr)
     if result.interrupted:
         if result.checkpoint_step is None:
             print("interrupted before any checkpoint was written", file=sys.stderr)
