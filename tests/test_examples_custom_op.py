@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tg
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_op.py"
 
 
-def test_example_runs_as_a_script(capsys):
+def test_example_runs_as_a_script(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLE)])  # as `python examples/custom_op.py`
     runpy.run_path(str(EXAMPLE), run_name="__main__")
     out = capsys.readouterr().out
     assert "gradcheck: ok" in out
@@ -45,3 +48,19 @@ def test_example_matches_torch_softplus(torch):
     ty.sum().backward()
     np.testing.assert_allclose(ns["softplus"](tg.Tensor(data)).data, ty.detach().numpy())
     np.testing.assert_allclose(x.grad.data, tx.grad.numpy())
+
+
+def test_help_describes_the_options_and_runs_nothing(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), "--help"])
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(EXAMPLE), run_name="__main__")
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "--steps" in out and "Softplus" in out
+    assert "gradcheck: ok" not in out and not any(l.startswith("step") for l in out.splitlines())
+
+
+def test_options_shorten_the_run(capsys):
+    first, last = runpy.run_path(str(EXAMPLE))["main"](["--steps", "3", "--examples", "2"])
+    out = capsys.readouterr().out
+    assert "property test: 2 generated cases ok" in out or "skipped" in out
+    assert len([l for l in out.splitlines() if l.startswith("step")]) == 2  # steps 0 and 2
