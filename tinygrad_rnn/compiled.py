@@ -3,16 +3,18 @@
 `scan(step, xs, state)` runs `state = step(xs[t], state)` for every t, like a Python loop,
 and gives the same numbers, but as a handful of graph nodes instead of a dozen per step:
 
-1. **Record.** Step 0 runs eagerly (a cell may treat `state=None` its own way). Steps 1 and
-   2 run once more with every op recorded on a tape: which Function, and where each input
-   comes from (the step input, the carried state, an earlier op of the step, or a tensor
-   from outside: a parameter or a constant).
+1. **Record.** Steps 0, 1 and 2 run as the loop runs them (a cell may treat `state=None`
+   its own way at step 0), with the graph, and steps 1 and 2 have every op recorded on a
+   tape on the way: which Function, and where each input comes from (the step input, the
+   carried state, an earlier op of the step, or a tensor from outside: a parameter or a
+   constant). So every step runs once, whichever path follows.
 2. **Check.** Both tapes must be the same (same ops, same wiring, same options, constants of
    equal value: numbers written in the code; a tensor made inside the step is refused),
    every op must declare how it batches over a leading time axis (`Function.over_time`),
    and nothing may read values into Python (`item()`, `numpy()`, `bool()`), draw random
-   numbers, change a tensor in place (stopped before the change) or raise. Otherwise the
-   eager loop runs: same numbers, slower.
+   numbers or change a tensor in place. Otherwise the loop goes on from step 3: the same
+   numbers, the same draws and side effects, slower. Steps 3.. are replayed from the tape:
+   Python code in the step (a counter, a list it appends to) runs for steps 0-2 only.
 3. **Split.** Ops that depend only on parameters run once (ordinary graph nodes). Ops that
    depend on the step input but not on the state are *hoisted*: they run once over all
    steps, on inputs with a leading time axis (the input projection becomes one GEMM).
@@ -62,9 +64,8 @@ class _Recorder(function.Observer):
                "retain_grad") else f"reads a tensor's value with {how}")
         self.tainted = self.tainted or why
 
-    def modify(self, how: str) -> None:  # stopped before the change: the eager loop makes it
+    def modify(self, how: str) -> None:  # it happens, as in the loop: the step stays eager
         self.tainted = self.tainted or f"changes a tensor in place ({how})"
-        raise NotStatic(self.tainted)
 
 
 def _structure(state: Any) -> tuple:
@@ -77,20 +78,13 @@ def _structure(state: Any) -> tuple:
 
 
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
-    """The ops of one step (run without recording the graph), and its new state. A step that
-    raises while recorded (a hook refused without a graph, an in-place change stopped, a
-    gradient taken inside the step, or a real error) is not compiled: the eager loop runs
-    it, and raises a real error there."""
+    """One real step, as the loop would run it (graph, random draws, in-place changes and
+    all), with every op applied on the tape: ((ops, numbers, what taints it), new state).
+    An error is the loop's own error at that step."""
     rec = _Recorder()
-    try:
-        with function.observe(rec), no_grad():
-            new = step(x, state)
-    except Exception as e:
-        why = rec.tainted or f"raises {type(e).__name__} when recorded without a graph ({e})"
-        raise NotStatic(f"the step {why}") from None
-    if rec.tainted:
-        raise NotStatic(f"the step {rec.tainted}")
-    return (rec.ops, rec.numbers), new
+    with function.observe(rec):
+        new = step(x, state)
+    return (rec.ops, rec.numbers, rec.tainted), new
 
 
 def _same_random(a: tuple, b: tuple) -> bool:
@@ -100,12 +94,6 @@ def _same_random(a: tuple, b: tuple) -> bool:
 
 def _random_states() -> tuple:
     return get_rng().bit_generator.state, np.random.get_state(), random.getstate()
-
-
-def _restore_random(states: tuple) -> None:
-    get_rng().bit_generator.state = states[0]
-    np.random.set_state(states[1])
-    random.setstate(states[2])
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -126,7 +114,7 @@ class _Tape:
     """One recorded step, wired by references instead of Tensors."""
 
     def __init__(self, recorded: tuple, x: Any, state: tuple, new: tuple):
-        ops, self.numbers = recorded
+        ops, self.numbers, _ = recorded
         xs = x if isinstance(x, tuple) else (x,)
         where: dict = {id(xi): ("x", i) for i, xi in enumerate(xs)}
         for i, s in enumerate(state):
@@ -211,6 +199,7 @@ class _Plan:
         self.batched: dict = {}  # op -> (saved array k -> input i, slots of the batched call)
         self.new: tuple = ()  # loop references of the new state
         self.steps = 0
+        self.n_prefix = 0  # outputs of the steps run before, rows at the front of the output
         self.n_hoisted = self.n_captured = 0
         self.shapes_h: list = []  # per-step shape of each hoisted value
         self.shapes_c: list = []
@@ -229,14 +218,16 @@ def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
     return cls.apply(*values[:n], **kw)
 
 
-def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> tuple:
+def _build(tape: _Tape, xs: Any, rest: list, state: tuple, prefix: list,
+           tap: Any = None) -> tuple:
     """Captured-once and hoisted ops as ordinary graph nodes, then the recurrence as Scan.
-    Returns (the outputs stacked (n + 1, ...): the given state's first element, then the
-    replayed steps', and the final state as a tuple)."""
+    Returns (every output stacked (len(prefix) + n + 1, ...): the outputs of the steps run
+    before (`prefix`), the given state's first element, then the replayed steps'; and the
+    final state as a tuple)."""
     seqs = xs if isinstance(xs, tuple) else (xs,)
     T = seqs[0].shape[0]
-    # the replayed steps, in replay order (time 1 .. T-1, or T-2 .. 0 for a reverse scan)
-    index = slice(1, None) if rest[-1] == T - 1 else slice(T - 2, None, -1)
+    # the replayed steps, in replay order (time 3 .. T-1, or T-4 .. 0 for a reverse scan)
+    index = slice(rest[0], None) if rest[-1] == T - 1 else slice(rest[0], None, -1)
     hoisted: list = [x[index] for x in seqs]
     captured: list = list(tape.captured)
     loop: dict = {("x", i): ("H", i) for i in range(len(seqs))}
@@ -278,8 +269,9 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, tap: Any = None) -> t
     plan.shapes_h = [h.shape[1:] for h in hoisted]
     plan.shapes_c = [c.shape for c in captured]
     plan.shapes_s = [t.shape for t in state]
+    plan.n_prefix = len(prefix)
     _wire(plan, hoisted, captured, state)
-    results = Scan.apply(*hoisted, *captured, *state, plan=plan, tap=tap)
+    results = Scan.apply(*hoisted, *captured, *state, *prefix, plan=plan, tap=tap)
     _LAST_PLAN[0] = plan  # (after the forward: a scan that raised shows no source of its own)
     return results[0], tuple(results[1:])
 
@@ -326,9 +318,9 @@ class Scan(Function):
     @staticmethod
     def forward(ctx, *arrays, plan=None, tap=None):
         ctx.tap = tap  # tap(t, dL/dh_t) during backward, for gradient-flow recording
-        nh, nc = plan.n_hoisted, plan.n_captured
+        nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
         hoisted, captured = arrays[:nh], arrays[nh:nh + nc]
-        state = arrays[nh + nc:]
+        state, prefix = arrays[nh + nc:nh + nc + ns], arrays[nh + nc + ns:]
         kws = []
         for cls, refs, plain, keyed, slots in plan.ops:
             fixed = {i: captured[r[1]] for i, r in enumerate(refs) if r[0] == "C"}
@@ -342,14 +334,18 @@ class Scan(Function):
         run = replay.forward_function(plan, tuple(bool(kw) for kw in kws), watch)
         steps: list = [None] * plan.steps  # per step: the ops' ctxs
         stash = {m: [None] * plan.steps for m in plan.batched}  # their saved arrays
-        # every step's first state element, the one before the steps in row 0: the rows the
-        # outputs need, and (rows 0 .. n-1) what a batched op saved of it, without a stack
-        states = np.empty((plan.steps + 1,) + state[0].shape, state[0].dtype)
-        states[0] = state[0]
-        seq = states[1:]
+        # the outputs of the steps run before, then every step's first state element with
+        # the one it starts from first: the rows the outputs need, and (from the starting
+        # one on, all but the last) what a batched op saved of it, without a stack
+        p = len(prefix)
+        states = np.empty((p + plan.steps + 1,) + state[0].shape, state[0].dtype)
+        for i, out in enumerate(prefix):
+            states[i] = out
+        states[p] = state[0]
+        seq = states[p + 1:]
         final = run(plan.steps, hoisted, captured, state, seq, steps, stash, kws,
                     anomaly.check_step, plan.times, site, layer)
-        ctx.before = states[:-1]
+        ctx.before = states[p:-1]
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
         # so an in-place change of an input, or of the outputs (they share `states`), is
         # caught before backward reads them
@@ -368,16 +364,18 @@ class Scan(Function):
         g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
-        g_state = list(run(plan.steps, g_all[1:], g_final, ctx.steps, kept, g_h, g_c, ctx.tap,
-                           plan.times, anomaly.check_step, ctx.site, ctx.layer))
-        g_state[0] = g_state[0] + g_all[0]  # row 0 is the first state element it started from
+        p = plan.n_prefix
+        g_state = list(run(plan.steps, g_all[p + 1:], g_final, ctx.steps, kept, g_h, g_c,
+                           ctx.tap, plan.times, anomaly.check_step, ctx.site, ctx.layer))
+        g_state[0] = g_state[0] + g_all[p]  # row p: the first state element it started from
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
             if all(g is None for g in kept[m]):  # its result reached no loss: no gradient
                 continue
             for j, pg in _batched_grads(ctx, m, kept[m], memo):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
-        return tuple(g_h) + tuple(g_c) + tuple(g_state)
+        return tuple(g_h) + tuple(g_c) + tuple(g_state) + tuple(
+            np.array(g_all[i]) for i in range(p))
 
 
 def _prepare_of(cls: type) -> Callable | None:
@@ -498,9 +496,10 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     xs is a Tensor (T, ...) or a tuple of such (the step then gets a tuple of slices).
     Returns (outputs, state): outputs (T, ...) stacks each step's output (the new state, or
     the first element of a tuple state) in input time order; state is the last one. The
-    numbers are the plain loop's; with compiled=True (the default) steps 1.. are recorded
-    and replayed as this module's docstring describes, and a step that cannot be compiled
-    runs on the plain loop (`scan_info()` says which path the last call took, and why).
+    numbers are the plain loop's; with compiled=True (the default) steps 1 and 2 are
+    recorded as they run and steps 3.. replayed as this module's docstring describes, and a
+    step that cannot be compiled runs on the plain loop (`scan_info()` says which path the
+    last call took, and why).
     `tap(t, g)`, when given, receives during backward the whole gradient g = dL/dh_t of each
     step's output (what reaches step t from the loss and from later steps).
     """
@@ -519,28 +518,39 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         return tuple(x[t] for x in seqs) if isinstance(xs, tuple) else xs[t]
     order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
     state = _step_at(step, at, order[0], state)
-    first = _tapped(_output(state), tap, order[0])
+    outs = [_tapped(_output(state), tap, order[0])]
     rest = order[1:]
     why = None
     if not compiled:
         why = "compiled=False"
-    elif len(rest) < 2:
-        why = "fewer than 3 steps"
+    elif len(rest) < 3:
+        why = "fewer than 4 steps"
     elif function.observing(_Recorder):
         why = "a scan inside a step that is being recorded"
     if why is None:
+        # steps 1 and 2 run as the loop runs them, recorded on the way: whatever is decided,
+        # every step runs once, with its draws, changes and side effects, in order
+        s0, before = state, _random_states()
+        x1 = at(rest[0])
+        rec1, state = _step_at(_record, at, rest[0], state, step=step, x=x1)
+        outs.append(_tapped(_output(state), tap, rest[0]))
+        s1, x2 = state, at(rest[1])
+        rec2, state = _step_at(_record, at, rest[1], state, step=step, x=x2)
+        outs.append(_tapped(_output(state), tap, rest[1]))
+        drew = not _same_random(before, _random_states())
+        rest = rest[2:]
         try:
-            seq, finals = _compiled(step, xs, at, rest, state, tap)
+            tape = _static(rec1, rec2, (x1, x2), (s0, s1, state), drew)
+            # (step 2's output is the state Scan starts from: its row comes with it)
+            seq, finals = _build(tape, xs, rest, _structure(state), outs[:-1], tap)
         except NotStatic as e:
             why = str(e)
         else:
             _LAST.update(path="compiled", why=None)
-            outs = seq  # row 0 is `first`: Scan's outputs start with the state it was given
-            if reverse:
-                outs = outs[::-1]
-            return outs, (finals if isinstance(state, tuple) else finals[0])
+            if reverse:  # Scan's rows are in the order the steps ran
+                seq = seq[::-1]
+            return seq, (finals if isinstance(state, tuple) else finals[0])
     _LAST.update(path="eager", why=why)
-    outs = [first]
     for t in rest:
         state = _step_at(step, at, t, state)
         outs.append(_tapped(_output(state), tap, t))
@@ -566,30 +576,22 @@ def _tapped(h: Tensor, tap: Callable | None, t: int) -> Tensor:
     return h
 
 
-def _compiled(step: Callable, xs: Any, at: Callable, rest: list, state: Any,
-              tap: Callable | None = None) -> tuple:
-    """Steps `rest` (time indices, in order) from `state`, compiled; NotStatic if not."""
-    s0 = _structure(state)
-    before, drew = _random_states(), True
-    try:
-        x1 = at(rest[0])
-        ops1, new1 = _step_at(_record, at, rest[0], state, step=step, x=x1)
-        x2 = at(rest[1])
-        ops2, new2 = _step_at(_record, at, rest[1], new1, step=step, x=x2)
-        drew = not _same_random(before, _random_states())
-    finally:  # recording must not consume random numbers the real steps will draw
-        if drew:  # (setting the states back costs more than comparing them)
-            _restore_random(before)
+def _static(rec1: tuple, rec2: tuple, xs: tuple, states: tuple, drew: bool) -> _Tape:
+    """The tape of step 1, when steps 1 and 2 recorded the same static program; NotStatic
+    (saying why) if not. states: the state before step 1, after it, and after step 2."""
+    tainted = rec1[2] or rec2[2]
+    if tainted:
+        raise NotStatic(f"the step {tainted}")
     if drew:
         raise NotStatic("draws random numbers (dropout, randn, np.random, random): they are "
                         "never replayed")
-    n1, n2 = _structure(new1), _structure(new2)
-    if isinstance(new1, tuple) != isinstance(state, tuple) or \
-            [t.shape for t in n1] != [t.shape for t in s0] or \
-            [t.dtype for t in n1] != [t.dtype for t in s0]:
+    kinds = {isinstance(st, tuple) for st in states}
+    s0, s1, s2 = (_structure(st) for st in states)
+    metas = [[(t.shape, t.dtype) for t in st] for st in (s0, s1, s2)]
+    if len(kinds) > 1 or metas[1] != metas[0] or metas[2] != metas[0]:
         raise NotStatic("returns a state of another structure, shape or dtype than it got")
-    tape1, tape2 = _Tape(ops1, x1, s0, n1), _Tape(ops2, x2, n1, n2)
+    tape1, tape2 = _Tape(rec1, xs[0], s0, s1), _Tape(rec2, xs[1], s1, s2)
     diff = tape1.matches(tape2)
     if diff:
         raise NotStatic(f"is not static: it {diff}")
-    return _build(tape1, xs, rest, s0, tap)
+    return tape1
