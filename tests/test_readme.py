@@ -109,3 +109,14 @@ def test_the_scan_info_calls_quoted_in_the_text_print_what_they_say(capsys):
     for call in quoted:
         eval(call, {"scan_info": scan_info})
         assert "def " in capsys.readouterr().out, call
+
+
+def test_every_data_file_of_a_command_is_explained():
+    """A `--data FILE` the reader has to supply is said to be any UTF-8 text file."""
+    files = {argv[i + 1] for argv in map(shlex.split, _commands())
+             for i, a in enumerate(argv[:-1]) if a == "--data"}
+    assert files
+    lines = README.read_text(encoding="utf-8").splitlines()
+    for name in files:
+        told = [l for l in lines if name in l and "--data" not in l and "UTF-8" in l]
+        assert told, f"README uses --data {name} without saying what the file is"
