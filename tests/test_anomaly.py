@@ -116,3 +116,15 @@ def test_inside_the_compiled_path_backward_names_the_op_and_step():
         with pytest.raises(AnomalyError, match=r"backward of Sqrt at time step 6 \(inside a "
                                                r"compiled sequence of Recurrent\)"):
             out.sum().backward()
+
+
+@pytest.mark.parametrize("make", [lambda: (Tensor(np.array([1.0, -1.0])) * 2).log(),
+                                  lambda: Tensor(np.array([0.0, 1.0])).log()])
+def test_the_anomaly_error_is_the_report_not_a_numpy_warning(make):
+    # NumPy's own warning for the same value would come first and say less
+    with np.errstate(all="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail the test
+        with pytest.raises(AnomalyError, match="forward of Log"):
+            with tg.detect_anomaly():
+                make()
+        assert np.geterr()["invalid"] == "warn" and np.geterr()["divide"] == "warn"

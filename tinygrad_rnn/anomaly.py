@@ -139,11 +139,14 @@ def is_anomaly_enabled() -> bool:
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Anomaly detection inside the block (see this module's docstring)."""
+    """Anomaly detection inside the block (see this module's docstring). NumPy's warnings
+    for division by zero, invalid values and overflow are off inside it: AnomalyError is the
+    report, naming the op (set_detect_anomaly leaves NumPy's settings as they are)."""
     was = is_anomaly_enabled()
     set_detect_anomaly(True)
     try:
-        yield
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            yield
     finally:
         set_detect_anomaly(was)
 
