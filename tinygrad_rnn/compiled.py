@@ -486,7 +486,7 @@ def scan_info() -> dict:
 
 
 def _output(state: Any) -> Tensor:
-    return state[0] if isinstance(state, tuple) else state
+    return state[0] if isinstance(state, (tuple, list)) else state
 
 
 def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,

@@ -173,3 +173,16 @@ def test_cell_input_errors():
         nn.RNNCell(2, 3, nonlinearity="softsign")
     with pytest.raises(ValueError, match="input_size must be a positive int, got -1"):
         nn.LSTMCell(-1, 3)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_cells_take_the_state_as_hx_as_pytorch(kind):
+    tg.manual_seed(0)
+    cell = {"rnn": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}[kind](3, 4).double()
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    h = tg.Tensor(np.random.default_rng(1).standard_normal((2, 4)))
+    hx = (h, h * 0.5) if kind == "lstm" else h
+    by_name, by_place = cell(x, hx=hx), cell(x, hx)
+    for a, b in zip(by_name if kind == "lstm" else (by_name,),
+                    by_place if kind == "lstm" else (by_place,)):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -180,3 +180,22 @@ def test_packed_sequences_in_and_out_match_torch(torch, kind):
     np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-13)
     with pytest.raises(ValueError, match="pass only it"):
         ours(packed, lengths=lengths)
+
+
+def test_a_cell_whose_state_is_a_list_runs_with_lengths():
+    class ListLSTM(nn.Module):
+        def __init__(self, n, h):
+            super().__init__()
+            self.hidden_size, self.inner = h, nn.LSTMCell(n, h)
+
+        def forward(self, x, state=None):
+            return list(self.inner(x, None if state is None else tuple(state)))
+    tg.manual_seed(0)
+    ours = nn.Recurrent(lambda n: ListLSTM(n, 3), input_size=2).double()
+    tg.manual_seed(0)
+    plain = nn.Recurrent(lambda n: nn.LSTMCell(n, 3), input_size=2).double()
+    plain.load_state_dict({k.replace(".inner", ""): v for k, v in ours.state_dict().items()})
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 2, 2)))
+    a, _ = ours(x, lengths=[5, 2])
+    b, _ = plain(x, lengths=[5, 2])
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-12)

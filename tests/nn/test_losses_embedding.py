@@ -200,3 +200,14 @@ def test_embedding_padding_idx_errors():
         F.embedding(np.array([0]), Tensor(np.ones((2, 2))), padding_idx=2)
     assert repr(nn.Embedding(5, 2, padding_idx=-1)) == "Embedding(5, 2, padding_idx=4)"
     assert repr(nn.Embedding(5, 2)) == "Embedding(5, 2)"
+
+
+def test_class_weights_where_pytorch_takes_them_get_a_clear_error():
+    x = Tensor(np.zeros((2, 3)))
+    w = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="class weights"):
+        F.cross_entropy(x, np.array([0, 1]), Tensor(w))
+    with pytest.raises(TypeError, match="class weights"):
+        F.nll_loss(x, np.array([0, 1]), w)
+    with pytest.raises(TypeError, match="class weights"):
+        nn.CrossEntropyLoss(w)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.nn.utils import (
     clip_grad_norm_, clip_grad_value_, detach_state, functional_call,
@@ -103,3 +104,16 @@ def test_functional_call_swaps_and_restores():
     assert isinstance(seq[0].bias, nn.Parameter)
     with pytest.raises(KeyError, match="'0.nope' is not a parameter"):
         functional_call(seq, {"0.nope": w}, x)
+
+
+def test_clip_grad_norm_of_a_nan_norm_makes_every_gradient_nan_as_pytorch():
+    """PyTorch scales by min(max_norm / norm, 1); with a NaN norm that is NaN everywhere,
+    the finite gradients included (they were left as they were)."""
+    from tinygrad_rnn.nn.utils import clip_grad_norm_
+    a = tg.Tensor(np.zeros(2), requires_grad=True)
+    b = tg.Tensor(np.zeros(3), requires_grad=True)
+    a.grad = tg.Tensor(np.array([1.0, np.nan]))
+    b.grad = tg.Tensor(np.array([0.5, 1.0, -2.0]))
+    total = clip_grad_norm_([a, b], max_norm=1.0)
+    assert np.isnan(total)
+    assert np.isnan(a.grad.data).all() and np.isnan(b.grad.data).all()

@@ -126,9 +126,9 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check_input(x)
-        h = self._check_state(h, "h", x.shape[0], unbatched, x.dtype)
+        h = self._check_state(hx, "h", x.shape[0], unbatched, x.dtype)
         h_new = self.step(x, h, *self._weights(), nonlinearity=self.nonlinearity)
         return h_new.reshape(-1) if unbatched else h_new
 
@@ -164,10 +164,9 @@ class LSTMCell(_CellBase):
 
     _gates = 4
 
-    def forward(self, x: Tensor, state: tuple | None = None) -> tuple:
+    def forward(self, x: Tensor, hx: tuple | None = None) -> tuple:
         x, unbatched = self._check_input(x)
-        if state is None:
-            state = (None, None)
+        state = (None, None) if hx is None else hx
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"LSTMCell: state must be a tuple (h, c) or None, "
                             f"got {type(state).__name__}")
@@ -211,9 +210,9 @@ class GRUCell(_CellBase):
 
     _gates = 3
 
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check_input(x)
-        h = self._check_state(h, "h", x.shape[0], unbatched, x.dtype)
+        h = self._check_state(hx, "h", x.shape[0], unbatched, x.dtype)
         h_new = self.step(x, h, *self._weights())
         return h_new.reshape(-1) if unbatched else h_new
 

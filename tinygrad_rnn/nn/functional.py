@@ -266,6 +266,11 @@ def normalize(x: Tensor, p: float = 2.0, axis: Any = 1, eps: float = 1e-12) -> T
 
 # ----- losses --------------------------------------------------------------------------
 def _check_reduction(reduction: str, op: str) -> None:
+    if not isinstance(reduction, str):  # e.g. class weights given where PyTorch takes them
+        raise TypeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got "
+                        f"{type(reduction).__name__}; class weights (PyTorch's weight "
+                        f"argument) are not supported: weight the losses of "
+                        f"reduction='none' yourself")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 

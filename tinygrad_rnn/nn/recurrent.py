@@ -212,7 +212,7 @@ class _SequenceRunner(Module):
                 new = self._step(layer, direction, x, s)
                 if s is None:  # step 0: every sequence has at least one step
                     return new
-                if isinstance(new, tuple):
+                if isinstance(new, (tuple, list)):  # (a list, as the layer takes it too)
                     return tuple(ops.Where.apply(keep, a, b) for a, b in zip(new, s))
                 return ops.Where.apply(keep, new, s)
             out, final = scan(held, (seq, Tensor(valid)), state, tap=tap,

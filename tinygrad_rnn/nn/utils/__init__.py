@@ -70,7 +70,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         raise RuntimeError(f"clip_grad_norm_: the total gradient norm is {total}; "
                            f"set error_if_nonfinite=False to clip anyway")
     clip_coef = max_norm / (total + 1e-6)
-    if clip_coef < 1:
+    if clip_coef < 1 or math.isnan(clip_coef):  # as PyTorch's min(coef, 1): a NaN norm
+        # makes every gradient NaN, rather than leaving the finite ones unclipped
         for g in grads:
             g.data *= np.asarray(clip_coef, dtype=g.dtype)
     return total
