@@ -147,32 +147,37 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, t, ignore_index=None, label_smoothing=0.0):
-        m = np.max(x, axis=-1, keepdims=True)
-        z = x - m
-        lse = np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
-        logp = z - lse
+        # z = x - max, lse = log sum exp z: the loss needs lse - z[t] only (no whole
+        # log-softmax), and backward takes p = exp(z) / sum from what is kept here
+        z = x - np.max(x, axis=-1, keepdims=True)
+        ez = np.exp(z)
+        total = np.add.reduce(ez, axis=-1)
+        lse = np.log(total)
         rows = np.arange(x.shape[0])
         keep = None
         if ignore_index is not None:
             keep = t != ignore_index
             t = np.where(keep, t, 0)  # any valid class: the row is zeroed below
-        ctx.save_for_backward(logp, t, keep)
+        ctx.save_for_backward(ez, total, t, keep)
         ctx.smoothing = label_smoothing
-        loss = -logp[rows, t]
-        if label_smoothing:
+        loss = lse - z[rows, t]
+        if label_smoothing:  # mean_c (lse - z_c) = lse - mean_c z_c
             e = x.dtype.type(label_smoothing)
-            loss = (1 - e) * loss - e / x.shape[-1] * np.sum(logp, axis=-1)
+            loss = (1 - e) * loss + e * (lse - np.mean(z, axis=-1))
         return loss if keep is None else np.where(keep, loss, 0).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        logp, t, keep = ctx.saved_arrays
-        dx = np.exp(logp)
+        ez, total, t, keep = ctx.saved_arrays
+        if keep is not None:
+            g = np.where(keep, g, 0).astype(g.dtype, copy=False)
+        dx = ez * (g / total)[:, None]  # g p, a new array (ez may serve another backward)
+        rows = np.arange(dx.shape[0])
         e = ctx.smoothing
         if e:
             e = dx.dtype.type(e)
-            dx -= e / dx.shape[-1]
-            dx[np.arange(dx.shape[0]), t] -= 1 - e
+            dx -= (e / dx.shape[-1]) * g[:, None]
+            dx[rows, t] -= (1 - e) * g
         else:
-            dx[np.arange(dx.shape[0]), t] -= 1
-        return dx * (g if keep is None else np.where(keep, g, 0))[:, None], None
+            dx[rows, t] -= g
+        return dx, None
