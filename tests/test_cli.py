@@ -720,6 +720,7 @@ def test_piping_into_head_gives_no_error_message():
     (["sample", "--checkpoint", "x", "--nope", "1"], "(see tinygrad-rnn sample --help)"),
     (["train", "--hidden", "0"], "(see tinygrad-rnn train --help)"),
     (["--foo"], "(see tinygrad-rnn --help)"),
+    (["--foo", "train"], "(see tinygrad-rnn --help)"),  # before the command: the top level's
 ])
 def test_a_usage_error_points_to_the_help_of_its_command(capsys, argv, hint):
     code, _, err = run(capsys, *argv)

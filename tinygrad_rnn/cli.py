@@ -529,8 +529,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, extra = parser.parse_known_args(argv)
-        if extra:  # the subcommand's own help lists what it takes
-            where = f"{PROG} {args.command}" if args.command else PROG
+        if extra:  # the subcommand's own help lists what it takes (an option given
+            words = list(sys.argv[1:] if argv is None else argv)  # before it: the top's)
+            before = args.command in words and extra[0] in words and \
+                words.index(extra[0]) < words.index(args.command)
+            where = f"{PROG} {args.command}" if args.command and not before else PROG
             raise UsageError(f"{where}: error: unrecognized arguments: {' '.join(extra)} "
                              f"(see {where} --help)")
     except UsageError as e:
