@@ -487,3 +487,24 @@ def test_normalize_scales_to_unit_norm_and_checks_arguments():
         F.normalize(tg.Tensor(X), axis=0, dim=0)
     with pytest.raises(ValueError, match="axis 1 is out of range"):
         F.normalize(tg.Tensor(np.ones(3)))  # PyTorch's default dim=1 needs 2 dimensions
+
+
+def test_edge_cases_as_pytorch(torch):
+    """Found by a review against PyTorch: a softmax over an empty axis is empty, a p-norm with
+    an infinite entry is inf (the rescaling by the largest entry gave inf / inf), and the
+    exponent's gradient of 0 ** b for b < 0 is -inf (it was taken as 0 for every a == 0)."""
+    for fn in ("softmax", "log_softmax"):
+        y = getattr(tg.Tensor(np.zeros((2, 0))), fn)(-1)
+        assert y.shape == (2, 0) == tuple(getattr(torch.zeros(2, 0), fn)(-1).shape)
+    for p in (0.5, 3.0):
+        ours = tg.Tensor(np.array([np.inf, 1.0])).norm(p).data
+        assert ours == float(torch.tensor([np.inf, 1.0], dtype=torch.float64).norm(p)) == np.inf
+    a = tg.Tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    b = tg.Tensor(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+    ta, tb = (torch.tensor(t.data, requires_grad=True) for t in (a, b))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0 ** -1 = inf, as torch
+        (a ** b).sum().backward()
+    (ta ** tb).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())

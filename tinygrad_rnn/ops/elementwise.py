@@ -93,9 +93,11 @@ class Pow(Function):
             with np.errstate(divide="ignore", invalid="ignore"):
                 da = g * np.where(b == 0, 0, b * a ** (b - 1))
         if ctx.needs_input_grad[1]:
-            # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 (the limit for b > 0)
+            # d(a**b)/db = a**b * log(a); taken as 0 where a == 0 and b >= 0 (the limit for
+            # b > 0), as PyTorch; at a == 0, b < 0 it is inf * -inf = -inf
             with np.errstate(divide="ignore", invalid="ignore"):
-                db = g * np.where(a == 0, 0, out * np.log(np.where(a == 0, 1, a)))
+                db = g * np.where((a == 0) & (b >= 0), 0,
+                                  out * np.log(np.where((a == 0) & (b >= 0), 1, a)))
         return da, db
 
 

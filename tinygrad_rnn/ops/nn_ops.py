@@ -14,9 +14,10 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis=-1):
-        m = np.max(x, axis=axis, keepdims=True)
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # (an empty axis: empty y)
         z = x - m
-        y = z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        with np.errstate(divide="ignore"):  # log(0) only for an empty axis
+            y = z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
         ctx.save_for_backward(y)
         ctx.axis = axis
         return y

@@ -191,8 +191,8 @@ class Norm(Function):
             y = np.min(a, axis=axis, keepdims=True, initial=np.inf)
         else:  # divide by the largest |x| first, so that |x|**p cannot overflow or underflow
             m = np.max(a, axis=axis, keepdims=True, initial=0)
-            m = np.where(m > 0, m, 1).astype(x.dtype)
-            y = m * np.sum((a / m) ** p, axis=axis, keepdims=True) ** x.dtype.type(1 / p)
+            m = np.where((m > 0) & np.isfinite(m), m, 1).astype(x.dtype)  # an inf entry: the
+            y = m * np.sum((a / m) ** p, axis=axis, keepdims=True) ** x.dtype.type(1 / p)  # norm inf
         y = y.astype(x.dtype, copy=False)
         ctx.save_for_backward(x, y)
         ctx.p, ctx.axis, ctx.keepdims = p, axis, keepdims
