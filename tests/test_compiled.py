@@ -493,12 +493,18 @@ def test_inference_without_a_graph_runs_compiled():
     np.testing.assert_allclose(out.data, ref.data, rtol=1e-6)
 
 
-def test_scan_info_shows_the_generated_replay_of_the_last_compiled_scan():
+def _indrnn_scan():
+    """(cell, xs, outputs) of a compiled IndRNN scan over 6 steps."""
     tg.manual_seed(2)
     cell = IndRNNCell(3, 4)
     xs = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32),
                 requires_grad=True)
-    out, h = scan(lambda x, s: cell(x, s), xs)
+    out, _ = scan(lambda x, s: cell(x, s), xs)
+    return cell, xs, out
+
+
+def test_scan_info_shows_the_generated_replay_of_the_last_compiled_scan():
+    cell, xs, out = _indrnn_scan()
     info = scan_info()
     assert info["path"] == "compiled"
     forward = info["source"]["forward"]
@@ -516,11 +522,7 @@ def test_the_replayed_forward_frees_each_value_after_its_last_use_but_keeps_the_
     # (the new state); the first two are dropped by the op that reads them last, the state
     # never
     from tinygrad_rnn import compiled, replay
-    tg.manual_seed(2)
-    cell = IndRNNCell(3, 4)
-    xs = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)).astype(np.float32),
-                requires_grad=True)
-    out, _ = scan(lambda x, s: cell(x, s), xs)
+    _, xs, out = _indrnn_scan()
     plan = compiled._LAST_PLAN[0]
     assert [op[0].__name__ for op in plan.ops] == ["Mul", "Add", "ReLU"]
     assert replay._last_uses(plan) == [[], ["v0"], ["v1"]]
