@@ -251,3 +251,21 @@ def test_a_static_step_runs_as_python_for_the_first_three_steps_only():
         return x.tanh() if h is None else (x + h @ w).tanh()
     scan(step, Tensor(XS), None)
     assert scan_info()["path"] == "compiled" and len(calls) == 3
+
+
+def test_numpy_scalars_written_in_the_step_are_constants_too():
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+    res, info = _both(lambda x, h: x if h is None else x + (h @ w) * np.float32(0.5), XS,
+                      params=(w,))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+@pytest.mark.parametrize("bad", [1, 2])
+def test_an_anomaly_in_the_input_of_a_recorded_step_names_its_time_step(bad):
+    w = Tensor(np.eye(3) * 0.5)
+    x = np.array(XS)
+    x[bad, 0, 0] = np.nan
+    with tg.detect_anomaly(), pytest.raises(tg.anomaly.AnomalyError,
+                                            match=f"at time step {bad} of a sequence"):
+        scan(lambda x, h: x if h is None else (x + h @ w).tanh(), Tensor(x))

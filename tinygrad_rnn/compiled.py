@@ -531,10 +531,10 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         # steps 1 and 2 run as the loop runs them, recorded on the way: whatever is decided,
         # every step runs once, with its draws, changes and side effects, in order
         s0, before = state, _random_states()
-        x1 = at(rest[0])
+        x1 = _step_at(lambda x, s: x, at, rest[0], None)  # (an anomaly names the step)
         rec1, state = _step_at(_record, at, rest[0], state, step=step, x=x1)
         outs.append(_tapped(_output(state), tap, rest[0]))
-        s1, x2 = state, at(rest[1])
+        s1, x2 = state, _step_at(lambda x, s: x, at, rest[1], None)
         rec2, state = _step_at(_record, at, rest[1], state, step=step, x=x2)
         outs.append(_tapped(_output(state), tap, rest[1]))
         drew = not _same_random(before, _random_states())

@@ -123,9 +123,9 @@ class _Several(Observer):
 
 
 def as_number(value: Any, dtype: Any = None) -> "_tensor.Tensor":
-    """A Python number (int, float, bool) as a 0-d constant tensor; an observer is told that
-    it is a number written in the code (the compiled path takes such numbers as constants,
-    where a tensor made from data inside a step must not be frozen)."""
+    """A Python number (int, float, bool) or NumPy scalar as a 0-d constant tensor; an
+    observer is told that it is a number written in the code (the compiled path takes such
+    numbers as constants, where a tensor made from data inside a step must not be frozen)."""
     t = _tensor.Tensor(np.asarray(value, dtype=dtype))
     if observer is not None:
         observer.number(t)
@@ -301,7 +301,7 @@ class Function:
                 for a in args:
                     if not isinstance(a, Tensor):  # constants (arrays, numbers) become Tensors
                         args = tuple(a if isinstance(a, Tensor) else as_number(a) if
-                                     isinstance(a, (int, float, bool)) else Tensor(a)
+                                     isinstance(a, (int, float, bool, np.generic)) else Tensor(a)
                                      for a in args)
                         break
                 keyed: tuple = ()

@@ -178,7 +178,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if isinstance(other, Tensor):
             return other
         floating = self.data.dtype.kind == "f"
-        if isinstance(other, (int, float, bool)):
+        if isinstance(other, (int, float, bool, np.generic)):  # a number or NumPy scalar
             return function.as_number(other, self.dtype if floating else None)
         other = other if isinstance(other, np.ndarray) else np.asarray(other)
         if floating and other.dtype.kind in "biu":
