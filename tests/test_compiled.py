@@ -400,10 +400,10 @@ def test_a_cell_subclass_with_another_step_never_gets_the_builtin_kernel():
 
 
 # ----- memory ---------------------------------------------------------------------------------
-def _peak(compiled: bool) -> int:
+def _peak(compiled: bool, T: int = 256, B: int = 4, H: int = 16) -> int:
     tg.manual_seed(0)
-    model = nn.Recurrent(lambda n: nn.LSTMCell(n, 16), input_size=8, compiled=compiled)
-    x = Tensor(np.random.default_rng(0).standard_normal((256, 4, 8)).astype(np.float32))
+    model = nn.Recurrent(lambda n: nn.LSTMCell(n, H), input_size=8, compiled=compiled)
+    x = Tensor(np.random.default_rng(0).standard_normal((T, B, 8)).astype(np.float32))
     tracemalloc.start()
     tracemalloc.reset_peak()
     out, _ = model(x)
@@ -413,8 +413,11 @@ def _peak(compiled: bool) -> int:
     return peak
 
 
-def test_compiled_peak_memory_is_no_more_than_the_eager_loop():
-    assert _peak(compiled=True) <= _peak(compiled=False)
+@pytest.mark.parametrize("T,B,H", [(256, 4, 16), (256, 32, 64)])
+def test_compiled_peak_memory_is_no_more_than_the_eager_loop(T, B, H):
+    # (at 32 x 64 the replay once held every step's contexts through its whole backward,
+    # where the eager engine frees each node after its own: 1.06x the loop's peak)
+    assert _peak(True, T, B, H) <= _peak(False, T, B, H)
 
 
 def test_scan_checks_its_input():

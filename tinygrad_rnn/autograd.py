@@ -61,7 +61,26 @@ def _seed(t: Any, grad: Any, call: str = "backward()", arg: str = "grad=") -> np
     return g
 
 
+_RETAINING = [False]  # whether the backward running now keeps the graph (retain_graph)
+
+
+def retains_graph() -> bool:
+    """Whether the backward pass running now keeps the graph for another one: a Function's
+    backward may free what it saved as it goes when it does not (compiled.Scan does, step by
+    step)."""
+    return _RETAINING[0]
+
+
 def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
+    previous, _RETAINING[0] = _RETAINING[0], retain_graph
+    try:
+        return _propagate(roots, seeds, retain_graph, wanted)
+    finally:
+        _RETAINING[0] = previous
+
+
+def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
+               wanted: dict | None) -> dict:
     """Propagate seeds from roots, newest node first. Leaf gradients accumulate into
     `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
 

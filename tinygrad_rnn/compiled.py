@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygrad_rnn import anomaly, function, parallel, replay
+from tinygrad_rnn import anomaly, autograd, function, parallel, replay
 from tinygrad_rnn.function import Function, no_grad
 from tinygrad_rnn.methods.movement import stack
 from tinygrad_rnn.tensor import Tensor, get_rng
@@ -365,8 +365,11 @@ class Scan(Function):
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
         p = plan.n_prefix
+        # without retain_graph each step's contexts are freed as soon as its backward ran,
+        # as the engine frees each node of an eager loop: the peak stays the loop's
         g_state = list(run(plan.steps, g_all[p + 1:], g_final, ctx.steps, kept, g_h, g_c,
-                           ctx.tap, plan.times, anomaly.check_step, ctx.site, ctx.layer))
+                           ctx.tap, plan.times, anomaly.check_step, ctx.site, ctx.layer,
+                           not autograd.retains_graph()))
         g_state[0] = g_state[0] + g_all[p]  # row p: the first state element it started from
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows

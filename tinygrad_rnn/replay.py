@@ -213,21 +213,23 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
 
 def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
                     constants: dict) -> str:
-    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer)
-    -> gradient of the initial state: every step newest first, each op's backward in
-    reverse tape order."""
+    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer,
+    free) -> gradient of the initial state: every step newest first, each op's backward in
+    reverse tape order; with free, each step's contexts are dropped once it is done."""
     const = _Names(constants)
     nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
     first_state = len(slot_meta) - ns
     slots = range(len(slot_meta))
     out = ["def backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, "
-           "site, layer):"]
+           "site, layer, free):"]
     out.append(f"    {_tuple([f'gS{i}' for i in range(ns)])} = g_final")
     out += [f"    GH{j} = g_h[{j}]" for j in range(nh)]
     out += [f"    GC{j} = g_c[{j}]" for j in range(nc)]
     out += [f"    KP{m} = kept[{m}]" for m in plan.batched]
     out.append("    for k in range(steps - 1, -1, -1):")
     out.append(f"        {_tuple([f'c{m}' for m in range(len(plan.ops))])} = ctxs[k]")
+    out.append("        if free:  # (no second backward): the step's saved arrays go with it")
+    out.append("            ctxs[k] = None")
     out.append("        " + " = ".join([f"s{j}" for j in slots] + ["None"]))
     out.append("        " + " = ".join([f"o{j}" for j in slots] + ["False"]))
     per_row: dict = {}  # hoisted value -> how many inputs send its row a gradient
