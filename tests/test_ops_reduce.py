@@ -508,3 +508,13 @@ def test_edge_cases_as_pytorch(torch):
     (ta ** tb).sum().backward()
     np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
     np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())
+
+
+@pytest.mark.parametrize("which", ["max", "min"])
+def test_a_nan_extreme_over_all_axes_sends_its_gradient_to_the_nans_as_pytorch(torch, which):
+    data = np.array([[1.0, np.nan], [2.0, np.nan]])
+    x = tg.Tensor(data, requires_grad=True)
+    getattr(x, which)().backward()
+    tx = torch.tensor(data, requires_grad=True)
+    getattr(tx, which)().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())  # [[0, .5], [0, .5]]

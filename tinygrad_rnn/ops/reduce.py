@@ -31,7 +31,10 @@ class Sum(Function):
 
 
 class Max(Function):
-    """y = max(x, axis);  dx = g * (x == y) / count(x == y)  (ties share equally)"""
+    """y = max(x, axis);  dx = g * (x == y) / count(x == y)  (ties share equally)
+
+    Over all axes a NaN maximum sends its gradient to the NaNs (shared equally), as PyTorch's
+    full reduction does; along an axis, as amax, a NaN row's gradient is NaN."""
 
     over_time = axis_over_time("axis")
 
@@ -48,6 +51,8 @@ class Max(Function):
     def backward(ctx, g):
         x, y = ctx.saved_arrays
         mask = x == y
+        if ctx.axis is None and np.isnan(y).any():
+            mask = np.isnan(x)
         count = mask.sum(axis=ctx.axis, keepdims=True)
         return mask * (_keep(g, x.shape, ctx.axis, ctx.keepdims) / count)
 
