@@ -390,3 +390,14 @@ def test_sigmoid_gradient_is_pytorchs_to_the_bit(dtype):
     assert np.array_equal(t.grad.data, ref.numpy())
     np.testing.assert_allclose(t.grad.data, tx.grad.numpy(), rtol=1e-5 if dtype == np.float32
                                else 1e-12, atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+@pytest.mark.parametrize("fn", ["maximum", "minimum"])
+def test_maximum_and_minimum_give_both_sides_the_gradient_where_one_is_nan(torch, fn):
+    a, b = np.array([np.nan, 1.0, 2.0, 3.0]), np.array([1.0, np.nan, 2.0, 1.0])
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    A, B = (tg.Tensor(v, requires_grad=True) for v in (a, b))
+    getattr(tg, fn)(A, B).sum().backward()
+    getattr(torch, fn)(ta, tb).sum().backward()
+    np.testing.assert_array_equal(A.grad.data, ta.grad.numpy())
+    np.testing.assert_array_equal(B.grad.data, tb.grad.numpy())

@@ -425,7 +425,8 @@ class Sign(Function):
 
 
 class Maximum(Function):
-    """out = maximum(a, b);  da = g * [a > b] + g/2 * [a == b],  db = g - da"""
+    """out = maximum(a, b);  da = g * [a > b] + g/2 * [a == b],  db = g - da  (both g where
+    a or b is NaN)"""
 
     over_time = staticmethod(same_over_time)
 
@@ -445,6 +446,11 @@ class Maximum(Function):
         share = ctx._wins(a, b) + (a == b) * g.dtype.type(0.5)
         da = g * share if needs_a else None
         db = g * (1 - share) if needs_b else None
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            nan = np.isnan(a) | np.isnan(b)
+            if nan.any():  # the result is NaN there: both take all of g, as in PyTorch
+                da = None if da is None else np.where(nan, g, da)
+                db = None if db is None else np.where(nan, g, db)
         return da, db
 
 
