@@ -224,3 +224,32 @@ def test_full_linspace_randint():
         tg.randint(5, 5)
     with pytest.raises(ValueError, match="num"):
         tg.linspace(0, 1, -1)
+
+
+_KINDS = [("int64", "float32"), ("float32", "int64"), ("bool", "float32"),
+          ("int32", "float64"), ("int64", "int64"), ("int64", "py_int"), ("py_int", "int64"),
+          ("float32", "float64")]
+
+
+@pytest.mark.parametrize("op,left,right", [(op, a, b) for op in "+-*/" for a, b in _KINDS
+                                           if not (op == "-" and a == "bool")])  # (torch
+def test_binary_operators_promote_as_pytorch(torch, op, left, right):  # refuses bool - x)
+    """A float with an integer or bool keeps the float's dtype, and integers divide as the
+    default float dtype (NumPy would give float64 for both); the values are torch's."""
+    def make(kind, lib):
+        if kind == "py_int":
+            return 3
+        data = np.array([1, 2, 4]).astype(kind)
+        return Tensor(data) if lib == "tg" else torch.from_numpy(data)
+    a, b = make(left, "tg"), make(right, "tg")
+    ta, tb = make(left, "torch"), make(right, "torch")
+    ours, theirs = eval(f"a {op} b"), eval(f"ta {op} tb")
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
+def test_a_float_tensor_keeps_its_gradient_through_an_integer_operand():
+    x = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    (x * Tensor(np.array([3, 4]))).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])

@@ -191,11 +191,13 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if isinstance(other, float) and self.data.dtype.kind in "biu":
             return Tensor(self.data.astype(_DEFAULT_DTYPE)), function.as_number(
                 other, _DEFAULT_DTYPE)
-        return self, self._operand(other)
+        return _promoted(self, self._operand(other))
 
     # ----- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
+            if self.data.dtype is not other.data.dtype:
+                return _ADD(*_promoted(self, other))
             return _ADD(self, other)
         return ops.Add.apply(*self._pair(other))
 
@@ -205,6 +207,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __sub__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
+            if self.data.dtype is not other.data.dtype:
+                return _SUB(*_promoted(self, other))
             return _SUB(self, other)
         return ops.Sub.apply(*self._pair(other))
 
@@ -214,6 +218,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __mul__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
+            if self.data.dtype is not other.data.dtype:
+                return _MUL(*_promoted(self, other))
             return _MUL(self, other)
         return ops.Mul.apply(*self._pair(other))
 
@@ -223,12 +229,12 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __truediv__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
-            return _DIV(self, other)
-        return ops.Div.apply(*self._pair(other))
+            return _DIV(*_divided(self, other))
+        return ops.Div.apply(*_divided(*self._pair(other)))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         a, b = self._pair(other)
-        return ops.Div.apply(b, a)
+        return ops.Div.apply(*_divided(b, a))
 
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
@@ -315,6 +321,28 @@ class OutputTensor(Tensor):
     """One of the outputs of a Function with several (the engine finds its slot by class)."""
 
     __slots__ = ()
+
+
+def _promoted(a: "Tensor", b: "Tensor") -> tuple:
+    """(a, b) for a binary operator, with PyTorch's rule where one is floating and the other
+    is not: the integer or bool one takes the float's dtype (NumPy would widen an int64 with
+    a float32 to float64). Otherwise NumPy's promotion, which agrees."""
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka == "f" and kb in "biu":
+        return a, Tensor(b.data.astype(a.data.dtype))
+    if kb == "f" and ka in "biu":
+        return Tensor(a.data.astype(b.data.dtype)), b
+    return a, b
+
+
+def _divided(a: "Tensor", b: "Tensor") -> tuple:
+    """(a, b) for a true division: integers and bools divide as the default float dtype, as
+    in PyTorch (NumPy gives float64)."""
+    if a.data.dtype is not b.data.dtype:
+        a, b = _promoted(a, b)
+    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
+        return Tensor(a.data.astype(_DEFAULT_DTYPE)), Tensor(b.data.astype(_DEFAULT_DTYPE))
+    return a, b
 
 
 def _read_into_python(how: str) -> None:
