@@ -196,7 +196,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     # ----- arithmetic -------------------------------------------------------------------
     def __add__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
-            if self.data.dtype is not other.data.dtype:
+            if self.data.dtype is not other.data.dtype:  # (the fast path skips the call)
                 return _ADD(*_promoted(self, other))
             return _ADD(self, other)
         return ops.Add.apply(*self._pair(other))
@@ -207,7 +207,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __sub__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
-            if self.data.dtype is not other.data.dtype:
+            if self.data.dtype is not other.data.dtype:  # (the fast path skips the call)
                 return _SUB(*_promoted(self, other))
             return _SUB(self, other)
         return ops.Sub.apply(*self._pair(other))
@@ -218,7 +218,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __mul__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
-            if self.data.dtype is not other.data.dtype:
+            if self.data.dtype is not other.data.dtype:  # (the fast path skips the call)
                 return _MUL(*_promoted(self, other))
             return _MUL(self, other)
         return ops.Mul.apply(*self._pair(other))
@@ -327,6 +327,8 @@ def _promoted(a: "Tensor", b: "Tensor") -> tuple:
     """(a, b) for a binary operator, with PyTorch's rule where one is floating and the other
     is not: the integer or bool one takes the float's dtype (NumPy would widen an int64 with
     a float32 to float64). Otherwise NumPy's promotion, which agrees."""
+    if a.data.dtype is b.data.dtype:
+        return a, b
     ka, kb = a.data.dtype.kind, b.data.dtype.kind
     if ka == "f" and kb in "biu":
         return a, Tensor(b.data.astype(a.data.dtype))
@@ -338,8 +340,7 @@ def _promoted(a: "Tensor", b: "Tensor") -> tuple:
 def _divided(a: "Tensor", b: "Tensor") -> tuple:
     """(a, b) for a true division: integers and bools divide as the default float dtype, as
     in PyTorch (NumPy gives float64)."""
-    if a.data.dtype is not b.data.dtype:
-        a, b = _promoted(a, b)
+    a, b = _promoted(a, b)
     if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
         return Tensor(a.data.astype(_DEFAULT_DTYPE)), Tensor(b.data.astype(_DEFAULT_DTYPE))
     return a, b

@@ -72,33 +72,31 @@ def _input_grad(g2: np.ndarray, xh2: np.ndarray, rstd: np.ndarray,
     either way (tests/test_ops compare blocks of one row with one block)."""
     rows, n = g2.shape
     block = max(1, BLOCK_BYTES // max(1, n * xh2.itemsize))
-    if rows <= block:  # one block: the same passes without the buffers
-        gh = g2 if w is None else g2 * w
-        m1 = np.add.reduce(gh, axis=1)
-        m1 *= 1.0 / n
-        m2 = _row_dots(gh, xh2)
-        m2 *= 1.0 / n
-        t = np.multiply(xh2, m2[:, None])
-        t += m1[:, None]
-        dx = np.subtract(gh, t, out=t)
-        dx *= rstd[:, None]
-        return dx
+    if rows <= block:  # one block: no buffers, no slices
+        return _block_grad(g2 if w is None else g2 * w, xh2, rstd, None)
     gh_dtype = g2.dtype if w is None else np.result_type(g2, w)
     dx = np.empty((rows, n), dtype=np.result_type(gh_dtype, xh2))
     buf = None if w is None else np.empty((block, n), dtype=gh_dtype)
     for i in range(0, rows, block):
         j = min(rows, i + block)
         gh = g2[i:j] if w is None else np.multiply(g2[i:j], w, out=buf[:j - i])
-        m1 = np.add.reduce(gh, axis=1)
-        m1 *= 1.0 / n
-        m2 = _row_dots(gh, xh2[i:j])
-        m2 *= 1.0 / n
-        t = dx[i:j]
-        np.multiply(xh2[i:j], m2[:, None], out=t)
-        t += m1[:, None]
-        np.subtract(gh, t, out=t)
-        t *= rstd[i:j, None]
+        _block_grad(gh, xh2[i:j], rstd[i:j], dx[i:j])
     return dx
+
+
+def _block_grad(gh: np.ndarray, xh: np.ndarray, rstd: np.ndarray,
+                out: np.ndarray | None) -> np.ndarray:
+    """(gh - mean(gh) - xh * mean(gh * xh)) * rstd for rows of n, into out (new if None)."""
+    n = gh.shape[1]
+    m1 = np.add.reduce(gh, axis=1)
+    m1 *= 1.0 / n
+    m2 = _row_dots(gh, xh)
+    m2 *= 1.0 / n
+    t = np.multiply(xh, m2[:, None], out=out)
+    t += m1[:, None]
+    np.subtract(gh, t, out=t)
+    t *= rstd[:, None]
+    return t
 
 
 def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
