@@ -108,6 +108,27 @@ def test_layer_norm_input_gradient_in_blocks_of_rows_is_the_same_to_the_bit(
     np.testing.assert_array_equal(grads[0], grads[1])
 
 
+@pytest.mark.parametrize("n", [7, 768, 8192, 8193, 20000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_numbers_do_not_depend_on_the_thread_count(n, dtype):
+    """The row sums go through BLAS dot for rows up to normalization.ROW_DOT_MAX long; its
+    numbers (values and every gradient) must be the same at one thread and at two."""
+    from tinygrad_rnn import parallel
+    rng = _rng(n)
+    x = rng.standard_normal((5, n)).astype(dtype)
+    w, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal((5, n)).astype(dtype)
+    runs = []
+    for threads in (1, 2):
+        with parallel.num_threads(threads):
+            ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+            y = F.layer_norm(*ts[:1], n, *ts[1:])
+            y.backward(g)
+            runs.append([y.data] + [t.grad.data for t in ts])
+    for one, two in zip(*runs):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_layer_norm_skips_gradients_that_are_not_needed():
     x = Tensor(_rng().standard_normal((2, 3)))  # a constant input, learnable affine
     w = Tensor(np.ones(3), requires_grad=True)
