@@ -7,6 +7,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, scan
@@ -269,3 +271,47 @@ def test_an_anomaly_in_the_input_of_a_recorded_step_names_its_time_step(bad):
     with tg.detect_anomaly(), pytest.raises(tg.anomaly.AnomalyError,
                                             match=f"at time step {bad} of a sequence"):
         scan(lambda x, h: x if h is None else (x + h @ w).tanh(), Tensor(x))
+
+
+def _pieces_step(w, pieces):
+    """A step reading its own (2, n) product back through the basic indices `pieces`."""
+    def step(x, h):
+        if h is None:
+            return x.tanh()
+        a = h @ w
+        extra = 0
+        for k, index in enumerate(pieces):
+            extra = extra + a[index].sum() * (0.5 + 0.25 * k)
+        return (x + 0.1 * extra).tanh()
+    return step
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 7), cuts=st.lists(st.tuples(st.integers(0, 7), st.integers(1, 8)),
+                                          min_size=1, max_size=4), rows=st.booleans())
+def test_gradients_through_slices_of_a_step_value_are_the_loops(n, cuts, rows):
+    """The slices of one step value give their gradients straight into its buffer where
+    they are disjoint (a copy, not an add into zeros), added where they overlap; pieces
+    that are never read stay zero. Either way the numbers are the eager loop's."""
+    w = Tensor(np.random.default_rng(n).standard_normal((3, n)), requires_grad=True)
+    pieces = [(slice(None), slice(a, a + b)) for a, b in cuts]
+    if rows:
+        pieces.append(0)  # a whole row by an int: overlaps every column slice
+    res, info = _both(_pieces_step(w, pieces), XS, params=(w,))
+    _equal(res)
+    assert info["path"] == "compiled"
+
+
+@pytest.mark.parametrize("pieces, tiled", [
+    ([(slice(None), slice(0, 2)), (slice(None), slice(2, 4)), (Ellipsis, slice(4, None))], True),
+    ([(slice(None), slice(0, 2)), (slice(None), slice(4, 6))], True),  # columns 2-3 unread
+    ([0, (1, slice(None, None, 2)), (-1, 5)], True),  # rows, and a negative index
+    ([(slice(None), slice(0, 3)), (slice(None), slice(2, 4))], False),  # columns 2 twice
+    ([(slice(None), slice(0, 3)), (slice(None), 1)], False),
+])
+def test_disjoint_slices_write_their_gradients_in_place(pieces, tiled):
+    w = Tensor(np.random.default_rng(1).standard_normal((3, 6)), requires_grad=True)
+    res, info = _both(_pieces_step(w, pieces), XS, params=(w,))
+    _equal(res)
+    source = info["source"]["backward"]
+    assert ("disjoint slices" in source) is tiled
