@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygrad_rnn"
 RANKS = {
     "tensor": 0, "function": 0, "autograd": 0, "ops": 0, "methods": 0, "_validate": 0,
     "anomaly": 0, "profiler": 0,
-    "_memory": 0, "parallel": 0, "replay": 0, "_blas": 0,
+    "_memory": 0, "parallel": 0, "replay": 0, "_blas": 0, "_promotion": 0,
     "compiled": 0,
     "gradcheck": 0,
     "nn": 1, "testing": 1, "debug": 1,

@@ -253,3 +253,80 @@ def test_a_float_tensor_keeps_its_gradient_through_an_integer_operand():
     (x * Tensor(np.array([3, 4]))).sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+_ALL_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+               "float64"]
+_OPERANDS = [(d, zero_d) for d in _ALL_DTYPES for zero_d in (False, True)]
+
+
+def _operand_pair(torch, dtype, zero_d, values=(1, 2, 3)):
+    data = np.array(values[0] if zero_d else list(values)).astype(dtype)
+    return Tensor(data), torch.from_numpy(np.array(data))
+
+
+def _same_dtype_and_values(ours, theirs, what):
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), what
+    rtol = 1e-3 if "float16" in what else 1e-6
+    np.testing.assert_allclose(ours.data.astype(np.float64),
+                               theirs.numpy().astype(np.float64), rtol=rtol, err_msg=what)
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "**", "maximum", "minimum", "where", "<"])
+def test_every_dtype_pair_promotes_as_pytorch_zero_d_tensors_included(torch, op):
+    """PyTorch's rule over all pairs of these dtypes, each as a tensor with dimensions or a
+    0-d one: the highest category (bool < integer < floating) decides, and within it the
+    operands with dimensions outrank the 0-d ones (float32 * a 0-d float64 stays float32,
+    where NumPy gives float64); the values are torch's."""
+    cond = np.array([True, False, True])
+    for (da, za), (db, zb) in [(p, q) for p in _OPERANDS for q in _OPERANDS]:
+        if op in ("-", "**") and "bool" in (da, db):  # torch refuses bool - x, bool ** x
+            continue
+        what = f"{da}{' 0-d' if za else ''} {op} {db}{' 0-d' if zb else ''}"
+        a, ta = _operand_pair(torch, da, za)
+        b, tb = _operand_pair(torch, db, zb, (2, 1, 3))
+        if op in ("maximum", "minimum"):
+            ours, theirs = getattr(tg, op)(a, b), getattr(torch, op)(ta, tb)
+        elif op == "where":
+            ours = tg.where(Tensor(cond), a, b)
+            theirs = torch.where(torch.from_numpy(cond), ta, tb)
+        else:
+            ours, theirs = eval(f"a {op} b"), eval(f"ta {op} tb")
+        _same_dtype_and_values(ours, theirs, what)
+
+
+def test_cat_and_stack_promote_as_pytorch(torch):
+    for da in _ALL_DTYPES:
+        for db in _ALL_DTYPES:
+            a, ta = _operand_pair(torch, da, False)
+            b, tb = _operand_pair(torch, db, False, (2, 1, 3))
+            _same_dtype_and_values(tg.cat([a, b]), torch.cat([ta, tb]), f"cat {da} {db}")
+            _same_dtype_and_values(tg.stack([a, b, a]), torch.stack([ta, tb, ta]),
+                                   f"stack {da} {db}")
+
+
+def test_python_numbers_with_tensors_of_every_dtype_promote_as_pytorch(torch):
+    for dtype in _ALL_DTYPES:
+        for zero_d in (False, True):
+            a, ta = _operand_pair(torch, dtype, zero_d)
+            for number in (2, 0.5, True):
+                for expr in ("a + n", "n * a", "a * n"):
+                    if dtype == "bool" and number is True:
+                        continue  # bool + bool stays bool in NumPy, torch makes it int
+                    what = f"{expr} with a {dtype}{' 0-d' if zero_d else ''}, n={number!r}"
+                    ours = eval(expr, {"a": a, "n": number})
+                    theirs = eval(expr, {"a": ta, "n": number})
+                    _same_dtype_and_values(ours, theirs, what)
+            _same_dtype_and_values(tg.where(Tensor(np.array([True, False, True])), a, 0.5),
+                                   torch.where(torch.tensor([True, False, True]), ta, 0.5),
+                                   f"where {dtype} 0.5")
+
+
+def test_a_zero_d_float64_operand_keeps_its_gradient_in_the_float32_result():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    s = Tensor(np.float64(2.0), requires_grad=True)
+    y = x * s
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert s.grad.dtype == np.float64 and s.grad.item() == 3.0
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])

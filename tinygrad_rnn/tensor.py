@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import autograd, function, ops
+from tinygrad_rnn import _promotion, autograd, function, ops
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
 from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
@@ -179,18 +179,24 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
             return other
         floating = self.data.dtype.kind == "f"
         if isinstance(other, (int, float, bool, np.generic)):  # a number or NumPy scalar
-            return function.as_number(other, self.dtype if floating else None)
+            if floating:
+                return function.as_number(other, self.dtype)
+            if isinstance(other, (float, np.floating)):  # with an integer or bool tensor:
+                return function.as_number(other, _DEFAULT_DTYPE)  # the default float
+            if self.data.dtype.kind in "iu" and not isinstance(other, (bool, np.bool_)):
+                # an integer takes the tensor's integer dtype, wrapping as in PyTorch
+                return function.as_number(np.asarray(other).astype(self.dtype))
+            return function.as_number(other)
         other = other if isinstance(other, np.ndarray) else np.asarray(other)
         if floating and other.dtype.kind in "biu":
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
         return Tensor(other)
 
     def _pair(self, other: Any) -> tuple:
-        """(self, other as a Tensor) for an operator with a non-Tensor operand; an integer
-        tensor with a Python float becomes float32 first (as in PyTorch, not float64)."""
-        if isinstance(other, float) and self.data.dtype.kind in "biu":
-            return Tensor(self.data.astype(_DEFAULT_DTYPE)), function.as_number(
-                other, _DEFAULT_DTYPE)
+        """(self, other as a Tensor), both in the dtype the operator computes in (an integer
+        tensor with a Python float: float32, as in PyTorch, not float64)."""
+        if isinstance(other, np.ndarray):  # an array, 0-d or not, promotes as one with
+            return _promotion.promoted(self, self._operand(other), zero_d_weak=False)  # dims
         return _promoted(self, self._operand(other))
 
     # ----- arithmetic -------------------------------------------------------------------
@@ -238,7 +244,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
-            return ops.Pow.apply(self, other)
+            return ops.Pow.apply(*_promoted(self, other))
         return ops.Pow.apply(*self._pair(other))
 
     def __rpow__(self, other: Any) -> "Tensor":
@@ -264,9 +270,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     def _compare(self, other: Any, ufunc: np.ufunc) -> Any:
         if other is None:  # t == None is False and t != None is True, as in PyTorch
             return ufunc is np.not_equal
-        b = self._operand(other).data
+        a, b = _promoted(self, self._operand(other))
         try:
-            return Tensor(ufunc(self.data, b))
+            return Tensor(ufunc(a.data, b.data))
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
                              f"broadcast together") from None
@@ -324,17 +330,12 @@ class OutputTensor(Tensor):
 
 
 def _promoted(a: "Tensor", b: "Tensor") -> tuple:
-    """(a, b) for a binary operator, with PyTorch's rule where one is floating and the other
-    is not: the integer or bool one takes the float's dtype (NumPy would widen an int64 with
-    a float32 to float64). Otherwise NumPy's promotion, which agrees."""
+    """(a, b) cast to the dtype a binary operator computes in: PyTorch's promotion (a float
+    with an integer keeps the float's dtype, a 0-d tensor does not widen one with
+    dimensions; tinygrad_rnn._promotion)."""
     if a.data.dtype is b.data.dtype:
         return a, b
-    ka, kb = a.data.dtype.kind, b.data.dtype.kind
-    if ka == "f" and kb in "biu":
-        return a, Tensor(b.data.astype(a.data.dtype))
-    if kb == "f" and ka in "biu":
-        return Tensor(a.data.astype(b.data.dtype)), b
-    return a, b
+    return _promotion.promoted(a, b)
 
 
 def _divided(a: "Tensor", b: "Tensor") -> tuple:

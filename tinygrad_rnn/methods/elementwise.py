@@ -70,11 +70,11 @@ class ElementwiseMethods:
 
     def maximum(self, other: Any) -> "Tensor":
         """Elementwise max(self, other), broadcast; on a tie each side gets half the gradient."""
-        return ops.Maximum.apply(self, self._operand(other))
+        return ops.Maximum.apply(*self._pair(other))
 
     def minimum(self, other: Any) -> "Tensor":
         """Elementwise min(self, other), broadcast; on a tie each side gets half the gradient."""
-        return ops.Minimum.apply(self, self._operand(other))
+        return ops.Minimum.apply(*self._pair(other))
 
     # ----- activations ------------------------------------------------------------------
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> "Tensor":
@@ -224,9 +224,10 @@ def _either_side(op: Any, name: str, a: Any, b: Any) -> "Tensor":
     """op(a, b) where a Tensor on either side takes the other (a number, an ndarray) in."""
     Tensor = _tensor.Tensor
     if isinstance(a, Tensor):
-        return op.apply(a, a._operand(b))
+        return op.apply(*a._pair(b))
     if isinstance(b, Tensor):
-        return op.apply(b._operand(a), b)
+        b, a = b._pair(a)
+        return op.apply(a, b)
     raise TypeError(f"{name}: expected a Tensor on at least one side, got "
                     f"{type(a).__name__} and {type(b).__name__}")
 
@@ -270,10 +271,10 @@ def where(cond: Any, a: Any, b: Any) -> "Tensor":
     """a where cond is true, b elsewhere (broadcast); cond gets no gradient."""
     Tensor = _tensor.Tensor
     c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    if isinstance(a, Tensor):  # a Python number on the other side takes the tensor's dtype
-        b = a._operand(b)
+    if isinstance(a, Tensor):  # in the dtype they compute in (a Python number on the
+        a, b = a._pair(b)      # other side takes the tensor's)
     elif isinstance(b, Tensor):
-        a = b._operand(a)
+        b, a = b._pair(a)
     return ops.Where.apply(Tensor(c.astype(bool)), a, b)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import _promotion, ops
 from tinygrad_rnn._validate import check_int, norm_axis, one_axis, torch_names
 
 
@@ -352,7 +352,8 @@ def masked_fill(t: "Tensor", mask: Any, value: Any) -> "Tensor":
 @torch_names
 def concatenate(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
     """Join tensors along an existing axis."""
-    return ops.Concatenate.apply(*_tensors(tensors, "concatenate"), axis=axis)
+    return ops.Concatenate.apply(*_promotion.promoted(*_tensors(tensors, "concatenate")),
+                                 axis=axis)
 
 
 @torch_names
@@ -364,7 +365,7 @@ def cat(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
 @torch_names
 def stack(tensors: Iterable[Any], axis: int = 0) -> "Tensor":
     """Join tensors of one shape along a new axis."""
-    return ops.Stack.apply(*_tensors(tensors, "stack"), axis=axis)
+    return ops.Stack.apply(*_promotion.promoted(*_tensors(tensors, "stack")), axis=axis)
 
 
 def broadcast_to(t: "Tensor", shape: Sequence[int]) -> "Tensor":
