@@ -365,7 +365,7 @@ def test_relu_keeps_nan_and_the_infinities_and_ints_stay_ints(dtype):
     y, g = _grad(lambda t: t.relu(), x, dtype)
     np.testing.assert_array_equal(y.data, np.array([np.nan, 0, np.inf, 0, 0, 0, 1e-30, 3.0], dtype))
     assert y.dtype == dtype
-    np.testing.assert_array_equal(g.data, [0, 0, 1, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(g.data, [1, 0, 1, 0, 0, 0, 1, 1])  # NaN passes g on (torch)
     out = np.empty_like(x)
     assert relu(x, out=out) is out
     ints = relu(np.array([-2, 0, 5]))
@@ -401,3 +401,17 @@ def test_maximum_and_minimum_give_both_sides_the_gradient_where_one_is_nan(torch
     getattr(torch, fn)(ta, tb).sum().backward()
     np.testing.assert_array_equal(A.grad.data, ta.grad.numpy())
     np.testing.assert_array_equal(B.grad.data, tb.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["relu", "abs", "sign"])
+def test_relu_abs_and_sign_at_nan_and_zero_are_pytorchs(torch, name):
+    """Values and gradients at NaN, the infinities and both zeros: relu passes the gradient
+    through NaN (it is not <= 0), abs gives it 0 there, and sign(NaN) is 0, as in torch."""
+    raw = np.array([np.nan, -np.inf, np.inf, -2.0, -0.0, 0.0, 1e-300, 3.0])
+    g = np.arange(1.0, 9.0)
+    x, tx = tg.Tensor(raw, requires_grad=True), torch.tensor(raw, requires_grad=True)
+    y, ty = getattr(x, name)(), getattr(tx, name)()
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())

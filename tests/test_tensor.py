@@ -330,3 +330,29 @@ def test_a_zero_d_float64_operand_keeps_its_gradient_in_the_float32_result():
     y.sum().backward()
     assert s.grad.dtype == np.float64 and s.grad.item() == 3.0
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+
+
+_FLOAT_VALUED = ["exp", "log", "sqrt", "tanh", "sigmoid", "log1p", "expm1", "sin", "cos",
+                 "rsqrt", "softplus", "gelu", "leaky_relu", "elu", "silu", "log_sigmoid",
+                 "logsumexp", "var", "std", "norm", "log_softmax", "softmax"]
+
+
+@pytest.mark.parametrize("name", _FLOAT_VALUED)
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_float_valued_functions_of_integer_tensors_compute_in_float32(name, dtype):
+    """As PyTorch: the default float dtype, where NumPy would give float64; the numbers are
+    the function of the same values as float32."""
+    data = np.array([[1, 2, 3], [4, 1, 2]]).astype(dtype)
+    ours = getattr(Tensor(data), name)()
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours.data,
+                                  getattr(Tensor(data.astype(np.float32)), name)().data)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid", "log1p", "expm1",
+                                  "sin", "cos", "rsqrt"])
+def test_float_valued_functions_of_integer_tensors_match_torch(torch, name):
+    data = np.array([1, 2, 3, 7])
+    ours, theirs = getattr(Tensor(data), name)(), getattr(torch.from_numpy(data), name)()
+    assert str(theirs.dtype) == "torch." + str(ours.dtype)
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)

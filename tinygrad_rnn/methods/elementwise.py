@@ -14,15 +14,15 @@ class ElementwiseMethods:
 
     def exp(self) -> "Tensor":
         """e ** self."""
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(floating(self))
 
     def log(self) -> "Tensor":
         """Natural logarithm."""
-        return ops.Log.apply(self)
+        return ops.Log.apply(floating(self))
 
     def sqrt(self) -> "Tensor":
         """Square root."""
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(floating(self))
 
     def abs(self) -> "Tensor":
         """Absolute value (gradient 0 at 0)."""
@@ -30,11 +30,11 @@ class ElementwiseMethods:
 
     def tanh(self) -> "Tensor":
         """Hyperbolic tangent."""
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(floating(self))
 
     def sigmoid(self) -> "Tensor":
         """1 / (1 + exp(-self)), without overflow for any finite input."""
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(floating(self))
 
     def relu(self) -> "Tensor":
         """max(self, 0) (gradient 0 at 0)."""
@@ -42,19 +42,19 @@ class ElementwiseMethods:
 
     def log1p(self) -> "Tensor":
         """log(1 + self), accurate for small self."""
-        return ops.Log1p.apply(self)
+        return ops.Log1p.apply(floating(self))
 
     def expm1(self) -> "Tensor":
         """exp(self) - 1, accurate for small self."""
-        return ops.Expm1.apply(self)
+        return ops.Expm1.apply(floating(self))
 
     def sin(self) -> "Tensor":
         """Sine (radians)."""
-        return ops.Sin.apply(self)
+        return ops.Sin.apply(floating(self))
 
     def cos(self) -> "Tensor":
         """Cosine (radians)."""
-        return ops.Cos.apply(self)
+        return ops.Cos.apply(floating(self))
 
     def square(self) -> "Tensor":
         """self * self."""
@@ -62,7 +62,7 @@ class ElementwiseMethods:
 
     def rsqrt(self) -> "Tensor":
         """1 / sqrt(self)."""
-        return ops.Rsqrt.apply(self)
+        return ops.Rsqrt.apply(floating(self))
 
     def sign(self) -> "Tensor":
         """-1, 0 or 1 by the sign of each element; its gradient is zero everywhere."""
@@ -81,30 +81,30 @@ class ElementwiseMethods:
         """log(1 + exp(beta * self)) / beta, and self itself where beta * self > threshold
         (as PyTorch); never overflows."""
         beta, threshold = softplus_options(beta, threshold, "softplus")
-        return ops.Softplus.apply(self, beta=beta, threshold=threshold)
+        return ops.Softplus.apply(floating(self), beta=beta, threshold=threshold)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         """self * Phi(self) with Phi the standard normal CDF (exact, through erf), or its
         tanh approximation with approximate="tanh"."""
         approximate = gelu_approximate(approximate, "gelu")
-        return (ops.GELU if approximate == "none" else ops.GELUTanh).apply(self)
+        return (ops.GELU if approximate == "none" else ops.GELUTanh).apply(floating(self))
 
     def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
         """self where self > 0, negative_slope * self elsewhere."""
         slope = check_number(negative_slope, "negative_slope", "leaky_relu")
-        return ops.LeakyReLU.apply(self, negative_slope=slope)
+        return ops.LeakyReLU.apply(floating(self), negative_slope=slope)
 
     def elu(self, alpha: float = 1.0) -> "Tensor":
         """self where self > 0, alpha * (exp(self) - 1) elsewhere."""
-        return ops.ELU.apply(self, alpha=check_number(alpha, "alpha", "elu"))
+        return ops.ELU.apply(floating(self), alpha=check_number(alpha, "alpha", "elu"))
 
     def silu(self) -> "Tensor":
         """self * sigmoid(self) (also called swish)."""
-        return ops.SiLU.apply(self)
+        return ops.SiLU.apply(floating(self))
 
     def log_sigmoid(self) -> "Tensor":
         """log(sigmoid(self)) = -softplus(-self), finite for every finite input."""
-        return ops.LogSigmoid.apply(self)
+        return ops.LogSigmoid.apply(floating(self))
 
     def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
         """Values limited to [min, max]; the gradient passes where min <= x <= max."""
@@ -121,6 +121,12 @@ class ElementwiseMethods:
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
+
+
+def floating(t: "Tensor") -> "Tensor":
+    """t if it is floating, else t as the default float dtype: a float-valued function of an
+    integer or bool tensor computes in float32, as in PyTorch (NumPy would give float64)."""
+    return t if t.data.dtype.kind in "fc" else t.astype(_tensor._DEFAULT_DTYPE)
 
 
 def softplus_options(beta: Any, threshold: Any, owner: str) -> tuple:

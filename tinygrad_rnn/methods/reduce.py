@@ -8,6 +8,7 @@ import numpy as np
 
 from tinygrad_rnn import ops
 from tinygrad_rnn._validate import check_number, norm_axis, one_axis, torch_names
+from tinygrad_rnn.methods.elementwise import floating
 
 
 class ReduceMethods:
@@ -39,7 +40,7 @@ class ReduceMethods:
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """log(sum(exp(self), axis)), shifted by the max so it never overflows."""
         return ops.LogSumExp.apply(
-            self, axis=norm_axis(axis, self.ndim, "logsumexp"), keepdims=keepdims
+            floating(self), axis=norm_axis(axis, self.ndim, "logsumexp"), keepdims=keepdims
         )
 
     @torch_names
@@ -53,8 +54,8 @@ class ReduceMethods:
         and so is the gradient.
         """
         c = _correction(correction, unbiased, "var")
-        return ops.Var.apply(self, axis=norm_axis(axis, self.ndim, "var"), keepdims=keepdims,
-                             correction=c)
+        return ops.Var.apply(floating(self), axis=norm_axis(axis, self.ndim, "var"),
+                             keepdims=keepdims, correction=c)
 
     @torch_names
     def std(self, axis: Any = None, keepdims: bool = False, correction: float = 1, *,
@@ -62,8 +63,8 @@ class ReduceMethods:
         """sqrt(var(axis, keepdims, correction)); a constant input (std 0) has gradient 0,
         as in PyTorch."""
         c = _correction(correction, unbiased, "std")
-        return ops.Std.apply(self, axis=norm_axis(axis, self.ndim, "std"), keepdims=keepdims,
-                             correction=c)
+        return ops.Std.apply(floating(self), axis=norm_axis(axis, self.ndim, "std"),
+                             keepdims=keepdims, correction=c)
 
     @torch_names
     def prod(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
@@ -81,7 +82,7 @@ class ReduceMethods:
         p = check_number(p, "p", "norm")
         if not (p >= 0 or p == -np.inf):
             raise ValueError(f"norm: p must be positive, 0, inf or -inf, got {p!r}")
-        return ops.Norm.apply(self, p=p, axis=norm_axis(axis, self.ndim, "norm"),
+        return ops.Norm.apply(floating(self), p=p, axis=norm_axis(axis, self.ndim, "norm"),
                               keepdims=keepdims)
 
     @torch_names
@@ -92,7 +93,8 @@ class ReduceMethods:
     @torch_names
     def logcumsumexp(self, axis: int) -> "Tensor":
         """log(cumsum(exp(self), axis)), computed stably (no overflow for inputs like 1e4)."""
-        return ops.LogCumSumExp.apply(self, axis=one_axis(axis, self.ndim, "logcumsumexp"))
+        return ops.LogCumSumExp.apply(floating(self),
+                                      axis=one_axis(axis, self.ndim, "logcumsumexp"))
 
     @torch_names
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
@@ -109,7 +111,8 @@ class ReduceMethods:
     def log_softmax(self, axis: int = -1) -> "Tensor":
         """self - logsumexp(self, axis, keepdims=True)."""
         ax = one_axis(axis, self.ndim, "log_softmax")
-        return ops.LogSoftmax.apply(self, axis=ax if self.ndim else None)  # None: a 0-d tensor
+        # (axis None: a 0-d tensor)
+        return ops.LogSoftmax.apply(floating(self), axis=ax if self.ndim else None)
 
     @torch_names
     def softmax(self, axis: int = -1) -> "Tensor":

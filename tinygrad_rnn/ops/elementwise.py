@@ -166,7 +166,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = g * sign(x)  (0 at x = 0)"""
+    """y = |x|;  dx = g * sign(x)  (0 at x = 0 and at NaN)"""
 
     over_time = staticmethod(same_over_time)
 
@@ -178,7 +178,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_arrays
-        return g * np.sign(x)
+        return g * sign(x)
 
 
 class Tanh(Function):
@@ -232,7 +232,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = g * (x > 0)"""
+    """y = max(x, 0);  dx = g * not(x <= 0)  (g passes through NaN, as in PyTorch)"""
 
     over_time = staticmethod(same_over_time)
 
@@ -245,7 +245,15 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_arrays
-        return g * (y > 0)
+        return g * ~(y <= 0)
+
+
+def sign(x: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1 in x's dtype, and 0 at NaN as in PyTorch (np.sign gives NaN there)."""
+    if x.dtype.kind != "f":
+        return np.sign(x)
+    s = np.array(np.greater(x, 0), dtype=x.dtype)  # (an array for a 0-d x too)
+    return np.subtract(s, np.less(x, 0), out=s)
 
 
 def relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -417,7 +425,7 @@ class Sign(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.sign(x)
+        return sign(x)
 
     @staticmethod
     def backward(ctx, g):
