@@ -263,11 +263,30 @@ def test_grad_returns_gradients_without_touching_dot_grad():
     x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     unused = leaf([5.0])
     out = (x * y).sum()
-    gx, gy, gu = tg.grad(out, [x, y, unused])
+    gx, gy, gu = tg.grad(out, [x, y, unused], materialize_grads=True)
     np.testing.assert_array_equal(gx.data, [3.0, 4.0])
     np.testing.assert_array_equal(gy.data, [1.0, 2.0])
     np.testing.assert_array_equal(gu.data, [0.0])
     assert x.grad is None and y.grad is None and unused.grad is None
+
+
+def test_grad_of_an_unused_input_is_an_error_none_or_zeros_as_in_pytorch(torch):
+    x, unused = leaf([1.0, 2.0]), leaf([5.0])
+    tx, tu = (torch.tensor(v, requires_grad=True) for v in ([1.0, 2.0], [5.0]))
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \(1,\)\) was not used.*"
+                                           r"allow_unused=True.*materialize_grads=True"):
+        tg.grad((x * x).sum(), [x, unused])
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad((tx * tx).sum(), [tx, tu])
+    gx, gu = tg.grad((x * x).sum(), [x, unused], allow_unused=True)
+    tgx, tgu = torch.autograd.grad((tx * tx).sum(), [tx, tu], allow_unused=True)
+    assert gu is None and tgu is None
+    np.testing.assert_array_equal(gx.data, tgx.numpy())
+    _, gu = tg.grad((x * x).sum(), [x, unused], materialize_grads=True)
+    _, tgu = torch.autograd.grad((tx * tx).sum(), [tx, tu], materialize_grads=True)
+    np.testing.assert_array_equal(gu.data, tgu.numpy())
+    with pytest.raises(ValueError, match="cannot be combined with allow_unused=False"):
+        tg.grad((x * x).sum(), [x], allow_unused=False, materialize_grads=True)
 
 
 def test_grad_with_grad_outputs_several_outputs_and_an_inner_input():

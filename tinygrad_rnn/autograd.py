@@ -395,11 +395,12 @@ def backward(t: Any, grad: Any = None, retain_graph: bool = False) -> None:
     _run([t], [_seed(t, grad)], retain_graph, None)
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
-         retain_graph: bool = False) -> tuple:
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, as a tuple, leaving `.grad` untouched.
 
-    Inputs that the outputs do not depend on get a zero gradient.
+    An input that the outputs do not depend on is an error, as in PyTorch, unless
+    allow_unused=True (its gradient is then None) or materialize_grads=True (zeros).
     """
     Tensor = _tensor.Tensor
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
@@ -420,9 +421,17 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
             raise RuntimeError("grad(): an output does not require grad (nothing to differentiate)")
     wanted = {id(x): x for x in ins}
     seeds = [_seed(o, g, "grad()", "grad_outputs=") for o, g in zip(outs, gos)]
+    if allow_unused is False and materialize_grads:
+        raise ValueError("grad(): materialize_grads=True gives unused inputs zeros, so it "
+                         "cannot be combined with allow_unused=False")
     found = _run(outs, seeds, retain_graph, wanted)
+    unused = [i for i, x in enumerate(ins) if id(x) not in found]
+    if unused and not (allow_unused or materialize_grads):
+        raise RuntimeError(f"grad(): input {unused[0]} (shape {ins[unused[0]].shape}) was not "
+                           f"used to compute the outputs; pass allow_unused=True to get None "
+                           f"for it, or materialize_grads=True to get zeros")
     return tuple(
         Tensor(np.array(found[id(x)], dtype=x.dtype)) if id(x) in found
-        else Tensor(np.zeros(x.shape, dtype=x.dtype))
+        else Tensor(np.zeros(x.shape, dtype=x.dtype)) if materialize_grads else None
         for x in ins
     )

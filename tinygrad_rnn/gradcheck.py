@@ -64,7 +64,8 @@ def _analytic_jacobian(fn: Callable, inputs: list, wrt: list, n_out: int, shape:
         out = _output(fn, inputs)
         seed = np.zeros(n_out)
         seed[k] = 1
-        grads = autograd.grad(out, wrt, seed.reshape(shape).astype(out.dtype))
+        grads = autograd.grad(out, wrt, seed.reshape(shape).astype(out.dtype),
+                              materialize_grads=True)
         for jac, g in zip(jacs, grads):
             jac[k] = g.data.reshape(-1)
     return jacs
@@ -118,7 +119,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
             for _ in range(_PROJECTIONS):
                 v = rng.standard_normal(n_out)
                 u = rng.standard_normal(x.size)
-                (g,) = autograd.grad(_output(fn, xs), [x], v.reshape(shape))
+                (g,) = autograd.grad(_output(fn, xs), [x], v.reshape(shape),
+                                     materialize_grads=True)
                 analytic = float(g.data.reshape(-1) @ u)
                 flat = x.data.reshape(-1)
                 orig = flat.copy()
