@@ -315,3 +315,31 @@ def test_disjoint_slices_write_their_gradients_in_place(pieces, tiled):
     _equal(res)
     source = info["source"]["backward"]
     assert ("disjoint slices" in source) is tiled
+
+
+@pytest.mark.parametrize("use", ["outputs", "final h", "final c", "both finals"])
+def test_a_parameter_that_reaches_only_unused_results_gets_no_gradient(use):
+    """u feeds only the carried c; whatever the loss leaves out gets no gradient on either
+    path (None, not zeros), and the rest the loop's numbers."""
+    w = Tensor(np.eye(3) * 0.5, requires_grad=True)
+    u = Tensor(np.ones(3) * 0.3, requires_grad=True)
+    h0 = Tensor(np.full((2, 3), 0.1), requires_grad=True)
+    c0 = Tensor(np.full((2, 3), 0.2), requires_grad=True)
+
+    def step(x, state):
+        h, c = state
+        return (x + h @ w).tanh(), c + u * h
+    res = []
+    for compiled in (False, True):
+        for t in (w, u, h0, c0):
+            t.grad = None
+        outs, (h, c) = scan(step, Tensor(XS), (h0, c0), compiled=compiled)
+        loss = {"outputs": outs.sum(), "final h": h.sum(), "final c": c.sum(),
+                "both finals": h.sum() + c.sum()}[use]
+        loss.backward()
+        res.append([None if t.grad is None else t.grad.data for t in (w, u, h0, c0)])
+        assert scan_info()["path"] == ("compiled" if compiled else "eager")
+    for a, b in zip(*res):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)

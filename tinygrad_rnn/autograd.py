@@ -126,7 +126,7 @@ def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
         if changed > ctx.seq:  # something changed in place since this node ran
             _check_saved_unchanged(ctx)
         outs = ctx.outputs
-        if outs:
+        if outs and not ctx.none_for_missing:
             g = [np.zeros(shape, dtype) if gi is None else gi for gi, (shape, dtype) in zip(g, outs)]
         if special:  # hooks, grad() of inner tensors, observers: none in a plain backward
             g = _before_node(ctx, g, outs, hooked, inner, obs, wanted, leaf_out)
@@ -296,6 +296,8 @@ def _run_hooks(entries: list, g: Any, several: bool) -> Any:
     """A node's gradient after the hooks of its outputs (and retain_grad) have run."""
     for k, entry, t in entries:
         gk = g[k] if several else g
+        if gk is None:  # an output that got no gradient (none_for_missing): no hook runs
+            continue
         gk = _apply_fns(entry, t, gk)
         if entry.retain:
             t.grad = _tensor.Tensor(np.array(gk)) if t.grad is None else \
@@ -315,7 +317,8 @@ def _before_node(ctx: Any, g: Any, outs: tuple, hooked: Any, inner: Any, obs: An
         g = _run_hooks(hooked[id(ctx)], g, bool(outs))
     if inner is not None and id(ctx) in inner:
         for k, t in inner[id(ctx)]:
-            _deliver(t, g[k] if outs else g, wanted, leaf_out)
+            if (g[k] if outs else g) is not None:
+                _deliver(t, g[k] if outs else g, wanted, leaf_out)
     if obs is not None:
         obs.backward_before(ctx)
     return g

@@ -314,6 +314,7 @@ class Scan(Function):
     """
 
     over_time = None  # a scan inside a step is not compiled
+    none_for_missing = True  # outputs the loss does not use give nothing to what they read
 
     @staticmethod
     def forward(ctx, *arrays, plan=None, tap=None):
@@ -367,10 +368,11 @@ class Scan(Function):
         p = plan.n_prefix
         # without retain_graph each step's contexts are freed as soon as its backward ran,
         # as the engine frees each node of an eager loop: the peak stays the loop's
-        g_state = list(run(plan.steps, g_all[p + 1:], g_final, ctx.steps, kept, g_h, g_c,
-                           ctx.tap, plan.times, anomaly.check_step, ctx.site, ctx.layer,
-                           not autograd.retains_graph()))
-        g_state[0] = g_state[0] + g_all[p]  # row p: the first state element it started from
+        g_state = list(run(plan.steps, None if g_all is None else g_all[p + 1:], g_final,
+                           ctx.steps, kept, g_h, g_c, ctx.tap, plan.times, anomaly.check_step,
+                           ctx.site, ctx.layer, not autograd.retains_graph()))
+        if g_all is not None:  # row p: the first state element it started from
+            g_state[0] = g_all[p] if g_state[0] is None else g_state[0] + g_all[p]
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
         for m in plan.batched:  # e.g. dW of h @ W: one GEMM over every step's rows
             if all(g is None for g in kept[m]):  # its result reached no loss: no gradient
@@ -378,7 +380,7 @@ class Scan(Function):
             for j, pg in _batched_grads(ctx, m, kept[m], memo):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state) + tuple(
-            np.array(g_all[i]) for i in range(p))
+            None if g_all is None else np.array(g_all[i]) for i in range(p))
 
 
 def _prepare_of(cls: type) -> Callable | None:

@@ -248,6 +248,9 @@ class Function:
     # contiguous transposed weight for a faster product)
     prepare = None
     outputs: tuple = ()  # (shape, dtype) of each output, for a Function with several outputs
+    # True: backward gets None (not zeros) for an output that got no gradient (the sequence
+    # compiler's Scan, which then gives nothing to what only reached unused results)
+    none_for_missing = False
 
     @property
     def released(self) -> bool:

@@ -220,7 +220,9 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
                     constants: dict, tiled: frozenset = frozenset()) -> str:
     """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer,
     free) -> gradient of the initial state: every step newest first, each op's backward in
-    reverse tape order; with free, each step's contexts are dropped once it is done."""
+    reverse tape order; with free, each step's contexts are dropped once it is done. A
+    gradient that never arrives (g_seq, an element of g_final) is None, and so stays what
+    only it would have reached."""
     const = _Names(constants)
     nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
     first_state = len(slot_meta) - ns
@@ -244,8 +246,9 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
     shared = {j for j, n in per_row.items() if n > 1}
     if shared:
         out.append("        " + " = ".join([f"w{j}" for j in sorted(shared)] + ["True"]))
-    out.append("        gS0 = gS0 + g_seq[k]")
-    out.append("        if tap is not None:")
+    out.append("        if g_seq is not None:  # (None: the outputs reached no loss)")
+    out.append("            gS0 = g_seq[k] if gS0 is None else gS0 + g_seq[k]")
+    out.append("        if tap is not None and gS0 is not None:")
     out.append("            tap(times[k], gS0)")
     for i, route in enumerate(routes[-1]):
         _deliver(out, route, f"gS{i}", "Scan", i, const, "        ", shared)
@@ -276,10 +279,8 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
             if route is not None:
                 _deliver(out, route, f"r[{i}]", f"T{m}", i, const, "            ", shared,
                          tiled)
-    for i in range(ns):
-        s = first_state + i
-        out.append(f"        gS{i} = zeros(*{const('M', slot_meta[s])}) if s{s} is None "
-                   f"else s{s}")
+    for i in range(ns):  # None where no gradient reached the state: nothing flows back
+        out.append(f"        gS{i} = s{first_state + i}")
     out += [f"    g_h[{j}] = GH{j}" for j in range(nh)]
     out += [f"    g_c[{j}] = GC{j}" for j in range(nc)]
     out.append(f"    return {_tuple([f'gS{i}' for i in range(ns)])}")
