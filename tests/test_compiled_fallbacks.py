@@ -308,6 +308,9 @@ def test_gradients_through_slices_of_a_step_value_are_the_loops(n, cuts, rows):
     ([0, (1, slice(None, None, 2)), (-1, 5)], True),  # rows, and a negative index
     ([(slice(None), slice(0, 3)), (slice(None), slice(2, 4))], False),  # columns 2 twice
     ([(slice(None), slice(0, 3)), (slice(None), 1)], False),
+    ([(slice(None), np.array([0, 2])), (slice(None), slice(3, 4))], False),  # an array index
+    ([(Ellipsis, None, slice(0, 2)), (slice(None), slice(2, 4))], False),  # a new axis
+    ([(np.int64(0), slice(0, 3)), (np.int64(1), slice(0, 3))], True),  # NumPy integers
 ])
 def test_disjoint_slices_write_their_gradients_in_place(pieces, tiled):
     w = Tensor(np.random.default_rng(1).standard_normal((3, 6)), requires_grad=True)

@@ -415,3 +415,13 @@ def test_relu_abs_and_sign_at_nan_and_zero_are_pytorchs(torch, name):
     y.backward(g)
     ty.backward(torch.from_numpy(g))
     np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+
+
+@pytest.mark.parametrize("p", [1])
+def test_norm_gradient_at_nan_is_pytorchs(torch, p):
+    """sign(NaN) = 0 in the 1-norm's gradient, as in torch (other p at NaN still differ)."""
+    raw = np.array([np.nan, -2.0, 0.0, 3.0])
+    x, tx = tg.Tensor(raw, requires_grad=True), torch.tensor(raw, requires_grad=True)
+    x.norm(p).backward()
+    torch.linalg.vector_norm(tx, p).backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())

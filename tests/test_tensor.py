@@ -356,3 +356,32 @@ def test_float_valued_functions_of_integer_tensors_match_torch(torch, name):
     ours, theirs = getattr(Tensor(data), name)(), getattr(torch.from_numpy(data), name)()
     assert str(theirs.dtype) == "torch." + str(ours.dtype)
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+
+
+def test_integer_true_division_divides_the_values_themselves_as_pytorch(torch):
+    """Each operand's own value as float32 (3 / -2 is -1.5 with a uint8 3), never the divisor
+    first wrapped into the other operand's integer dtype."""
+    u8, i8, i32 = (np.array([3], d) for d in (np.uint8, np.int8, np.int32))
+    cases = [(u8, -1), (-1, u8), (i8, 256), (i32, 2 ** 40), (u8, np.array(-2, np.int8)),
+             (i8, np.array(1000)), (np.array([True]), np.array([True])), (5, i8)]
+    for a, b in cases:
+        def ours(v):
+            return Tensor(v) if isinstance(v, np.ndarray) else v
+
+        def theirs(v):
+            return torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+        what = f"{a!r} / {b!r}"
+        _same_dtype_and_values(ours(a) / ours(b), theirs(a) / theirs(b), what)
+
+
+def test_lists_as_operands_are_float32_as_the_constructor_makes_them():
+    t = Tensor(np.ones(2, np.float32))
+    assert (t + [0.5, 1.5]).dtype == np.float32 and ([0.5, 1.5] - t).dtype == np.float32
+    assert (t * np.ones(2)).dtype == np.float64  # an ndarray keeps NumPy's promotion
+
+
+def test_in_place_integer_updates_wrap_as_pytorch(torch):
+    t, tt = Tensor(np.array([250], np.uint8)), torch.tensor([250], dtype=torch.uint8)
+    t += 300
+    tt += 300
+    assert t.dtype == np.uint8 and t.data.tolist() == tt.tolist() == [38]

@@ -310,7 +310,10 @@ def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool) -> 
 def tiled_slots(plan: Any, routes: list, slot_meta: list) -> frozenset:
     """The slots whose gradients all come from GetItem ops with basic indices that select
     no element twice between them (the gates of a step value sliced apart, say): those are
-    copied into a buffer of zeros instead of added to it, 2-3x cheaper, the same numbers."""
+    copied into a buffer of zeros instead of added to it, 2-3x cheaper, the same values (a
+    -0.0 stays -0.0 where the add would give +0.0). Worked out at each backward (the plan is
+    new each call) and cheap: per pair of slices an interval test, or for strided ones a
+    membership test over at most 4096 positions."""
     from tinygrad_rnn.ops.movement import GetItem
     readers: dict = {}  # slot -> [index of each GetItem reading it], None: another reader
     for m, rs in enumerate(routes[:-1]):
@@ -338,10 +341,15 @@ def _selection(index: Any, shape: tuple) -> list | None:
     """Per axis of `shape`, the range of positions a basic index selects (None: an index of
     another kind, where elements may repeat or the selection is not a box)."""
     items = list(index) if isinstance(index, tuple) else [index]
-    if sum(item is Ellipsis for item in items) > 1:
+    if not all(item is Ellipsis or isinstance(item, slice) or (
+            isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)))
+               for item in items):
+        return None  # None (a new axis), arrays, lists, booleans
+    ellipses = [k for k, item in enumerate(items) if item is Ellipsis]
+    if len(ellipses) > 1:
         return None
-    if Ellipsis in items:
-        k = items.index(Ellipsis)
+    if ellipses:
+        k = ellipses[0]
         items[k:k + 1] = [slice(None)] * (len(shape) - len(items) + 1)
     if len(items) > len(shape):
         return None
@@ -350,13 +358,11 @@ def _selection(index: Any, shape: tuple) -> list | None:
     for item, size in zip(items, shape):
         if isinstance(item, slice):
             ranges.append(range(*item.indices(size)))
-        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+        else:  # an integer
             i = int(item) + (size if item < 0 else 0)
             if not 0 <= i < size:
                 return None
             ranges.append(range(i, i + 1))
-        else:  # None (a new axis), arrays, lists, booleans
-            return None
     return ranges
 
 
@@ -371,7 +377,10 @@ def _ranges_apart(ra: range, rb: range) -> bool:
         return True
     if ra.step == rb.step == 1:
         return ra.stop <= rb.start or rb.stop <= ra.start
-    return not set(ra).intersection(rb)
+    if min(len(ra), len(rb)) > 4096:  # (not worth a set: taken as overlapping, then added)
+        return False
+    small, large = (ra, rb) if len(ra) <= len(rb) else (rb, ra)
+    return not any(i in large for i in small)  # (membership in a range is O(1))
 
 
 def _wrong_count(cls: type, got: int, expected: int) -> None:

@@ -173,8 +173,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         autograd.retain_grad(self)
 
     # ----- operands ---------------------------------------------------------------------
-    def _operand(self, other: Any) -> "Tensor":
-        """Python numbers take this tensor's floating dtype, as a weak scalar does in NumPy."""
+    def _operand(self, other: Any, wrap_ints: bool = True) -> "Tensor":
+        """Python numbers take this tensor's floating dtype, as a weak scalar does in NumPy;
+        an integer with an integer tensor its dtype (wrapping, as in PyTorch) unless
+        wrap_ints=False (a division, which takes the number's own value); lists become
+        arrays as the Tensor constructor makes them (floats as float32)."""
         if isinstance(other, Tensor):
             return other
         floating = self.data.dtype.kind == "f"
@@ -183,11 +186,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
                 return function.as_number(other, self.dtype)
             if isinstance(other, (float, np.floating)):  # with an integer or bool tensor:
                 return function.as_number(other, _DEFAULT_DTYPE)  # the default float
-            if self.data.dtype.kind in "iu" and not isinstance(other, (bool, np.bool_)):
-                # an integer takes the tensor's integer dtype, wrapping as in PyTorch
+            if wrap_ints and self.data.dtype.kind in "iu" and not isinstance(
+                    other, (bool, np.bool_)):
                 return function.as_number(np.asarray(other).astype(self.dtype))
             return function.as_number(other)
-        other = other if isinstance(other, np.ndarray) else np.asarray(other)
+        other = other if isinstance(other, np.ndarray) else Tensor(other).data
         if floating and other.dtype.kind in "biu":
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
         return Tensor(other)
@@ -236,11 +239,12 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     def __truediv__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
             return _DIV(*_divided(self, other))
-        return ops.Div.apply(*_divided(*self._pair(other)))
+        return ops.Div.apply(*_divided(self, self._operand(other, wrap_ints=False),
+                                       not isinstance(other, np.ndarray)))
 
     def __rtruediv__(self, other: Any) -> "Tensor":
-        a, b = self._pair(other)
-        return ops.Div.apply(*_divided(b, a))
+        return ops.Div.apply(*_divided(self._operand(other, wrap_ints=False), self,
+                                       not isinstance(other, np.ndarray)))
 
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
@@ -338,13 +342,16 @@ def _promoted(a: "Tensor", b: "Tensor") -> tuple:
     return _promotion.promoted(a, b)
 
 
-def _divided(a: "Tensor", b: "Tensor") -> tuple:
-    """(a, b) for a true division: integers and bools divide as the default float dtype, as
-    in PyTorch (NumPy gives float64)."""
-    a, b = _promoted(a, b)
-    if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu":
-        return Tensor(a.data.astype(_DEFAULT_DTYPE)), Tensor(b.data.astype(_DEFAULT_DTYPE))
-    return a, b
+def _divided(a: "Tensor", b: "Tensor", zero_d_weak: bool = True) -> tuple:
+    """(a, b) for a true division: where the operands would promote to an integer or bool
+    dtype, each one's own values as the default float dtype (3 / uint8(-2) is -1.5), as in
+    PyTorch (NumPy gives float64); else the promoted operands."""
+    if a.data.dtype is b.data.dtype and a.data.dtype.kind == "f":
+        return a, b
+    if _promotion.result_dtype(a.data, b.data, zero_d_weak=zero_d_weak).kind in "biu":
+        return tuple(t if t.data.dtype == _DEFAULT_DTYPE else t.astype(_DEFAULT_DTYPE)
+                     for t in (a, b))
+    return _promotion.promoted(a, b, zero_d_weak=zero_d_weak)
 
 
 def _read_into_python(how: str) -> None:

@@ -494,3 +494,24 @@ def test_loss_module_argument_errors():
         nn.SmoothL1Loss(beta=-1.0)
     with pytest.raises(ValueError, match="HuberLoss: delta must be positive"):
         nn.HuberLoss(delta=0.0)
+
+
+def test_layer_norm_without_vecdot_gives_the_same_values(monkeypatch):
+    """NumPy 1 has no np.vecdot, and other BLAS libraries are not trusted to keep a dot on one
+    thread: there the row sums are NumPy's own (einsum, add.reduce)."""
+    from tinygrad_rnn.ops import normalization
+    rng = _rng(5)
+    x, w, b = rng.standard_normal((4, 9)), rng.standard_normal(9), rng.standard_normal(9)
+    runs = []
+    for vecdot in (normalization._VECDOT, None):
+        monkeypatch.setattr(normalization, "_VECDOT", vecdot)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        F.layer_norm(ts[0], 9, ts[1], ts[2]).backward(np.cos(x))
+        runs.append([t.grad.data for t in ts])
+    for a, b_ in zip(*runs):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-14)
+
+
+def test_cross_entropy_refuses_integer_logits_as_pytorch():
+    with pytest.raises(TypeError, match="cross_entropy: logits must be floating-point"):
+        F.cross_entropy(Tensor(np.array([[1, 2, 3]])), np.array([0]))

@@ -400,3 +400,32 @@ def test_layer_errors():
         nn.IndRNN(3, 4, nonlinearity="sigmoid")
     assert repr(nn.IndRNN(3, 4, 2, nonlinearity="tanh")) == \
         "IndRNN(3, 4, num_layers=2, nonlinearity='tanh')"
+
+
+def test_a_relu_layer_passes_the_gradient_through_nan_as_its_cells_and_pytorch_do():
+    """nn.IndRNN's own loop and nn.RNN(relu)'s kernel against the cells run by the loop (and
+    torch.nn.RNN): ReLU's gradient passes through a NaN pre-activation."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 3)).astype(np.float32)
+    x[2, 0, 0] = np.nan
+    layer = nn.IndRNN(3, 4)
+    loop = nn.Recurrent([nn.IndRNNCell(3, 4)], compiled=False)
+    cell = loop.cell_l0
+    for name in ("weight_ih", "weight_hh", "bias_ih"):
+        getattr(cell, name).data[...] = getattr(layer, name + "_l0").data
+    for module in (layer, loop):
+        out, _ = module(Tensor(x))
+        out[2].sum().backward()
+    np.testing.assert_allclose(layer.bias_ih_l0.grad.data, cell.bias_ih.grad.data, rtol=1e-6)
+    assert np.isfinite(cell.bias_ih.grad.data).all()
+    rnn, trnn = nn.RNN(3, 4, nonlinearity="relu"), torch.nn.RNN(3, 4, nonlinearity="relu")
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            getattr(trnn, name).copy_(torch.from_numpy(p.data))
+    out, _ = rnn(Tensor(x))
+    out[2].sum().backward()
+    tout, _ = trnn(torch.from_numpy(x))
+    tout[2].sum().backward()
+    np.testing.assert_allclose(rnn.bias_hh_l0.grad.data, trnn.bias_hh_l0.grad.numpy(),
+                               rtol=1e-5)

@@ -343,6 +343,7 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     (1 - e) (-log p[target]) + e mean_c(-log p[c]).
     """
     _check_reduction(reduction, "cross_entropy")
+    logits = _float_tensor(logits, "cross_entropy", "logits")  # (integers: as PyTorch refuses)
     ignore_index = _validate.check_int(ignore_index, "ignore_index", "cross_entropy")
     e = _validate.check_number(label_smoothing, "label_smoothing", "cross_entropy", 0.0, 1.0)
     t, ignored = _kept_targets(logits, target, "cross_entropy", ignore_index)

@@ -183,8 +183,8 @@ class RNNSequence(Function):
         if ctx.nonlinearity == "tanh":
             np.multiply(out, out, out=dz)
             np.subtract(1, dz, out=dz)
-        elif ctx.nonlinearity == "relu":
-            np.greater(out, 0, out=dz)
+        elif ctx.nonlinearity == "relu":  # not(x <= 0) from h >= 0 or NaN: g passes NaN
+            np.not_equal(out, 0, out=dz)
         else:
             np.subtract(1, out, out=dz)
             dz *= out

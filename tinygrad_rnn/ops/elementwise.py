@@ -245,7 +245,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_arrays
-        return g * ~(y <= 0)
+        return g * (y != 0)  # y >= 0 or NaN: one pass for not(x <= 0)
 
 
 def sign(x: np.ndarray) -> np.ndarray:

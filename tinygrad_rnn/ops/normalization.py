@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_rnn import _blas
 from tinygrad_rnn.function import Function
 
 
@@ -99,6 +100,9 @@ def _block_grad(gh: np.ndarray, xh: np.ndarray, rstd: np.ndarray,
 
 
 ROW_DOT_MAX = 8192  # rows up to this long are summed by BLAS dot, longer ones by einsum
+# np.vecdot (NumPy 2) where NumPy's BLAS is OpenBLAS, whose dot runs on one thread below
+# 10,000 elements; elsewhere (NumPy 1, other BLAS libraries) einsum
+_VECDOT = getattr(np, "vecdot", None) if _blas.OPENBLAS else None
 
 
 def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -106,10 +110,10 @@ def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     np.vecdot (a BLAS dot per row: 2-3x faster than einsum on a step's (32, 768) rows) where
     a row is at most ROW_DOT_MAX long, as then the dot runs on one thread whatever the BLAS
-    thread count (OpenBLAS splits a dot only over 10,000 elements): the numbers never
-    depend on the thread count. Longer rows take einsum, NumPy's own loop."""
-    if a.shape[1] <= ROW_DOT_MAX:
-        return np.vecdot(a, b)
+    thread count: the numbers never depend on the thread count. Longer rows, and builds
+    without it (see _VECDOT), take einsum, NumPy's own loop."""
+    if _VECDOT is not None and a.shape[1] <= ROW_DOT_MAX:
+        return _VECDOT(a, b)
     return np.einsum("ij,ij->i", a, b)
 
 
@@ -118,7 +122,7 @@ _ONES: dict = {}  # (n, dtype) -> a read-only row of ones
 
 def _row_sums(a: np.ndarray) -> np.ndarray:
     """sum(a, axis=1) for a (rows, n) array: the row dots with a row of ones (see above)."""
-    if a.shape[1] > ROW_DOT_MAX:
+    if _VECDOT is None or a.shape[1] > ROW_DOT_MAX:
         return np.add.reduce(a, axis=1)
     key = (a.shape[1], a.dtype)
     ones = _ONES.get(key)

@@ -166,8 +166,9 @@ class IndRecurrence(Function):
         u, h, h0 = ctx.saved_arrays
         rev, needs = ctx.reverse, ctx.needs_input_grad
         T = h.shape[0]
-        # act'(pre) from the saved output: relu' = [h > 0], tanh' = 1 - h**2
-        d = (h > 0).astype(h.dtype) if ctx.relu else 1 - h * h
+        # act'(pre) from the saved output: relu' = [h != 0] (h >= 0 or NaN: the gradient
+        # passes through NaN, as ReLU's), tanh' = 1 - h**2
+        d = (h != 0).astype(h.dtype) if ctx.relu else 1 - h * h
         g_b = np.broadcast_to(g, h.shape)
         dq = np.empty(h.shape, dtype=d.dtype)
         nxt = None

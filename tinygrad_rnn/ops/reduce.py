@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_rnn.function import Function, axis_over_time
+from tinygrad_rnn.ops.elementwise import sign
 
 
 def _keep(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
@@ -212,16 +213,16 @@ class Norm(Function):
             return np.zeros(x.shape, g.dtype)
         if np.isinf(p):  # the gradient of max |x| (min |x|): the arg-max, ties share it
             mask = np.abs(x) == y
-            return np.sign(x) * mask * (g / np.sum(mask, axis=ctx.axis, keepdims=True))
+            return sign(x) * mask * (g / np.sum(mask, axis=ctx.axis, keepdims=True))
         safe = np.where(y > 0, y, 1)  # a zero vector gets gradient 0, as in PyTorch
         if p == 2:
             return g * x / safe * (y > 0)
         if p == 1:
-            return g * np.sign(x)
+            return g * sign(x)
         a = np.abs(x)
         with np.errstate(divide="ignore"):  # p < 1: 0**(p - 1) = inf, masked out below
             r = np.where(a > 0, (a / safe) ** (p - 1), 0)
-        return g * np.sign(x) * r * (y > 0)
+        return g * sign(x) * r * (y > 0)
 
 
 def _count(shape: tuple, axis) -> int:
