@@ -38,10 +38,7 @@ class InplaceMethods:
 
     def _update(self, op: str, ufunc: Any, other: Any) -> "Tensor":
         self._check_inplace(op, other)
-        b = other.data if isinstance(other, _tensor.Tensor) else other
-        if isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)) and \
-                self.data.dtype.kind in "iu":  # wraps into the dtype, as the operators do
-            b = np.asarray(b).astype(self.dtype)
+        b = self._operand(other).data  # a number as the operators take it (ints wrap)
         try:
             ufunc(self.data, b, out=self.data)
         except ValueError:
