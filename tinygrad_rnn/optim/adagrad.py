@@ -38,7 +38,10 @@ class Adagrad(Optimizer):
             g = g + group["weight_decay"] * p
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
-        s += g * g
-        std = np.sqrt(s)
-        std += group["eps"]
-        p -= clr * (g / std)
+        t = np.multiply(g, g)  # one buffer for every temporary, each pass in the same order
+        s += t
+        np.sqrt(s, out=t)
+        t += group["eps"]
+        np.divide(g, t, out=t)
+        t *= clr
+        p -= t
