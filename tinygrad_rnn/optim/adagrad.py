@@ -38,7 +38,8 @@ class Adagrad(Optimizer):
             g = g + group["weight_decay"] * p
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
-        t = np.multiply(g, g)  # one buffer for every temporary, each pass in the same order
+        t = np.multiply(g, g, out=np.empty_like(p))  # one buffer for every temporary, each
+        # pass in the same order (out=: an array for a 0-d parameter too)
         s += t
         np.sqrt(s, out=t)
         t += group["eps"]
