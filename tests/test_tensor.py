@@ -385,3 +385,37 @@ def test_in_place_integer_updates_wrap_as_pytorch(torch):
     t += 300
     tt += 300
     assert t.dtype == np.uint8 and t.data.tolist() == tt.tolist() == [38]
+
+
+def test_floor_division_and_remainder_are_pytorchs(torch):
+    """// and % as torch (floor toward -inf; the remainder takes the divisor's sign), with
+    tensors, Python numbers on either side and integer tensors; dtypes promote as the other
+    operators do."""
+    a = np.array([5.5, -5.5, 3.0, -3.0, 7.25])
+    b = np.array([2.0, 2.0, -2.0, -2.0, 0.5])
+    ints = np.array([7, -7, 9, -9, 0])
+    for x, y in [(a, b), (ints, np.array([2, 2, -4, -4, 3])), (a.astype(np.float32), 2),
+                 (3.5, a), (ints, 2.5), (ints, 3), (-7, ints + 10)]:
+        def ours(v):
+            return Tensor(v) if isinstance(v, np.ndarray) else v
+
+        def theirs(v):
+            return torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+        for op in ("//", "%"):
+            what = f"{x!r} {op} {y!r}"
+            _same_dtype_and_values(eval(f"ours(x) {op} ours(y)"),
+                                   eval(f"theirs(x) {op} theirs(y)"), what)
+
+
+def test_remainder_gradients_are_pytorchs_and_floor_division_has_none(torch):
+    a = np.array([5.5, -5.5, 3.2, -3.2])
+    b = np.array([2.0, 2.0, -1.5, -1.5])
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    tx, ty = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    (x % y).sum().backward()
+    (tx % ty).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+    np.testing.assert_array_equal(y.grad.data, ty.grad.numpy())
+    x.grad = None
+    (x // 2.0).sum().backward()  # piecewise constant: zero wherever it is differentiable
+    np.testing.assert_array_equal(x.grad.data, np.zeros(4))

@@ -246,6 +246,20 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         return ops.Div.apply(*_divided(self._operand(other, wrap_ints=False), self,
                                        not isinstance(other, np.ndarray)))
 
+    def __floordiv__(self, other: Any) -> "Tensor":
+        return ops.FloorDiv.apply(*self._pair(other))
+
+    def __rfloordiv__(self, other: Any) -> "Tensor":
+        a, b = self._pair(other)
+        return ops.FloorDiv.apply(b, a)
+
+    def __mod__(self, other: Any) -> "Tensor":
+        return ops.Remainder.apply(*self._pair(other))
+
+    def __rmod__(self, other: Any) -> "Tensor":
+        a, b = self._pair(other)
+        return ops.Remainder.apply(b, a)
+
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
             return ops.Pow.apply(*_promoted(self, other))

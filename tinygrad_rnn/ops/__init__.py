@@ -1,8 +1,8 @@
 """The built-in ops, one Function subclass each."""
 from tinygrad_rnn.ops.activation import ELU, GELU, GELUTanh, LeakyReLU, LogSigmoid, SiLU, Softplus
 from tinygrad_rnn.ops.elementwise import (
-    Abs, Add, AsType, Clip, Cos, Div, Exp, Expm1, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow,
-    ReLU, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh, Where,
+    Abs, Add, AsType, Clip, Cos, Div, Exp, Expm1, FloorDiv, Log, Log1p, Maximum, Minimum, Mul,
+    Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh, Where,
 )
 from tinygrad_rnn.ops.linalg import Einsum, MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect
@@ -24,7 +24,7 @@ __all__ = [
     "BinaryCrossEntropy", "Huber", "KLDiv", "LayerNorm", "SmoothL1",
     "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
-    "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square",
+    "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square", "FloorDiv", "Remainder",
     "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
     "IndRecurrence", "LinearRecurrence",
 ]

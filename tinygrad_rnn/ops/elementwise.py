@@ -73,6 +73,41 @@ class Div(Function):
         return da, db
 
 
+class FloorDiv(Function):
+    """out = floor(a / b);  da = db = 0  (piecewise constant: zero wherever differentiable)"""
+
+    over_time = staticmethod(same_over_time)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(np.zeros(shape, g.dtype) if need else None
+                     for shape, need in zip(ctx.shapes, ctx.needs_input_grad))
+
+
+class Remainder(Function):
+    """out = a - floor(a / b) * b  (the sign of b, as PyTorch and Python);  da = g,
+    db = -floor(a / b) * g"""
+
+    over_time = staticmethod(same_over_time)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        q, r = np.divmod(a, b)
+        ctx.save_for_backward(q)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        (q,) = ctx.saved_arrays
+        needs_a, needs_b = ctx.needs_input_grad
+        return (g if needs_a else None), (-(g * q) if needs_b else None)
+
+
 class Pow(Function):
     """out = a ** b;  da = g * b * a ** (b - 1),  db = g * out * log(a)"""
 

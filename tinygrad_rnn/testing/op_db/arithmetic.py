@@ -39,4 +39,9 @@ OPS: list = [
     OpInfo("ndarray ** tensor", lambda a, b: a ** b, np.power, B, ("Pow",), ("positive", "real"),
            torch=SAME, consts=(0,)),
     OpInfo("neg", lambda x: -x, np.negative, U, ("Neg",), torch=SAME),
+    # piecewise: jumps at the multiples of the divisor, which the domain keeps clear of
+    OpInfo("remainder scalar", lambda x: x % 0.5, lambda x: np.mod(x, 0.5), U, ("Remainder",),
+           "away_from_kinks", torch=SAME),
+    OpInfo("floordiv scalar", lambda x: x // 0.5, lambda x: np.floor_divide(x, 0.5), U,
+           ("FloorDiv",), "away_from_kinks"),  # (torch: no derivative for floor_divide)
 ]
