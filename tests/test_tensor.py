@@ -419,3 +419,12 @@ def test_remainder_gradients_are_pytorchs_and_floor_division_has_none(torch):
     x.grad = None
     (x // 2.0).sum().backward()  # piecewise constant: zero wherever it is differentiable
     np.testing.assert_array_equal(x.grad.data, np.zeros(4))
+
+
+def test_integer_floor_division_and_remainder_by_zero_raise_as_pytorch(torch):
+    t = Tensor(np.array([1, 2]))
+    for expr in ("t // 0", "t % 0", "t // Tensor(np.array([1, 0]))"):
+        with pytest.raises(ZeroDivisionError, match="integer division by zero"):
+            eval(expr)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        torch.tensor([1, 2]) // 0

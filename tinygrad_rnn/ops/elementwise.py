@@ -80,6 +80,7 @@ class FloorDiv(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        _no_integer_zero(b, "floor_divide")
         ctx.shapes = (np.shape(a), np.shape(b))
         return np.floor_divide(a, b)
 
@@ -97,6 +98,7 @@ class Remainder(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        _no_integer_zero(b, "remainder")
         q, r = np.divmod(a, b)
         ctx.save_for_backward(q)
         return r
@@ -106,6 +108,12 @@ class Remainder(Function):
         (q,) = ctx.saved_arrays
         needs_a, needs_b = ctx.needs_input_grad
         return (g if needs_a else None), (-(g * q) if needs_b else None)
+
+
+def _no_integer_zero(b: np.ndarray, op: str) -> None:
+    """Integer division by zero is an error, as in PyTorch (NumPy warns and gives 0)."""
+    if np.asarray(b).dtype.kind in "biu" and not np.all(b):
+        raise ZeroDivisionError(f"{op}: integer division by zero (a divisor is 0)")
 
 
 class Pow(Function):
