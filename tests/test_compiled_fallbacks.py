@@ -346,3 +346,19 @@ def test_a_parameter_that_reaches_only_unused_results_gets_no_gradient(use):
         assert (a is None) == (b is None)
         if a is not None:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("initial", ["tensor", "pair"])
+def test_a_step_that_changes_the_state_structure_is_a_clear_error(compiled, initial):
+    """PyTorch's cells return (output, h) in places: here the state goes in and comes out in
+    one structure, and a step that breaks it is told so at once."""
+    h0 = Tensor(np.zeros((2, 3)))
+    state = h0 if initial == "tensor" else (h0, h0)
+
+    def step(x, s):
+        h = (x + (s if initial == "tensor" else s[0])).tanh()
+        return (h, h) if initial == "tensor" else h
+    want = "a tuple of 2" if initial == "tensor" else "a Tensor"
+    with pytest.raises(TypeError, match=f"scan: the step at time 0 got .* returned {want}"):
+        scan(step, Tensor(XS), state, compiled=compiled)

@@ -428,3 +428,15 @@ def test_integer_floor_division_and_remainder_by_zero_raise_as_pytorch(torch):
             eval(expr)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         torch.tensor([1, 2]) // 0
+
+
+def test_tensors_that_require_grad_inside_data_or_operand_lists_are_an_error():
+    """Made into one constant they would silently pass no gradient back (PyTorch raises)."""
+    a, c = tg.randn(2, requires_grad=True), tg.randn(2)
+    assert Tensor([c, c]).shape == (2, 2)  # constants may be joined so
+    with pytest.raises(TypeError, match="requires grad.*tg.stack"):
+        Tensor([a, c])
+    with pytest.raises(TypeError, match="an operand is a tuple of tensors"):
+        tg.randn(2) + (a, c)
+    with pytest.raises(TypeError, match="an operand is a list of tensors"):
+        [c, c] * tg.randn(2)

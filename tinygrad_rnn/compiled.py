@@ -568,10 +568,33 @@ def _step_at(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
     which time step it came from."""
     try:
         if step is None:
-            return run(at(t), state)
+            new = run(at(t), state)
+            if state is not None:
+                _check_state(state, new, t)
+            return new
         return run(step, x, state)
     except anomaly.AnomalyError as e:
         raise anomaly.at_step(e, t) from None
+
+
+def _describe(state: Any) -> str:
+    if isinstance(state, (tuple, list)):
+        return f"a {type(state).__name__} of {len(state)}"
+    return "a Tensor" if isinstance(state, Tensor) else f"a {type(state).__name__}"
+
+
+def _check_state(before: Any, after: Any, t: int) -> None:
+    """A step's new state has the structure of the state it got (PyTorch's cells return
+    (output, h) in places; here the output is the state's first element)."""
+    seq = (tuple, list)
+    same = isinstance(after, seq) == isinstance(before, seq) and (
+        not isinstance(after, seq) or len(after) == len(before))
+    parts = after if isinstance(after, seq) else (after,)
+    if not same or not all(isinstance(p, Tensor) for p in parts):
+        raise TypeError(f"scan: the step at time {t} got {_describe(before)} as its state and "
+                        f"returned {_describe(after)}; step(x, state) must return the new "
+                        f"state in the same structure (a Tensor, or a tuple of Tensors whose "
+                        f"first element is the step's output)")
 
 
 def _tapped(h: Tensor, tap: Callable | None, t: int) -> Tensor:

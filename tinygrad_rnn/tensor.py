@@ -34,8 +34,14 @@ def get_rng() -> np.random.Generator:
 
 
 def _unwrap(items: Any) -> Any:
-    """A nested list with the arrays of any Tensors inside it, for np.asarray."""
+    """A nested list with the arrays of any Tensors inside it, for np.asarray; a Tensor that
+    requires grad is an error (the new tensor would silently cut its gradient)."""
     if isinstance(items, Tensor):
+        if items.requires_grad:
+            raise TypeError(f"Tensor data: a list holds a tensor of shape {items.shape} that "
+                            f"requires grad, and a tensor made from it would pass no gradient "
+                            f"back; join tensors with tg.stack([...]) or tg.cat([...]) (or "
+                            f".detach() them to mean constants)")
         return items.data
     if isinstance(items, (list, tuple)):
         return [_unwrap(i) for i in items]
@@ -190,6 +196,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
                     other, (bool, np.bool_)):
                 return function.as_number(np.asarray(other).astype(self.dtype))
             return function.as_number(other)
+        if isinstance(other, (list, tuple)) and any(isinstance(o, Tensor) for o in other):
+            raise TypeError(f"an operand is a {type(other).__name__} of tensors; join them "
+                            f"into one first (tg.stack(...) or tg.cat(...)), or take the "
+                            f"element you meant")
         other = other if isinstance(other, np.ndarray) else Tensor(other).data
         if floating and other.dtype.kind in "biu":
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
