@@ -440,3 +440,16 @@ def test_tensors_that_require_grad_inside_data_or_operand_lists_are_an_error():
         tg.randn(2) + (a, c)
     with pytest.raises(TypeError, match="an operand is a list of tensors"):
         [c, c] * tg.randn(2)
+
+
+def test_products_of_two_tensors_need_one_dtype_as_in_pytorch(torch):
+    a32, a64 = Tensor(np.ones((2, 2), np.float32)), Tensor(np.ones((2, 2)))
+    i64 = Tensor(np.ones((2, 2), np.int64))
+    for expr in ("a32 @ a64", "i64 @ a32", "tg.matmul(a64, a32)", "tg.einsum('ij,jk', a32, a64)",
+                 "tg.bmm(a32.reshape(1, 2, 2), a64.reshape(1, 2, 2))"):
+        with pytest.raises(TypeError, match="a product needs one dtype"):
+            eval(expr)
+    with pytest.raises(RuntimeError):
+        torch.ones(2, 2) @ torch.ones(2, 2, dtype=torch.float64)
+    assert (a32 @ np.ones((2, 2))).dtype == np.float64  # an ndarray promotes as with `*`
+    assert (np.ones((2, 2), np.float32) @ a32).dtype == np.float32

@@ -280,9 +280,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> "Tensor":
-        if other.__class__ is Tensor:
+        if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
             return ops.MatMul.apply(self, other)
-        return ops.MatMul.apply(*self._pair(other))
+        return self.matmul(other)  # (one dtype, or a clear error)
 
     def __rmatmul__(self, other: Any) -> "Tensor":
         a, b = self._pair(other)

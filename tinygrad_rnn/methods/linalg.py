@@ -10,14 +10,17 @@ class LinalgMethods:
     __slots__ = ()
 
     def matmul(self, other: Any) -> "Tensor":
-        """Matrix product with NumPy's rules (1-D, batched, broadcast)."""
-        return ops.MatMul.apply(self, other if other.__class__ is self.__class__
-                                else self._operand(other))
+        """Matrix product with NumPy's rules (1-D, batched, broadcast); two tensors must share
+        one dtype (as in PyTorch), an ndarray or a number promotes as with the operators."""
+        if isinstance(other, self.__class__):
+            return ops.MatMul.apply(*same_dtype("matmul", self, other))
+        return ops.MatMul.apply(*self._pair(other))
 
     def bmm(self, other: Any) -> "Tensor":
         """Batched matrix product (b, n, m) @ (b, m, p) -> (b, n, p), strictly 3-D with equal
         batch sizes (no broadcasting), as torch.bmm; matmul broadcasts."""
-        other = other if other.__class__ is self.__class__ else self._operand(other)
+        if not isinstance(other, self.__class__):
+            self, other = self._pair(other)
         a, b = self.shape, other.shape
         if len(a) != 3 or len(b) != 3:
             raise ValueError(f"bmm: both operands must be 3-D (batch, n, m) and (batch, m, p), "
@@ -28,7 +31,18 @@ class LinalgMethods:
         if a[2] != b[1]:
             raise ValueError(f"bmm: shapes {a} and {b} do not match: {a[2]} (last axis of the "
                              f"first) != {b[1]} (middle axis of the second)")
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(*same_dtype("bmm", self, other))
+
+
+def same_dtype(op: str, *tensors: Any) -> tuple:
+    """The operands of a product, which must share one dtype, as in PyTorch (NumPy would
+    promote, say float32 @ float64 to float64, and an int64 operand to float64)."""
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:
+        names = " and ".join(str(t.dtype) for t in tensors)
+        raise TypeError(f"{op}: operands of dtypes {names}; a product needs one dtype, as in "
+                        f"PyTorch: cast one first (.astype(...), .float(), .double())")
+    return tensors
 
 
 # ----- module functions ----------------------------------------------------------------
@@ -54,8 +68,8 @@ def einsum(subscripts: str, *tensors: Any) -> "Tensor":
         tensors = tuple(tensors[0])
     if not tensors:
         raise ValueError("einsum: needs at least one tensor after the subscripts")
-    return ops.Einsum.apply(*[t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t)
-                              for t in tensors], subscripts=subscripts)
+    tensors = [t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t) for t in tensors]
+    return ops.Einsum.apply(*same_dtype("einsum", *tensors), subscripts=subscripts)
 
 
 from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)
