@@ -453,3 +453,39 @@ def test_products_of_two_tensors_need_one_dtype_as_in_pytorch(torch):
         torch.ones(2, 2) @ torch.ones(2, 2, dtype=torch.float64)
     assert (a32 @ np.ones((2, 2))).dtype == np.float64  # an ndarray promotes as with `*`
     assert (np.ones((2, 2), np.float32) @ a32).dtype == np.float32
+
+
+_SPELLINGS = ["t.add(u)", "t.add(u, alpha=2)", "t.sub(u, alpha=0.5)", "t.mul(u)", "t.div(u)",
+              "t.pow(2)", "t.neg()", "t.remainder(1.5)", "t.clamp(min=-0.5)",
+              "t.clamp(-0.5, 0.5)", "t.swapaxes(0, 2)", "t.swapaxes(-1, 1)", "t.clone()",
+              "t.to(dtype64)"]
+
+
+@pytest.mark.parametrize("expr", _SPELLINGS)
+def test_pytorch_spellings_give_pytorchs_values_and_gradients(torch, expr):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 3, 4)), rng.uniform(0.5, 2.0, (2, 3, 4))
+    ours = {"t": Tensor(a, requires_grad=True), "u": Tensor(b, requires_grad=True),
+            "dtype64": np.float64}
+    theirs = {"t": torch.tensor(a, requires_grad=True), "u": torch.tensor(b, requires_grad=True),
+              "dtype64": torch.float64}
+    y, ty = eval(expr, {}, ours), eval(expr, {}, theirs)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    for name in ("t", "u"):
+        ours_g, theirs_g = ours[name].grad, theirs[name].grad
+        assert (ours_g is None) == (theirs_g is None)
+        if ours_g is not None:
+            np.testing.assert_allclose(ours_g.data, theirs_g.numpy(), rtol=1e-12)
+
+
+def test_pytorch_spellings_without_gradients(torch):
+    t = Tensor(np.array([[1.5, 0.0, -2.0], [0.0, 0.0, 3.0]]))
+    tt = torch.from_numpy(t.data.copy())
+    assert t.numel() == tt.numel() and t.dim() == tt.dim() and t.tolist() == tt.tolist()
+    assert t.long().dtype == np.int64 and t.to("cpu") is t
+    for expr in ("t.all()", "t.any()", "t.all(dim=1)", "t.any(dim=0, keepdim=True)"):
+        np.testing.assert_array_equal(eval(expr).data, eval(expr.replace("t.", "tt.")).numpy())
+    np.testing.assert_array_equal(t.floor_divide(1.5).data, tt.floor_divide(1.5).numpy())

@@ -235,7 +235,7 @@ AXIS_CALLS = {
     "index_select": ((), {"index": [1]}, 1), "var": ((), {}, 1), "std": ((), {}, 1),
     "prod": ((), {}, 1), "norm": ((), {}, 1), "cumsum": ((), {}, 1),
     "logcumsumexp": ((), {}, 1), "argmax": ((), {}, 1), "argmin": ((), {}, 1),
-    "glu": ((), {}, 2), "normalize": ((), {}, 1),
+    "glu": ((), {}, 2), "normalize": ((), {}, 1), "all": ((), {}, 1), "any": ((), {}, 1),
 }
 JOINS = ("cat", "concatenate", "stack")  # a list of tensors first
 

@@ -15,6 +15,7 @@ from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
 from tinygrad_rnn.methods.movement import MovementMethods
 from tinygrad_rnn.methods.reduce import ReduceMethods
+from tinygrad_rnn.methods.torch_spellings import TorchSpellings
 
 _DEFAULT_DTYPE = np.float32
 # the operators' fast path: bound applies, one lookup fewer per op
@@ -68,7 +69,8 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     )
 
 
-class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, InplaceMethods):
+class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, InplaceMethods,
+             TorchSpellings):
     """An n-dimensional array that can record the operations applied to it.
 
     `data` is a NumPy array. Floating arrays keep their dtype; Python numbers and lists become

@@ -79,7 +79,9 @@ class MovementMethods:
         """Axes permuted (reversed when none are given), as numpy.transpose."""
         axes = _shape_args(axes)
         if axes and sorted(a % builtins.max(self.ndim, 1) for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of {self.ndim} axes")
+            raise ValueError(f"transpose: axes {axes} are not a permutation of {self.ndim} axes "
+                             f"(transpose takes every axis in its new order, as NumPy's; to "
+                             f"exchange two axes as torch.transpose does, use swapaxes)")
         return ops.Transpose.apply(self, axes=axes or None)
 
     def permute(self, *axes: int) -> "Tensor":

@@ -1,0 +1,98 @@
+"""PyTorch's spellings of what the other methods already do (t.clamp is t.clip, t.pow(2) is
+t ** 2, t.swapaxes(0, 1) is torch.transpose(t, 0, 1)), so code written for torch runs; each
+one calls the method or operator it names, which holds the semantics and the gradient."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn._validate import one_axis, torch_names
+
+
+class TorchSpellings:
+    __slots__ = ()
+
+    # ----- arithmetic -------------------------------------------------------------------
+    def add(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self + alpha * other."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: float = 1) -> "Tensor":
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> "Tensor":
+        return self * other
+
+    def div(self, other: Any) -> "Tensor":
+        return self / other
+
+    def pow(self, exponent: Any) -> "Tensor":
+        return self ** exponent
+
+    def neg(self) -> "Tensor":
+        return -self
+
+    def remainder(self, other: Any) -> "Tensor":
+        return self % other
+
+    def floor_divide(self, other: Any) -> "Tensor":
+        return self // other
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
+        """clip(min, max) under PyTorch's name."""
+        return self.clip(min, max)
+
+    # ----- shape, dtype, copies ---------------------------------------------------------
+    def swapaxes(self, axis0: int, axis1: int) -> "Tensor":
+        """The two axes exchanged (torch.transpose(t, a, b), numpy.swapaxes); transpose
+        itself takes a whole permutation, as NumPy's."""
+        a = one_axis(axis0, self.ndim, "swapaxes")
+        b = one_axis(axis1, self.ndim, "swapaxes")
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.permute(*axes) if self.ndim else self
+
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (the gradient passes through)."""
+        return self.astype(self.dtype)
+
+    def to(self, dtype: Any) -> "Tensor":
+        """self as `dtype` (differentiable between floating dtypes); "cpu" is itself."""
+        if isinstance(dtype, str) and dtype == "cpu":
+            return self
+        return self.astype(dtype)
+
+    def long(self) -> "Tensor":
+        return self.astype(np.int64)
+
+    def numel(self) -> int:
+        """The number of elements (the `size` attribute)."""
+        return self.size
+
+    def dim(self) -> int:
+        """The number of axes (the `ndim` attribute)."""
+        return self.ndim
+
+    def tolist(self) -> Any:
+        """The values as nested Python lists (outside the graph)."""
+        return self.numpy().tolist()
+
+    # ----- logical reductions (no gradient) ---------------------------------------------
+    @torch_names
+    def all(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+        """Whether every element (along axis) is nonzero: a boolean tensor."""
+        return self._truth(np.all, axis, keepdims)
+
+    @torch_names
+    def any(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+        """Whether some element (along axis) is nonzero: a boolean tensor."""
+        return self._truth(np.any, axis, keepdims)
+
+    def _truth(self, fn: Any, axis: int | None, keepdims: bool) -> "Tensor":
+        ax = None if axis is None else one_axis(axis, self.ndim, fn.__name__)
+        return _tensor.Tensor(np.asarray(fn(self.data, axis=ax, keepdims=keepdims)))
+
+
+from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)
