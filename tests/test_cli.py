@@ -631,7 +631,7 @@ def test_time_budget_is_for_the_whole_run_and_the_summary_says_which_time(capsys
     assert code == 0, err
     assert budgets == [pytest.approx(100 - spent)]  # what the interrupted run left
     total = load_checkpoint(tmp_path / "checkpoint.npz")["elapsed"]
-    assert f"{total:.1f} s in all" in out and "in this session" in out
+    assert f"{total:.1f} s in all ({total - spent:.1f} s in this session)" in out  # adds up
 
     ckpt = tmp_path / "checkpoint.npz"
     _crafted(ckpt, tmp_path / "late.npz", lambda m: m["tree"].__setitem__("elapsed", 250.0))

@@ -485,7 +485,7 @@ def test_progress_bar_on_a_terminal_log_lines_otherwise(monkeypatch, tty, bar):
         assert "10/10" in term.text and "loss=" in term.text and "chars/s=" in term.text
     else:      # one plain line per validation
         lines = [l for l in term.text.splitlines() if l]
-        assert len(lines) == 2 and lines[0].startswith("step      5 | loss ")
+        assert len(lines) == 2 and lines[0].startswith("step      5 | smooth loss ")
         assert "val " in lines[0] and "chars/s" in lines[0]
 
 

@@ -358,7 +358,7 @@ class ProgressBar(Callback):
 
     def on_step_end(self, trainer: Any, row: dict) -> None:
         if self.bar is not None:
-            post = {"loss": f"{row['smooth_loss']:.3f}"}
+            post = {"smooth loss": f"{row['smooth_loss']:.3f}"}
             if trainer.val_loss is not None:
                 post["val"] = f"{trainer.val_loss:.3f}"
             post["chars/s"] = f"{row['chars_per_s']:.0f}"
@@ -366,7 +366,7 @@ class ProgressBar(Callback):
             self.bar.set_postfix(post, refresh=False)
             self.bar.update(1)
         elif row["val_loss"] is not None:
-            trainer.log(f"step {row['step']:>6} | loss {row['smooth_loss']:.4f} | "
+            trainer.log(f"step {row['step']:>6} | smooth loss {row['smooth_loss']:.4f} | "
                         f"val {row['val_loss']:.4f} | lr {row['lr']:.3g} | "
                         f"{row['chars_per_s']:.0f} chars/s on {parallel.get_num_threads()} "
                         f"thread(s) | {row['elapsed_s']:.0f}s")

@@ -403,6 +403,7 @@ def cmd_train(args: argparse.Namespace) -> int:
          + (f"{steps} steps" if steps else f"{budget:.0f} s")
          + (f" ({left:.0f} s of the time budget left)" if saved is not None and left else "")
          + f", output in {out}", file=sys.stderr)
+    resumed_at = trainer.elapsed  # (the training time of the sessions before this one)
     result = trainer.fit(steps=steps, time_budget=left)
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
     smooth = f"{result.smooth_loss:.4f}" if result.smooth_loss is not None else "n/a"
@@ -410,8 +411,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                  f"({out / BEST_NAME})" if saver.best is not None else "")
     took = f"{trainer.elapsed:.1f} s"  # the run's training time, as the progress lines count
     if saved is not None:
-        took += f" in all ({result.elapsed:.1f} s in this session)"
-    print(f"step {result.step}: train loss {smooth}, validation loss {val} nats/char"
+        took += f" in all ({trainer.elapsed - resumed_at:.1f} s in this session)"
+    print(f"step {result.step}: smoothed train loss {smooth}, validation loss {val} nats/char"
           f"{best_text}, {took}; checkpoint {result.checkpoint}")
     if result.stopped:  # why the run ended early: shown with --quiet too
         print(result.stopped, file=sys.stderr)

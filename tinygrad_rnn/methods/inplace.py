@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import function
+from tinygrad_rnn import _promotion, function
 
 
 class InplaceMethods:
@@ -46,8 +46,8 @@ class InplaceMethods:
                              f"this tensor's shape {self.shape}") from None
         except TypeError:  # numpy's casting error: e.g. a float into an integer tensor
             raise TypeError(f"{op}: cannot store the result (dtype "
-                            f"{np.result_type(self.data, b)}) in this tensor of dtype "
-                            f"{self.dtype} in place") from None
+                            f"{_promotion.result_dtype(self.data, np.asarray(b))}) in this "
+                            f"tensor of dtype {self.dtype} in place") from None
         function.mark_modified(self)
         return self
 
