@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import _validate, ops
 
 
 class LinalgMethods:
@@ -37,11 +37,10 @@ class LinalgMethods:
 def same_dtype(op: str, *tensors: Any) -> tuple:
     """The operands of a product, which must share one dtype, as in PyTorch (NumPy would
     promote, say float32 @ float64 to float64, and an int64 operand to float64)."""
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1:
-        names = " and ".join(str(t.dtype) for t in tensors)
-        raise TypeError(f"{op}: operands of dtypes {names}; a product needs one dtype, as in "
-                        f"PyTorch: cast one first (.astype(...), .float(), .double())")
+    for k, t in enumerate(tensors[1:], 1):
+        if t.dtype != tensors[0].dtype:
+            raise _validate.dtype_mismatch(op, f"operand {k}", t.dtype, tensors[0].dtype,
+                                           "operand 0 has")
     return tensors
 
 
