@@ -53,6 +53,39 @@ def test_cross_entropy_matches_torch(torch, problem, reduction, smoothing):
     _compare(torch, ours_x, ours, tx, theirs)
 
 
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(problem=class_problems(), reduction=st.sampled_from(["mean", "sum", "none"]),
+       smoothing=st.sampled_from([0.0, 0.1, 1.0]), seed=st.integers(0, 99),
+       as_tensor=st.booleans())
+def test_cross_entropy_with_class_weights_matches_torch(torch, problem, reduction, smoothing,
+                                                        seed, as_tensor):
+    """PyTorch's weight=: each target's loss times its class's weight, the mean divided by
+    the kept targets' summed weights, the smoothing term weighted class by class."""
+    x, t, ignore = problem
+    w = np.random.default_rng(seed).uniform(0.1, 3.0, x.shape[-1])
+    ours_x = Tensor(x, requires_grad=True)
+    ours = F.cross_entropy(ours_x, t, reduction, ignore_index=ignore, label_smoothing=smoothing,
+                           weight=Tensor(w) if as_tensor else w)
+    tx, theirs = _torch_loss(torch, "cross_entropy", x, t, reduction=reduction,
+                             ignore_index=ignore, label_smoothing=smoothing,
+                             weight=torch.from_numpy(w))
+    _compare(torch, ours_x, ours, tx, theirs)
+
+
+def test_cross_entropy_class_weights_are_checked_and_the_module_takes_them():
+    x, t = Tensor(np.zeros((2, 3))), np.array([0, 2])
+    with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(3,\)"):
+        F.cross_entropy(x, t, weight=np.ones(4))
+    with pytest.raises(TypeError, match="weight.*no gradient"):
+        F.cross_entropy(x, t, weight=Tensor(np.ones(3), requires_grad=True))
+    w = np.array([1.0, 2.0, 3.0])
+    module = nn.CrossEntropyLoss(weight=w, reduction="sum")
+    np.testing.assert_allclose(module(x, t).data,
+                               F.cross_entropy(x, t, "sum", weight=w).data, rtol=1e-15)
+    assert list(module.state_dict()) == ["weight"]  # a buffer, as in PyTorch
+    assert list(nn.CrossEntropyLoss().state_dict()) == []
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(problem=class_problems(), reduction=st.sampled_from(["mean", "sum", "none"]))
 def test_nll_loss_matches_torch(torch, problem, reduction):

@@ -268,9 +268,8 @@ def normalize(x: Tensor, p: float = 2.0, axis: Any = 1, eps: float = 1e-12) -> T
 def _check_reduction(reduction: str, op: str) -> None:
     if not isinstance(reduction, str):  # e.g. class weights given where PyTorch takes them
         raise TypeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got "
-                        f"{type(reduction).__name__}; class weights (PyTorch's weight "
-                        f"argument) are not supported: weight the losses of "
-                        f"reduction='none' yourself")
+                        f"{type(reduction).__name__}; class weights (PyTorch's third "
+                        f"argument) go by keyword here: weight=...")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
@@ -333,14 +332,17 @@ def _mean_over_kept(losses: Tensor, n_kept: int) -> Tensor:
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
-                  ignore_index: int = -100, label_smoothing: float = 0.0) -> Tensor:
+                  ignore_index: int = -100, label_smoothing: float = 0.0,
+                  weight: Any = None) -> Tensor:
     """-log softmax(logits)[target], classes on the last axis.
 
     logits (..., C) float, target (...) integer. One fused node (stable for logits of any size);
     reduction "none" keeps the shape (...). As in PyTorch: targets equal to ignore_index
     (which may lie outside [0, C)) give loss 0 and no gradient and are left out of the mean;
     label_smoothing e in [0, 1] mixes the target with the uniform distribution:
-    (1 - e) (-log p[target]) + e mean_c(-log p[c]).
+    (1 - e) (-log p[target]) + e mean_c(-log p[c]); weight (C,) (no gradient) scales each
+    target's loss by its class's weight, w[t] (1 - e) (-log p[t]) + e/C sum_c w_c (-log p[c]),
+    and the mean divides by the kept targets' summed w[t].
     """
     _check_reduction(reduction, "cross_entropy")
     logits = _float_tensor(logits, "cross_entropy", "logits")  # (integers: as PyTorch refuses)
@@ -349,6 +351,10 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     t, ignored = _kept_targets(logits, target, "cross_entropy", ignore_index)
     lead, n_classes = logits.shape[:-1], logits.shape[-1]
     x, flat = logits.reshape(-1, n_classes), Tensor(t.reshape(-1))
+    if weight is not None:
+        w = _class_weights(weight, n_classes, logits.dtype, "cross_entropy")
+        out = _weighted_cross_entropy(x, t.reshape(-1), ignored, ignore_index, w, e, reduction)
+        return out.reshape(lead) if reduction == "none" else out
     if ignored is None and not e:  # the common case: plain fused cross-entropy
         return _reduce(ops.CrossEntropy.apply(x, flat).reshape(lead), reduction)
     options = {} if ignored is None else {"ignore_index": ignore_index}
@@ -356,6 +362,45 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     if reduction == "mean" and ignored is not None:
         return _mean_over_kept(losses, t.size - int(np.count_nonzero(ignored)))
     return _reduce(losses, reduction)
+
+
+def _class_weights(weight: Any, n_classes: int, dtype: Any, op: str) -> np.ndarray:
+    """weight (C,) as an array of the logits' dtype; a Tensor that requires grad is refused
+    (class weights take no gradient here, as in PyTorch's losses)."""
+    if isinstance(weight, Tensor):
+        if weight.requires_grad:
+            raise TypeError(f"{op}: weight requires grad, but class weights take no gradient "
+                            f"here; pass weight.detach()")
+        weight = weight.data
+    w = np.asarray(weight, dtype=dtype)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{op}: weight must have one entry per class, shape ({n_classes},), "
+                         f"got {w.shape}")
+    return w
+
+
+def _weighted_cross_entropy(x: Tensor, t: np.ndarray, ignored: np.ndarray | None,
+                            ignore_index: int, w: np.ndarray, e: float,
+                            reduction: str) -> Tensor:
+    """cross_entropy's weight= on (N, C) logits and (N,) targets: per-row losses (reduction
+    "none", the caller reshapes), their sum, or the sum over the kept rows' summed w[t]."""
+    kept = np.ones(t.shape, bool) if ignored is None else ~ignored.reshape(-1)
+    safe = np.where(kept, t, 0)
+    wt = np.where(kept, w[safe], 0).astype(w.dtype)  # each row's weight; 0 where ignored
+    if not e:
+        options = {} if ignored is None else {"ignore_index": ignore_index}
+        losses = ops.CrossEntropy.apply(x, Tensor(t), **options) * Tensor(wt)
+    else:  # PyTorch's form: the smoothing term weights every class's -log p by its w
+        lp = x.log_softmax(-1)
+        nll = -lp[np.arange(t.size), safe]
+        smooth = -(lp * Tensor(w)).sum(-1)
+        losses = nll * Tensor((1 - e) * wt) + smooth * Tensor(
+            np.where(kept, e / x.shape[-1], 0).astype(w.dtype))
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return _mean_over_kept(losses, float(wt.sum()))
 
 
 def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",

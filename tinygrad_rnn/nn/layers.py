@@ -301,18 +301,21 @@ class MSELoss(_Loss):
 
 class CrossEntropyLoss(_Loss):
     """-log softmax(logits)[target]: logits (..., C), integer target (...); targets equal to
-    ignore_index are left out, label_smoothing mixes in the uniform target (F.cross_entropy)."""
+    ignore_index are left out, label_smoothing mixes in the uniform target, weight (C,) scales
+    each class (F.cross_entropy); the weight is a buffer, in the state_dict as in PyTorch."""
 
     def __init__(self, reduction: str = "mean", ignore_index: int = -100,
-                 label_smoothing: float = 0.0):
+                 label_smoothing: float = 0.0, weight: Any = None):
         super().__init__(reduction)
         self.ignore_index = check_int(ignore_index, "ignore_index", "CrossEntropyLoss")
         self.label_smoothing = check_number(label_smoothing, "label_smoothing",
                                             "CrossEntropyLoss", 0.0, 1.0)
+        self.register_buffer("weight", None if weight is None else Tensor(
+            weight.data if isinstance(weight, Tensor) else np.asarray(weight)))
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return F.cross_entropy(logits, target, self.reduction, self.ignore_index,
-                               self.label_smoothing)
+                               self.label_smoothing, weight=self.weight)
 
     def extra_repr(self) -> str:
         parts = [super().extra_repr()] + \
