@@ -72,6 +72,23 @@ def test_cross_entropy_with_class_weights_matches_torch(torch, problem, reductio
     _compare(torch, ours_x, ours, tx, theirs)
 
 
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(problem=class_problems(), reduction=st.sampled_from(["mean", "sum", "none"]),
+       seed=st.integers(0, 99))
+def test_nll_loss_with_class_weights_matches_torch(torch, problem, reduction, seed):
+    x, t, ignore = problem
+    x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    w = np.random.default_rng(seed).uniform(0.1, 3.0, x.shape[-1])
+    ours_x = Tensor(x, requires_grad=True)
+    ours = F.nll_loss(ours_x, t, reduction, ignore_index=ignore, weight=w)
+    tx, theirs = _torch_loss(torch, "nll_loss", x, t, reduction=reduction, ignore_index=ignore,
+                             weight=torch.from_numpy(w))
+    _compare(torch, ours_x, ours, tx, theirs)
+    module = nn.NLLLoss(reduction, ignore, weight=w)
+    assert list(module.state_dict()) == ["weight"]
+    np.testing.assert_allclose(module(Tensor(x), t).data, ours.data, rtol=1e-15)
+
+
 def test_cross_entropy_class_weights_are_checked_and_the_module_takes_them():
     x, t = Tensor(np.zeros((2, 3))), np.array([0, 2])
     with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(3,\)"):

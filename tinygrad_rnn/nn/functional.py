@@ -384,9 +384,7 @@ def _weighted_cross_entropy(x: Tensor, t: np.ndarray, ignored: np.ndarray | None
                             reduction: str) -> Tensor:
     """cross_entropy's weight= on (N, C) logits and (N,) targets: per-row losses (reduction
     "none", the caller reshapes), their sum, or the sum over the kept rows' summed w[t]."""
-    kept = np.ones(t.shape, bool) if ignored is None else ~ignored.reshape(-1)
-    safe = np.where(kept, t, 0)
-    wt = np.where(kept, w[safe], 0).astype(w.dtype)  # each row's weight; 0 where ignored
+    kept, safe, wt = _row_weights(t, ignored, w)
     if not e:
         options = {} if ignored is None else {"ignore_index": ignore_index}
         losses = ops.CrossEntropy.apply(x, Tensor(t), **options) * Tensor(wt)
@@ -396,6 +394,20 @@ def _weighted_cross_entropy(x: Tensor, t: np.ndarray, ignored: np.ndarray | None
         smooth = -(lp * Tensor(w)).sum(-1)
         losses = nll * Tensor((1 - e) * wt) + smooth * Tensor(
             np.where(kept, e / x.shape[-1], 0).astype(w.dtype))
+    return _weighted_reduction(losses, wt, reduction)
+
+
+def _row_weights(t: np.ndarray, ignored: np.ndarray | None, w: np.ndarray) -> tuple:
+    """(kept rows, targets with 0 where ignored, each row's weight w[t] with 0 where ignored)
+    for (N,) targets and class weights w."""
+    kept = np.ones(t.shape, bool) if ignored is None else ~ignored.reshape(-1)
+    safe = np.where(kept, t, 0)
+    return kept, safe, np.where(kept, w[safe], 0).astype(w.dtype)
+
+
+def _weighted_reduction(losses: Tensor, wt: np.ndarray, reduction: str) -> Tensor:
+    """Weighted per-row losses as they are, summed, or averaged over the rows' summed
+    weights (PyTorch's mean with class weights)."""
     if reduction == "none":
         return losses
     if reduction == "sum":
@@ -404,17 +416,24 @@ def _weighted_cross_entropy(x: Tensor, t: np.ndarray, ignored: np.ndarray | None
 
 
 def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",
-             ignore_index: int = -100) -> Tensor:
+             ignore_index: int = -100, weight: Any = None) -> Tensor:
     """-log_probs[target], classes on the last axis: log_probs (..., C), target (...) integer.
 
     Targets equal to ignore_index (which may lie outside [0, C)) give loss 0 and no gradient
-    and are left out of the mean, as in PyTorch."""
+    and are left out of the mean, as in PyTorch; weight (C,) (no gradient) scales each
+    target's loss by w[t], and the mean divides by the kept targets' summed w[t]."""
     _check_reduction(reduction, "nll_loss")
     ignore_index = _validate.check_int(ignore_index, "ignore_index", "nll_loss")
     t, ignored = _kept_targets(log_probs, target, "nll_loss", ignore_index)
     lead, n_classes = log_probs.shape[:-1], log_probs.shape[-1]
     flat = t.reshape(-1)
     rows = log_probs.reshape(-1, n_classes)
+    if weight is not None:
+        w = _class_weights(weight, n_classes, log_probs.dtype, "nll_loss")
+        _, safe, wt = _row_weights(flat, ignored, w)
+        losses = -rows[np.arange(flat.size), safe] * Tensor(wt)
+        out = _weighted_reduction(losses, wt, reduction)
+        return out.reshape(lead) if reduction == "none" else out
     if ignored is None:
         return _reduce(-rows[np.arange(flat.size), flat].reshape(lead), reduction)
     picked = rows[np.arange(flat.size), np.where(ignored.reshape(-1), 0, flat)].reshape(lead)

@@ -282,6 +282,12 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
+def _class_weight_buffer(weight: Any) -> Tensor | None:
+    """A loss module's class weights as a Tensor (a buffer, in the state_dict as PyTorch's)."""
+    return None if weight is None else Tensor(
+        weight.data if isinstance(weight, Tensor) else np.asarray(weight))
+
+
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -310,8 +316,7 @@ class CrossEntropyLoss(_Loss):
         self.ignore_index = check_int(ignore_index, "ignore_index", "CrossEntropyLoss")
         self.label_smoothing = check_number(label_smoothing, "label_smoothing",
                                             "CrossEntropyLoss", 0.0, 1.0)
-        self.register_buffer("weight", None if weight is None else Tensor(
-            weight.data if isinstance(weight, Tensor) else np.asarray(weight)))
+        self.register_buffer("weight", _class_weight_buffer(weight))
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return F.cross_entropy(logits, target, self.reduction, self.ignore_index,
@@ -326,14 +331,16 @@ class CrossEntropyLoss(_Loss):
 
 class NLLLoss(_Loss):
     """-log_probs[target]: log_probs (..., C), integer target (...); targets equal to
-    ignore_index are left out (F.nll_loss)."""
+    ignore_index are left out, weight (C,) scales each class (F.nll_loss; a buffer)."""
 
-    def __init__(self, reduction: str = "mean", ignore_index: int = -100):
+    def __init__(self, reduction: str = "mean", ignore_index: int = -100, weight: Any = None):
         super().__init__(reduction)
         self.ignore_index = check_int(ignore_index, "ignore_index", "NLLLoss")
+        self.register_buffer("weight", _class_weight_buffer(weight))
 
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(log_probs, target, self.reduction, self.ignore_index)
+        return F.nll_loss(log_probs, target, self.reduction, self.ignore_index,
+                          weight=self.weight)
 
     def extra_repr(self) -> str:
         own = f"ignore_index={self.ignore_index}" if self.ignore_index != -100 else ""
