@@ -407,6 +407,15 @@ def test_floor_division_and_remainder_are_pytorchs(torch):
                                    eval(f"theirs(x) {op} theirs(y)"), what)
 
 
+def test_divmod_is_floor_division_and_remainder():
+    t = Tensor(np.array([7.5, -7.5]))
+    q, r = divmod(t, 2)
+    np.testing.assert_array_equal(q.data, [3.0, -4.0])
+    np.testing.assert_array_equal(r.data, [1.5, 0.5])
+    q, r = divmod(10, Tensor(np.array([3, -3])))
+    assert q.data.tolist() == [3, -4] and r.data.tolist() == [1, -2]
+
+
 def test_remainder_gradients_are_pytorchs_and_floor_division_has_none(torch):
     a = np.array([5.5, -5.5, 3.2, -3.2])
     b = np.array([2.0, 2.0, -1.5, -1.5])

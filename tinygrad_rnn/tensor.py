@@ -272,6 +272,12 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         a, b = self._pair(other)
         return ops.Remainder.apply(b, a)
 
+    def __divmod__(self, other: Any) -> tuple:
+        return self // other, self % other
+
+    def __rdivmod__(self, other: Any) -> tuple:
+        return other // self, other % self
+
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
             return ops.Pow.apply(*_promoted(self, other))
