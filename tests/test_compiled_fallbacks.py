@@ -362,3 +362,16 @@ def test_a_step_that_changes_the_state_structure_is_a_clear_error(compiled, init
     want = "a tuple of 2" if initial == "tensor" else "a Tensor"
     with pytest.raises(TypeError, match=f"scan: the step at time 0 got .* returned {want}"):
         scan(step, Tensor(XS), state, compiled=compiled)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_states_with_nested_tuples_or_python_values_still_run(compiled):
+    """The structure check looks at the top level and the output only: what the other
+    elements hold is the step's own business (a nested tuple, a Python counter)."""
+    xs, h0 = Tensor(XS), Tensor(np.zeros((2, 3)))
+    outs, (h, (c,)) = scan(lambda x, s: ((s[0] + x).tanh(), (s[1][0] + x,)), xs,
+                           (h0, (h0,)), compiled=compiled)
+    assert outs.shape == (6, 2, 3) and c.shape == (2, 3)
+    outs, (h, n) = scan(lambda x, s: ((s[0] + x).tanh(), s[1] + 1), xs, (h0, 0),
+                        compiled=compiled)
+    assert n == 6

@@ -451,18 +451,25 @@ def test_tensors_that_require_grad_inside_data_or_operand_lists_are_an_error():
         [c, c] * tg.randn(2)
 
 
-def test_products_of_two_tensors_need_one_dtype_as_in_pytorch(torch):
+def test_products_of_two_dtypes_promote_as_the_operators():
+    """int64 @ float32 is float32 and float32 @ float64 float64 (PyTorch refuses both; NumPy
+    gives float64 for both), for the operator, the method, the functions, a Parameter on
+    either side and an ndarray or a list on either side; a gradcheck closing over a float32
+    constant still runs in float64."""
     a32, a64 = Tensor(np.ones((2, 2), np.float32)), Tensor(np.ones((2, 2)))
-    i64 = Tensor(np.ones((2, 2), np.int64))
-    for expr in ("a32 @ a64", "i64 @ a32", "tg.matmul(a64, a32)", "tg.einsum('ij,jk', a32, a64)",
-                 "tg.bmm(a32.reshape(1, 2, 2), a64.reshape(1, 2, 2))"):
-        with pytest.raises(TypeError, match=r"operand 1 dtype \w+ but operand 0 has \w+: "
-                                            r"convert operand 1"):
-            eval(expr)
-    with pytest.raises(RuntimeError):
-        torch.ones(2, 2) @ torch.ones(2, 2, dtype=torch.float64)
-    assert (a32 @ np.ones((2, 2))).dtype == np.float64  # an ndarray promotes as with `*`
-    assert (np.ones((2, 2), np.float32) @ a32).dtype == np.float32
+    i64, p32 = Tensor(np.ones((2, 2), np.int64)), tg.nn.Parameter(np.ones((2, 2), np.float32))
+    cases = {"a32 @ a64": np.float64, "i64 @ a32": np.float32, "p32 @ a64": np.float64,
+             "a64 @ p32": np.float64, "tg.matmul(a64, a32)": np.float64,
+             "tg.matmul(np.ones((2, 2)), a32)": np.float64, "a32 @ np.ones((2, 2))": np.float64,
+             "np.ones((2, 2), np.float32) @ a32": np.float32,
+             "tg.einsum('ij,jk', a32, a64)": np.float64,
+             "tg.einsum('ij,jk->ik', a64, [[1.0], [2.0]])": np.float64,
+             "tg.bmm(a32.reshape(1, 2, 2), a64.reshape(1, 2, 2))": np.float64,
+             "tg.bmm(np.ones((1, 2, 2)), a32.reshape(1, 2, 2))": np.float64}
+    for expr, dtype in cases.items():
+        assert eval(expr).dtype == dtype, expr
+    w = Tensor(np.ones((2, 3), np.float32))
+    assert tg.gradcheck(lambda x: x @ w, [tg.randn(4, 2, requires_grad=True)])
 
 
 _SPELLINGS = ["t.add(u)", "t.add(u, alpha=2)", "t.sub(u, alpha=0.5)", "t.mul(u)", "t.div(u)",
@@ -499,3 +506,25 @@ def test_pytorch_spellings_without_gradients(torch):
     for expr in ("t.all()", "t.any()", "t.all(dim=1)", "t.any(dim=0, keepdim=True)"):
         np.testing.assert_array_equal(eval(expr).data, eval(expr.replace("t.", "tt.")).numpy())
     np.testing.assert_array_equal(t.floor_divide(1.5).data, tt.floor_divide(1.5).numpy())
+
+
+def test_review_cases_of_the_new_spellings_and_operators(torch):
+    t = Tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    np.testing.assert_array_equal(t.add([1.0], alpha=3).data, [4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(t.sub((2.0,), alpha=2).data, [-3.0, -2.0, -1.0])
+    assert t.add(np.array([1, 2, 3]), alpha=0.5).dtype == np.float32
+    assert Tensor(np.array(3.0)).swapaxes(0, 0).shape == () and t.to(np.float32) is t
+    a = np.array([-0.0, -4.0, 4.0, 5.5, -5.5, 3.0, 0.0])
+    b = np.array([2.0, 2.0, -2.0, 2.0, 2.0, -2.0, -3.0])
+    ours, theirs = (Tensor(a) % Tensor(b)).data, (torch.tensor(a) % torch.tensor(b)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))  # zeros: a's sign
+    assert (Tensor(np.zeros(0, np.int64)) // 0).shape == (0,)
+    with pytest.raises(RuntimeError, match="integer division by zero"):  # (torch's type too)
+        Tensor(np.array([1])) % 0
+    i = Tensor(np.array([1, 2]))
+    i += [1, 2]
+    assert i.dtype == np.int64 and i.data.tolist() == [2, 4]
+    p = tg.randn(2, requires_grad=True)
+    with tg.no_grad():
+        assert Tensor([p, p]).shape == (2, 2)  # nothing is recorded: no gradient to lose

@@ -584,17 +584,23 @@ def _describe(state: Any) -> str:
 
 
 def _check_state(before: Any, after: Any, t: int) -> None:
-    """A step's new state has the structure of the state it got (PyTorch's cells return
-    (output, h) in places; here the output is the state's first element)."""
+    """A step's new state is a Tensor where it got one, a tuple (list) of as many elements
+    where it got one, and its output (the state, or its first element) a Tensor: PyTorch's
+    cells return (output, h) in places, which here would become the state. What the other
+    elements hold (tensors, nested tuples, Python values) is the step's own business."""
     seq = (tuple, list)
     same = isinstance(after, seq) == isinstance(before, seq) and (
         not isinstance(after, seq) or len(after) == len(before))
-    parts = after if isinstance(after, seq) else (after,)
-    if not same or not all(isinstance(p, Tensor) for p in parts):
+    output = after[0] if isinstance(after, seq) and after else after
+    if not same:
         raise TypeError(f"scan: the step at time {t} got {_describe(before)} as its state and "
                         f"returned {_describe(after)}; step(x, state) must return the new "
-                        f"state in the same structure (a Tensor, or a tuple of Tensors whose "
-                        f"first element is the step's output)")
+                        f"state in the same structure (a Tensor, or a tuple whose first "
+                        f"element is the step's output)")
+    if not isinstance(output, Tensor):
+        raise TypeError(f"scan: the step at time {t} returned a state whose output (the "
+                        f"state, or its first element) is {_describe(output)}, expected a "
+                        f"Tensor")
 
 
 def _tapped(h: Tensor, tap: Callable | None, t: int) -> Tensor:

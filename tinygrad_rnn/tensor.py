@@ -38,7 +38,7 @@ def _unwrap(items: Any) -> Any:
     """A nested list with the arrays of any Tensors inside it, for np.asarray; a Tensor that
     requires grad is an error (the new tensor would silently cut its gradient)."""
     if isinstance(items, Tensor):
-        if items.requires_grad:
+        if items.requires_grad and function.is_grad_enabled():
             raise TypeError(f"Tensor data: a list holds a tensor of shape {items.shape} that "
                             f"requires grad, and a tensor made from it would pass no gradient "
                             f"back; join tensors with tg.stack([...]) or tg.cat([...]) (or "
@@ -202,7 +202,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
             raise TypeError(f"an operand is a {type(other).__name__} of tensors; join them "
                             f"into one first (tg.stack(...) or tg.cat(...)), or take the "
                             f"element you meant")
-        other = other if isinstance(other, np.ndarray) else Tensor(other).data
+        if not isinstance(other, np.ndarray):  # a list: its floats as float32 (the
+            other = np.asarray(other)              # constructor's rule), its ints as ints
+            if other.dtype == np.float64:
+                other = other.astype(_DEFAULT_DTYPE)
         if floating and other.dtype.kind in "biu":
             other = other.astype(self.dtype)  # integers never widen a float tensor (as PyTorch)
         return Tensor(other)
@@ -288,9 +291,9 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         return ops.Pow.apply(b, a)
 
     def __matmul__(self, other: Any) -> "Tensor":
-        if other.__class__ is Tensor and self.data.dtype is other.data.dtype:
+        if isinstance(other, Tensor) and self.data.dtype is other.data.dtype:
             return ops.MatMul.apply(self, other)
-        return self.matmul(other)  # (one dtype, or a clear error)
+        return self.matmul(other)
 
     def __rmatmul__(self, other: Any) -> "Tensor":
         a, b = self._pair(other)

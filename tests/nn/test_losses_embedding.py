@@ -261,3 +261,9 @@ def test_class_weights_where_pytorch_takes_them_get_a_clear_error():
         F.nll_loss(x, np.array([0, 1]), w)
     with pytest.raises(TypeError, match="class weights"):
         nn.CrossEntropyLoss(w)
+
+
+def test_nll_loss_refuses_integer_inputs_and_list_weights_are_float32():
+    with pytest.raises(TypeError, match="nll_loss: log_probs must be floating-point"):
+        F.nll_loss(Tensor(np.array([[1, 2, 3]])), np.array([0]), weight=[0.5, 1.5, 2.5])
+    assert nn.CrossEntropyLoss(weight=[1.0, 2.0]).weight.dtype == np.float32

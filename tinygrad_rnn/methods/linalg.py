@@ -3,55 +3,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinygrad_rnn import _validate, ops
+from tinygrad_rnn import _promotion, ops
 
 
 class LinalgMethods:
     __slots__ = ()
 
     def matmul(self, other: Any) -> "Tensor":
-        """Matrix product with NumPy's rules (1-D, batched, broadcast); two tensors must share
-        one dtype (as in PyTorch), an ndarray or a number promotes as with the operators."""
-        if isinstance(other, self.__class__):
-            return ops.MatMul.apply(*same_dtype("matmul", self, other))
+        """Matrix product with NumPy's rules (1-D, batched, broadcast); operands of two dtypes
+        promote as with the other operators (int64 @ float32 is float32, float32 @ float64
+        float64; PyTorch would refuse both)."""
         return ops.MatMul.apply(*self._pair(other))
 
     def bmm(self, other: Any) -> "Tensor":
         """Batched matrix product (b, n, m) @ (b, m, p) -> (b, n, p), strictly 3-D with equal
         batch sizes (no broadcasting), as torch.bmm; matmul broadcasts."""
-        if not isinstance(other, self.__class__):
-            self, other = self._pair(other)
-        a, b = self.shape, other.shape
-        if len(a) != 3 or len(b) != 3:
+        a, b = self._pair(other)
+        if a.ndim != 3 or b.ndim != 3:
             raise ValueError(f"bmm: both operands must be 3-D (batch, n, m) and (batch, m, p), "
-                             f"got shapes {a} and {b}")
-        if a[0] != b[0]:
-            raise ValueError(f"bmm: batch sizes differ: shapes {a} and {b} (bmm does not "
-                             f"broadcast; use matmul)")
-        if a[2] != b[1]:
-            raise ValueError(f"bmm: shapes {a} and {b} do not match: {a[2]} (last axis of the "
-                             f"first) != {b[1]} (middle axis of the second)")
-        return ops.MatMul.apply(*same_dtype("bmm", self, other))
-
-
-def same_dtype(op: str, *tensors: Any) -> tuple:
-    """The operands of a product, which must share one dtype, as in PyTorch (NumPy would
-    promote, say float32 @ float64 to float64, and an int64 operand to float64)."""
-    for k, t in enumerate(tensors[1:], 1):
-        if t.dtype != tensors[0].dtype:
-            raise _validate.dtype_mismatch(op, f"operand {k}", t.dtype, tensors[0].dtype,
-                                           "operand 0 has")
-    return tensors
+                             f"got shapes {a.shape} and {b.shape}")
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"bmm: batch sizes differ: shapes {a.shape} and {b.shape} (bmm "
+                             f"does not broadcast; use matmul)")
+        if a.shape[2] != b.shape[1]:
+            raise ValueError(f"bmm: shapes {a.shape} and {b.shape} do not match: {a.shape[2]} "
+                             f"(last axis of the first) != {b.shape[1]} (middle axis of the "
+                             f"second)")
+        return ops.MatMul.apply(a, b)
 
 
 # ----- module functions ----------------------------------------------------------------
 def matmul(a: Any, b: Any) -> "Tensor":
-    """Tensor.matmul as a function."""
+    """Tensor.matmul as a function (an ndarray on either side promotes as with `@`)."""
+    if not isinstance(a, _tensor.Tensor) and isinstance(b, _tensor.Tensor):
+        return b.__rmatmul__(a)
     return (a if isinstance(a, _tensor.Tensor) else _tensor.Tensor(a)).matmul(b)
 
 
 def bmm(a: Any, b: Any) -> "Tensor":
     """Tensor.bmm as a function."""
+    if not isinstance(a, _tensor.Tensor) and isinstance(b, _tensor.Tensor):
+        b2, a2 = b._pair(a)
+        return a2.bmm(b2)
     return (a if isinstance(a, _tensor.Tensor) else _tensor.Tensor(a)).bmm(b)
 
 
@@ -68,7 +61,8 @@ def einsum(subscripts: str, *tensors: Any) -> "Tensor":
     if not tensors:
         raise ValueError("einsum: needs at least one tensor after the subscripts")
     tensors = [t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t) for t in tensors]
-    return ops.Einsum.apply(*same_dtype("einsum", *tensors), subscripts=subscripts)
+    return ops.Einsum.apply(*_promotion.promoted(*tensors, zero_d_weak=False),
+                            subscripts=subscripts)
 
 
 from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)

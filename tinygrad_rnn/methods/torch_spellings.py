@@ -16,11 +16,11 @@ class TorchSpellings:
     # ----- arithmetic -------------------------------------------------------------------
     def add(self, other: Any, alpha: float = 1) -> "Tensor":
         """self + alpha * other."""
-        return self + (other if alpha == 1 else other * alpha)
+        return self + (other if alpha == 1 else self._operand(other) * alpha)
 
     def sub(self, other: Any, alpha: float = 1) -> "Tensor":
         """self - alpha * other."""
-        return self - (other if alpha == 1 else other * alpha)
+        return self - (other if alpha == 1 else self._operand(other) * alpha)
 
     def mul(self, other: Any) -> "Tensor":
         return self * other
@@ -50,9 +50,11 @@ class TorchSpellings:
         itself takes a whole permutation, as NumPy's."""
         a = one_axis(axis0, self.ndim, "swapaxes")
         b = one_axis(axis1, self.ndim, "swapaxes")
+        if not self.ndim:  # (axis 0 or -1 of a 0-d tensor: itself, as in PyTorch)
+            return self
         axes = list(range(self.ndim))
         axes[a], axes[b] = axes[b], axes[a]
-        return self.permute(*axes) if self.ndim else self
+        return self.permute(*axes)
 
     def clone(self) -> "Tensor":
         """A copy of the data that stays in the graph (the gradient passes through)."""
@@ -60,8 +62,8 @@ class TorchSpellings:
 
     def to(self, dtype: Any) -> "Tensor":
         """self as `dtype` (differentiable between floating dtypes); "cpu" is itself."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            return self
+        if isinstance(dtype, str) and dtype == "cpu" or np.dtype(dtype) == self.dtype:
+            return self  # (as in PyTorch: no copy when nothing changes)
         return self.astype(dtype)
 
     def long(self) -> "Tensor":

@@ -268,8 +268,8 @@ def normalize(x: Tensor, p: float = 2.0, axis: Any = 1, eps: float = 1e-12) -> T
 def _check_reduction(reduction: str, op: str) -> None:
     if not isinstance(reduction, str):  # e.g. class weights given where PyTorch takes them
         raise TypeError(f"{op}: reduction must be 'mean', 'sum' or 'none', got "
-                        f"{type(reduction).__name__}; class weights (PyTorch's third "
-                        f"argument) go by keyword here: weight=...")
+                        f"{type(reduction).__name__}; class weights (which PyTorch takes "
+                        f"in this place) go by keyword here: weight=...")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
@@ -423,6 +423,7 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",
     and are left out of the mean, as in PyTorch; weight (C,) (no gradient) scales each
     target's loss by w[t], and the mean divides by the kept targets' summed w[t]."""
     _check_reduction(reduction, "nll_loss")
+    log_probs = _float_tensor(log_probs, "nll_loss", "log_probs")  # (as PyTorch)
     ignore_index = _validate.check_int(ignore_index, "ignore_index", "nll_loss")
     t, ignored = _kept_targets(log_probs, target, "nll_loss", ignore_index)
     lead, n_classes = log_probs.shape[:-1], log_probs.shape[-1]

@@ -284,8 +284,8 @@ class LayerNorm(Module):
 
 def _class_weight_buffer(weight: Any) -> Tensor | None:
     """A loss module's class weights as a Tensor (a buffer, in the state_dict as PyTorch's)."""
-    return None if weight is None else Tensor(
-        weight.data if isinstance(weight, Tensor) else np.asarray(weight))
+    return None if weight is None else Tensor(  # (a list: float32, as the constructor)
+        weight.data if isinstance(weight, Tensor) else weight)
 
 
 class _Loss(Module):

@@ -80,7 +80,7 @@ class FloorDiv(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        _no_integer_zero(b, "floor_divide")
+        _no_integer_zero(a, b, "floor_divide")
         ctx.shapes = (np.shape(a), np.shape(b))
         return np.floor_divide(a, b)
 
@@ -91,16 +91,17 @@ class FloorDiv(Function):
 
 
 class Remainder(Function):
-    """out = a - floor(a / b) * b  (the sign of b, as PyTorch and Python);  da = g,
-    db = -floor(a / b) * g"""
+    """out = a - floor(a / b) * b  (the sign of b, as PyTorch and Python; a zero keeps a's
+    sign, as PyTorch's fmod-based one);  da = g,  db = -floor(a / b) * g"""
 
     over_time = staticmethod(same_over_time)
 
     @staticmethod
     def forward(ctx, a, b):
-        _no_integer_zero(b, "remainder")
-        q, r = np.divmod(a, b)
-        ctx.save_for_backward(q)
+        _no_integer_zero(a, b, "remainder")
+        r = np.fmod(a, b)
+        r = np.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
+        ctx.save_for_backward(np.floor_divide(a, b))
         return r
 
     @staticmethod
@@ -110,10 +111,15 @@ class Remainder(Function):
         return (g if needs_a else None), (-(g * q) if needs_b else None)
 
 
-def _no_integer_zero(b: np.ndarray, op: str) -> None:
-    """Integer division by zero is an error, as in PyTorch (NumPy warns and gives 0)."""
-    if np.asarray(b).dtype.kind in "biu" and not np.all(b):
-        raise ZeroDivisionError(f"{op}: integer division by zero (a divisor is 0)")
+class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
+    """Integer // or % by zero: a ZeroDivisionError, and a RuntimeError as PyTorch raises."""
+
+
+def _no_integer_zero(a: np.ndarray, b: np.ndarray, op: str) -> None:
+    """Integer division by zero is an error, as in PyTorch (NumPy warns and gives 0); an
+    empty result divides nothing."""
+    if np.asarray(b).dtype.kind in "biu" and np.size(a) and not np.all(b):
+        raise IntegerDivisionByZero(f"{op}: integer division by zero (a divisor is 0)")
 
 
 class Pow(Function):
