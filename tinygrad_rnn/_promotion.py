@@ -12,7 +12,8 @@ NumPy and PyTorch agree among operands of one kind of dtype, and differ in two w
 Python numbers come in as 0-d operands already in their weak dtype (`Tensor._operand`: the
 tensor's own floating dtype, the default float for a float with an integer tensor), so the
 same rule covers them. Every place that joins operands of possibly different dtypes (the
-arithmetic operators, maximum / minimum, where, cat / stack) goes through `promoted`.
+arithmetic operators and `@`, comparisons, maximum / minimum, where, cat / stack, einsum)
+goes through `promoted`.
 """
 from __future__ import annotations
 

@@ -101,14 +101,14 @@ class Remainder(Function):
         _no_integer_zero(a, b, "remainder")
         r = np.fmod(a, b)
         r = np.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
-        ctx.save_for_backward(np.floor_divide(a, b))
+        ctx.save_for_backward(a, b)
         return r
 
     @staticmethod
     def backward(ctx, g):
-        (q,) = ctx.saved_arrays
-        needs_a, needs_b = ctx.needs_input_grad
-        return (g if needs_a else None), (-(g * q) if needs_b else None)
+        a, b = ctx.saved_arrays
+        needs_a, needs_b = ctx.needs_input_grad  # the quotient only where b takes a gradient
+        return (g if needs_a else None), (-(g * np.floor_divide(a, b)) if needs_b else None)
 
 
 class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
