@@ -3,7 +3,7 @@
     python benchmarks/custom_cells.py [--quick] [--repeats N] [--json PATH]
                                       [--only peephole,lngru,indrnn,mingru,lstm]
                                       [--compiled auto|off|both] [--torch-threads 1,2]
-                                      [--tg-threads 1,2]
+                                      [--tg-threads 1,2] [--no-overhead]
 
 Four cells written with public ops only (Module, Parameter, Tensor methods, F), each with
 `hidden_size`, `input_size` and `forward(x, state) -> state`:
@@ -31,8 +31,12 @@ compiled=False where nn.Recurrent (and nn.LSTM) accept it, --compiled both times
 After the goals, a second table puts each goal in terms of time: the training step the goal
 allows (torch's time over the goal, at one thread and against torch's faster count) and the
 share of it that the step's matrix products alone take when timed as plain np.matmul calls
-on the same shapes (`gemm_shapes`), at one thread and at our faster count.
-Output: both tables on stdout and JSON (default benchmarks/results_custom_cells.json, ignored
+on the same shapes (`gemm_shapes`), at one thread and at our faster count. A third
+(--no-overhead skips it) times the same training steps at batch 1, hidden 4, one thread
+each, interleaved: what is left at that size is per-op cost, and the products plus our
+per-op cost make a bound under which no step of the full size can go however little
+arithmetic its other ops do.
+Output: the tables on stdout and JSON (default benchmarks/results_custom_cells.json, ignored
 by git).
 """
 from __future__ import annotations
@@ -455,6 +459,31 @@ def gemm_floors(cells: list, cfg: dict, threads: tuple, repeats: int) -> dict:
     return out
 
 
+TINY = dict(batch=1, hidden=4)  # a size at which a training step is all per-op overhead
+
+
+def overhead_floors(cells: list, cfg: dict, torch, repeats: int, block_s: float) -> dict:
+    """{cell: {"tg_s": ..., "torch_s": ...}}: the training step of each cell at batch 1,
+    hidden 4 (the same ops, sequence length and vocabulary), one thread each, interleaved as
+    the main table: what is left there is the per-op cost of the step's ops (Python, graph,
+    NumPy's dispatch), which no amount of faster arithmetic removes at the full size."""
+    tiny = dict(cfg, **TINY)
+    impls = {}
+    for cell in cells:
+        if cell not in GOALS:
+            continue
+        w = initial_weights(cell, tiny)
+        impls[cell, "tg"] = make_tinygrad(cell, tiny, w)
+        if torch is not None:
+            impls[cell, "torch"] = make_torch(torch, cell, tiny, w, 1)
+    timing = run.time_interleaved(impls, [run.make_data(tiny, seed=s) for s in range(1, 9)],
+                                  repeats, block_s)
+    out: dict = {}
+    for (cell, who), r in timing.items():
+        out.setdefault(cell, {})[f"{who}_s"] = r["step_s"]
+    return out
+
+
 def floor_rows(results: dict) -> dict:
     """Per cell with a goal: the step time the goal allows (torch's row / the goal, at one
     thread and against torch's faster count) and the share of it the products alone take
@@ -469,10 +498,19 @@ def floor_rows(results: dict) -> dict:
         counts = [k for k in floor if k.endswith("t")]
         row = {"goal": minimum, "gemm_1t_s": floor.get("1t"),
                "gemm_best_s": min(floor[k] for k in counts) if counts else None}
+        tiny = results.get("overhead_floor", {}).get(cell, {})
+        row["overhead_tg_s"], row["overhead_torch_s"] = tiny.get("tg_s"), tiny.get("torch_s")
+        # the least a step could take at one thread if every op but the products did no
+        # arithmetic at all: its products plus its per-op cost
+        row["bound_1t_s"] = None if row["gemm_1t_s"] is None or row["overhead_tg_s"] is None \
+            else row["gemm_1t_s"] + row["overhead_tg_s"]
         for tag, ref, gemm in (("1t", one, row["gemm_1t_s"]), ("best", best, row["gemm_best_s"])):
             allows = None if ref is None else ref["step_s"] / minimum
             row[f"allows_{tag}_s"] = allows
             row[f"share_{tag}"] = None if allows is None or gemm is None else gemm / allows
+        allows = row.get("allows_1t_s")
+        row["bound_share_1t"] = None if allows is None or row["bound_1t_s"] is None \
+            else row["bound_1t_s"] / allows
         rows[cell] = row
     return rows
 
@@ -596,6 +634,17 @@ def print_table(results: dict) -> None:
             print(f"  {CELLS[cell][0]:<20} {f['goal']:>4}x {ms(f['allows_1t_s']):>10} "
                   f"{ms(f['gemm_1t_s']):>9} {pc(f['share_1t']):>6} {ms(f['allows_best_s']):>12} "
                   f"{ms(f['gemm_best_s']):>10} {pc(f['share_best']):>6}")
+        if any(f.get("overhead_tg_s") is not None for f in floors.values()):
+            print(f"\nper-op overhead: the step at batch {TINY['batch']}, hidden {TINY['hidden']} (the same ops, "
+                  "one thread each), and the\nproducts plus our overhead against what the goal "
+                  "allows at one thread (over 100%: out of reach\neven if every other op did no "
+                  "arithmetic):")
+            print(f"  {'cell':<20} {'tg tiny':>8} {'torch tiny':>10} {'GEMM+tiny 1t':>13} "
+                  f"{'allows 1t':>10} {'share':>6}")
+            for cell, f in floors.items():
+                print(f"  {CELLS[cell][0]:<20} {ms(f.get('overhead_tg_s')):>8} "
+                      f"{ms(f.get('overhead_torch_s')):>10} {ms(f.get('bound_1t_s')):>13} "
+                      f"{ms(f['allows_1t_s']):>10} {pc(f.get('bound_share_1t')):>6}")
 
 
 def loss_check(results: dict, rtol: float = 1e-4) -> dict:
@@ -631,6 +680,8 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--torch-threads", default="1,2", help="torch thread counts, each timed")
     ap.add_argument("--tg-threads", default="1,2",
                     help="our engine thread counts (tinygrad_rnn.parallel), each timed")
+    ap.add_argument("--no-overhead", action="store_true",
+                    help="skip the per-op overhead rows (the cells at batch 1, hidden 4)")
     ap.add_argument("--batch", type=int, default=DEFAULT["batch"], help=argparse.SUPPRESS)
     ap.add_argument("--hidden", type=int, default=DEFAULT["hidden"], help=argparse.SUPPRESS)
     ap.add_argument("--seq", type=int, default=DEFAULT["seq"], help=argparse.SUPPRESS)
@@ -685,6 +736,15 @@ def main(argv: list | None = None) -> int:
     results["goal_impl"] = "tg Recurrent" + (" compiled=False" if modes == [False] else "")
     results["goals"] = evaluate(results, results["goal_impl"])
     results["gemm_floor"] = gemm_floors(cells, cfg, tg_threads, 2 if args.quick else 5)
+    if not args.no_overhead:
+        limits = _limit_numpy_threads(1)
+        try:
+            results["overhead_floor"] = overhead_floors(cells, cfg, torch, repeats, block_s)
+        finally:
+            if torch is not None:
+                torch.set_num_threads(torch_default)
+            if limits is not None:
+                limits.restore_original_limits()
     results["floor_rows"] = floor_rows(results)
     results["loss_check"] = loss_check(results)
     print_table(results)

@@ -57,6 +57,11 @@ def test_main_writes_table_and_json(bench, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert set(res["cells"]) == {"mingru", "lstm"}
     assert res["loss_check"]["ok"]
+    tiny = res["overhead_floor"]["mingru"]  # the per-op overhead rows ran, for both sides
+    assert tiny["tg_s"] > 0 and tiny.get("torch_s", 1.0) > 0
+    row = res["floor_rows"]["mingru"]
+    assert row["bound_1t_s"] == pytest.approx(row["gemm_1t_s"] + tiny["tg_s"])
+    assert "per-op overhead" in text
 
 
 @pytest.mark.parametrize("cell", ["peephole", "lngru", "indrnn", "mingru", "lstm"])
