@@ -322,6 +322,54 @@ def test_python_numbers_with_tensors_of_every_dtype_promote_as_pytorch(torch):
                                    f"where {dtype} 0.5")
 
 
+@pytest.mark.parametrize("a", [1.0, 0.5, 2, True])
+@pytest.mark.parametrize("b", [0.0, 3, False])
+def test_where_of_two_numbers_takes_pytorchs_dtype(torch, a, b):
+    """Numbers on both sides: floats are float32, ints int64, bools bool, then promoted."""
+    cond = np.array([True, False, True])
+    _same_dtype_and_values(tg.where(Tensor(cond), a, b), torch.where(torch.tensor(cond), a, b),
+                           f"where(c, {a!r}, {b!r})")
+
+
+def test_where_of_two_numbers_feeds_a_float32_model():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    y = tg.nn.Linear(3, 2)(x * tg.where(x > 0, 1.0, 0.0))
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", _ALL_DTYPES)
+@pytest.mark.parametrize("value", [2, 2.7, True, "0-d int64", "0-d float64", "0-d float32"])
+def test_masked_fill_keeps_the_inputs_dtype_as_pytorch(torch, dtype, value):
+    mask = np.array([True, False, True])
+    a, ta = _operand_pair(torch, dtype, False)
+    if isinstance(value, str):
+        v = np.array(2.5 if "float" in value else 2).astype(value.split()[1])
+        ours, theirs = a.masked_fill(Tensor(mask), Tensor(v)), \
+            ta.masked_fill(torch.tensor(mask), torch.from_numpy(v))
+    else:
+        ours, theirs = a.masked_fill(Tensor(mask), value), \
+            ta.masked_fill(torch.tensor(mask), value)
+    _same_dtype_and_values(ours, theirs, f"{dtype}.masked_fill({value!r})")
+
+
+def test_masked_fill_value_gradient_flows_through_the_cast():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    v = Tensor(np.float64(2.0), requires_grad=True)
+    y = x.masked_fill(Tensor(np.array([True, False, True])), v)
+    assert y.dtype == np.float32
+    (y * Tensor(np.array([1.0, 2.0, 3.0], np.float32))).sum().backward()
+    assert v.grad.dtype == np.float64 and v.grad.item() == 4.0
+    np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(0.5, None), (-1.5, 2.5), (None, 2), (1, 2)])
+def test_clip_takes_pytorchs_dtype(torch, dtype, bounds):
+    a, ta = _operand_pair(torch, dtype, False)
+    _same_dtype_and_values(a.clip(*bounds), ta.clip(*bounds), f"{dtype}.clip{bounds}")
+    _same_dtype_and_values(a.clamp(*bounds), ta.clamp(*bounds), f"{dtype}.clamp{bounds}")
+
+
 def test_a_zero_d_float64_operand_keeps_its_gradient_in_the_float32_result():
     x = Tensor(np.ones(3, np.float32), requires_grad=True)
     s = Tensor(np.float64(2.0), requires_grad=True)

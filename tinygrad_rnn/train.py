@@ -256,7 +256,7 @@ class Trainer:
     def _clip(self, params: list) -> tuple:
         """Clip the gradients as configured: (global norm before clipping, whether it clipped)."""
         if self.clip_norm is not None:
-            total = clip_grad_norm_(params, self.clip_norm)
+            total = clip_grad_norm_(params, self.clip_norm).item()
             clipped = self.clip_norm / (total + 1e-6) < 1  # clip_grad_norm_'s own rule
         else:
             total = _global_norm(params)

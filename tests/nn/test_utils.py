@@ -24,7 +24,8 @@ def test_clip_grad_norm_scales_when_above_and_returns_the_norm_before():
     grads = [np.array([3.0, 0.0]), np.array([[4.0]])]
     ps = _params_with_grads(grads) + [nn.Parameter(np.zeros(2))]  # one without a grad
     total = clip_grad_norm_(ps, 1.0)
-    assert total == pytest.approx(5.0)
+    assert isinstance(total, tg.Tensor) and total.ndim == 0  # as PyTorch: a 0-d tensor
+    assert total.item() == pytest.approx(5.0)
     coef = 1.0 / (5.0 + 1e-6)
     np.testing.assert_allclose(ps[0].grad.data, [3 * coef, 0])
     np.testing.assert_allclose(ps[1].grad.data, [[4 * coef]])
@@ -33,16 +34,18 @@ def test_clip_grad_norm_scales_when_above_and_returns_the_norm_before():
 
 def test_clip_grad_norm_leaves_small_gradients_alone():
     ps = _params_with_grads([np.array([0.3, 0.4])])
-    assert clip_grad_norm_(ps, 1.0) == pytest.approx(0.5)
+    assert clip_grad_norm_(ps, 1.0).item() == pytest.approx(0.5)
     np.testing.assert_array_equal(ps[0].grad.data, [0.3, 0.4])
-    assert clip_grad_norm_(ps[0], 10.0) == pytest.approx(0.5)  # a single tensor works too
+    assert clip_grad_norm_(ps[0], 10.0).item() == pytest.approx(0.5)  # a single tensor too
 
 
 def test_clip_grad_norm_other_norms():
     ps = _params_with_grads([np.array([-3.0, 1.0]), np.array([2.0])])
-    assert clip_grad_norm_(ps, 100.0, norm_type=float("inf")) == 3.0
-    assert clip_grad_norm_(ps, 100.0, norm_type=1) == pytest.approx(6.0)
-    assert clip_grad_norm_([], 1.0) == 0.0
+    assert clip_grad_norm_(ps, 100.0, norm_type=float("inf")).item() == 3.0
+    assert clip_grad_norm_(ps, 100.0, norm_type=1).item() == pytest.approx(6.0)
+    assert clip_grad_norm_(ps, 100.0, norm_type=0).item() == 3.0  # the entries not zero
+    assert clip_grad_norm_(ps, 100.0, foreach=True).item() == pytest.approx(14 ** 0.5)
+    assert clip_grad_norm_([], 1.0).item() == 0.0
     with pytest.raises(ValueError, match="max_norm must be non-negative"):
         clip_grad_norm_(ps, -1.0)
     bad = _params_with_grads([np.array([np.nan])])
@@ -60,7 +63,7 @@ def test_clip_grad_norm_matches_torch(torch):
     for norm_type in (2.0, 1.0, float("inf")):
         a = clip_grad_norm_(ours, 2.0, norm_type=norm_type)
         b = torch.nn.utils.clip_grad_norm_(theirs, 2.0, norm_type=norm_type)
-        assert a == pytest.approx(b.item(), rel=1e-12)
+        assert a.dtype == np.float64 and a.item() == pytest.approx(b.item(), rel=1e-12)
         for p, t in zip(ours, theirs):
             np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-12)
 
@@ -115,5 +118,28 @@ def test_clip_grad_norm_of_a_nan_norm_makes_every_gradient_nan_as_pytorch():
     a.grad = tg.Tensor(np.array([1.0, np.nan]))
     b.grad = tg.Tensor(np.array([0.5, 1.0, -2.0]))
     total = clip_grad_norm_([a, b], max_norm=1.0)
-    assert np.isnan(total)
+    assert np.isnan(total.item())
     assert np.isnan(a.grad.data).all() and np.isnan(b.grad.data).all()
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_clip_grad_norm_sees_a_non_finite_entry_in_any_parameter_as_pytorch(torch, norm_type, bad):
+    grads = [np.array([3.0]), np.array([1.0, bad])]  # the bad entry in a later parameter
+    ours = _params_with_grads(grads)
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for t, g in zip(theirs, grads):
+        t.grad = torch.from_numpy(g.copy())
+    a = clip_grad_norm_(ours, 1.0, norm_type=norm_type)
+    b = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type=norm_type)
+    np.testing.assert_array_equal(a.data, b.numpy())
+    for p, t in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad.data, t.grad.numpy())
+    with pytest.raises(RuntimeError, match="total gradient norm is"):
+        clip_grad_norm_(_params_with_grads(grads), 1.0, norm_type=norm_type,
+                        error_if_nonfinite=True)
+
+
+def test_clip_grad_norm_returns_the_gradients_dtype():
+    ps = _params_with_grads([np.array([3.0, 4.0], np.float32)])
+    assert clip_grad_norm_(ps, 1.0).dtype == np.float32

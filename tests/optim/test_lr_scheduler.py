@@ -112,8 +112,32 @@ def test_resuming_needs_initial_lr():
     assert resumed.last_epoch == 4
     assert resumed.base_lrs == [0.1]
     assert resumed.get_last_lr()[0] == pytest.approx(0.5 * 0.1)  # recursive form, as in PyTorch
-    cosine = CosineAnnealingLR(opt, T_max=8, last_epoch=3)
-    assert cosine.get_last_lr()[0] == pytest.approx(0.1 * (1 + math.cos(math.pi * 4 / 8)) / 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m, o, e: m.StepLR(o, step_size=2, gamma=0.5, last_epoch=e),
+    lambda m, o, e: m.ExponentialLR(o, gamma=0.5, last_epoch=e),
+    lambda m, o, e: m.CosineAnnealingLR(o, T_max=10, eta_min=0.01, last_epoch=e),
+], ids=["StepLR", "ExponentialLR", "CosineAnnealingLR"])
+@pytest.mark.parametrize("last_epoch", [3, 5, 12])
+def test_a_resumed_schedule_matches_torch(make, last_epoch, torch):
+    """Built with last_epoch >= 0 (after loading the optimizer's state), the constructor's
+    step keeps the rate that was loaded for the exponential and cosine schedules (PyTorch
+    2.13: they would otherwise move one step ahead of themselves); then both go on alike."""
+    from tinygrad_rnn.optim import lr_scheduler
+    opt = make_opt((0.1,))
+    opt.param_groups[0]["initial_lr"] = 0.2
+    p = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.SGD([p], lr=0.1)
+    topt.param_groups[0]["initial_lr"] = 0.2
+    ours = trace(make(lr_scheduler, opt, last_epoch), 25)
+    tsched = make(torch.optim.lr_scheduler, topt, last_epoch)
+    theirs = [tsched.get_last_lr()]
+    for _ in range(25):
+        topt.step()
+        tsched.step()
+        theirs.append(tsched.get_last_lr())
+    np.testing.assert_allclose(ours, np.array(theirs, dtype=np.float64), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("make,exc,match", [

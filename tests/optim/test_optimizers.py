@@ -24,6 +24,12 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.05)),
     ("RMSprop", dict(lr=0.005, centered=True, momentum=0.7)),
+    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.02, weight_decay=0.2, decoupled_weight_decay=True)),
+    ("AdamW", dict(lr=0.01, amsgrad=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("RMSprop", dict(lr=0.01, centered=True, weight_decay=0.05, maximize=True)),
 ]
 CLASSES = dict(SGD=SGD, Adam=Adam, AdamW=AdamW, Adagrad=Adagrad, RMSprop=RMSprop)
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in CONFIGS]
@@ -90,7 +96,18 @@ def ref_rmsprop(p, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0
     return p
 
 
-REFS = dict(SGD=ref_sgd, Adam=ref_adam, AdamW=ref_adamw, Adagrad=ref_adagrad, RMSprop=ref_rmsprop)
+def _flags(ref, decoupled=None):
+    """A reference taking PyTorch's maximize (the gradient negated first) and, for Adam,
+    decoupled_weight_decay (AdamW's formula)."""
+    def call(x0, grads, maximize=False, decoupled_weight_decay=False, **kw):
+        if maximize:
+            grads = [-g for g in grads]
+        return (decoupled if decoupled_weight_decay else ref)(x0, grads, **kw)
+    return call
+
+
+REFS = dict(SGD=_flags(ref_sgd), Adam=_flags(ref_adam, ref_adamw), AdamW=_flags(ref_adamw),
+            Adagrad=_flags(ref_adagrad), RMSprop=_flags(ref_rmsprop))
 
 
 def make_problem(seed, n_steps, dtype=np.float64):
@@ -289,6 +306,9 @@ def test_closure_loss_is_returned():
     (lambda ps: SGD([{"params": ps}, {"params": ps[:1]}], lr=0.1), r"appear more than once"),
     (lambda ps: SGD([{"lr": 0.1}], lr=0.1), r"must have a 'params' key"),
     (lambda ps: SGD([ps[0] * 2], lr=0.1), r"non-leaf"),
+    (lambda ps: Adam(ps).add_param_group({"params": [Tensor(np.ones(1), requires_grad=True)],
+                                          "differentiable": True}),
+     r"differentiable=True is not supported"),
 ])
 def test_bad_hyperparameters_and_params_raise_value_error(make, match):
     ps = [Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)]
@@ -301,6 +321,12 @@ def test_bad_hyperparameters_and_params_raise_value_error(make, match):
     (lambda: SGD([np.ones(2)], lr=0.1), r"parameters must be Tensors, got ndarray at position 0"),
     (lambda: SGD([Tensor(np.arange(3))], lr=0.1), r"parameter 0 has dtype int64"),
     (lambda: SGD([Tensor(np.ones(2), requires_grad=True)], lr="0.1"), r"lr must be a number, got str"),
+    # PyTorch's positional order puts weight_decay before nesterov: a number there is refused
+    (lambda: SGD([Tensor(np.ones(2), requires_grad=True)], 0.1, 0.9, 0, 0.01),
+     r"SGD: nesterov must be a bool, got float 0.01.*weight_decay= by keyword"),
+    (lambda: Adam([Tensor(np.ones(2), requires_grad=True)], maximize=1), r"maximize must be a bool"),
+    (lambda: Adam([Tensor(np.ones(2), requires_grad=True)], amsgrad="yes"), r"amsgrad must be a bool"),
+    (lambda: RMSprop([Tensor(np.ones(2), requires_grad=True)], centered=0), r"centered must be a bool"),
 ])
 def test_bad_types_raise_type_error(make, match):
     with pytest.raises(TypeError, match=match):
@@ -355,6 +381,27 @@ def test_load_state_dict_rejects_non_state_dicts_and_bad_values():
     sd["param_groups"][0]["lr"] = -3.0
     with pytest.raises(ValueError, match=r"invalid lr=-3.0"):
         opt.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, maximize=True)),
+                                     ("Adam", dict(lr=0.1, maximize=True)),
+                                     ("AdamW", dict(lr=0.1, weight_decay=0.3)),
+                                     ("RMSprop", dict(lr=0.1, maximize=True))])
+def test_torchs_state_dict_loads_with_its_flags_and_steps_the_same(name, kw, torch):
+    """maximize, decoupled_weight_decay and PyTorch's implementation switches (foreach,
+    fused, capturable) come over; each update then equals torch's."""
+    t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    topt = getattr(torch.optim, name)([t], **kw)
+    cls = Adam if name == "AdamW" else CLASSES[name]  # AdamW's flag turns Adam into AdamW
+    p = Tensor(np.zeros(2), requires_grad=True)
+    opt = cls([p], lr=0.5)
+    opt.load_state_dict(topt.state_dict())
+    assert {k: opt.param_groups[0][k] for k in kw} == kw
+    for g in ([1.0, -2.0], [0.5, 0.25]):
+        t.grad, p.grad = torch.tensor(g, dtype=torch.float64), Tensor(np.array(g))
+        topt.step()
+        opt.step()
+    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12)
 
 
 def test_scalar_state_of_the_wrong_type_is_refused():

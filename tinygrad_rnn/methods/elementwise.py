@@ -107,10 +107,14 @@ class ElementwiseMethods:
         return ops.LogSigmoid.apply(floating(self))
 
     def clip(self, min: float | None = None, max: float | None = None) -> "Tensor":
-        """Values limited to [min, max]; the gradient passes where min <= x <= max."""
+        """Values limited to [min, max]; the gradient passes where min <= x <= max. An
+        integer tensor with a float bound is clipped as float32, as in PyTorch."""
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")
-        return ops.Clip.apply(self, min=min, max=max)
+        x = self
+        if any(isinstance(v, (float, np.floating)) for v in (min, max)):
+            x = floating(self)
+        return ops.Clip.apply(x, min=min, max=max)
 
     def astype(self, dtype: Any) -> "Tensor":
         """A copy in another dtype; differentiable between floating dtypes."""
@@ -277,11 +281,27 @@ def where(cond: Any, a: Any, b: Any) -> "Tensor":
     """a where cond is true, b elsewhere (broadcast); cond gets no gradient."""
     Tensor = _tensor.Tensor
     c = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):  # (a number or an array
+        a = _value_tensor(a)  # on both sides: the array, or the first number, leads)
+        if not isinstance(b, (np.ndarray, list, tuple)):
+            b = _value_tensor(b)
     if isinstance(a, Tensor):  # in the dtype they compute in (a Python number on the
         a, b = a._pair(b)      # other side takes the tensor's)
-    elif isinstance(b, Tensor):
+    else:
         b, a = b._pair(a)
     return ops.Where.apply(Tensor(c.astype(bool)), a, b)
+
+
+def _value_tensor(v: Any) -> "Tensor":
+    """A number or array given as a value (where's): PyTorch's dtype for a Python number
+    (float: the default float, int: int64, bool: bool), an array's own, a list's as the
+    constructor makes it."""
+    Tensor = _tensor.Tensor
+    if isinstance(v, bool):
+        return Tensor(np.asarray(v))
+    if isinstance(v, int):
+        return Tensor(np.asarray(v, dtype=np.int64))
+    return Tensor(v)
 
 
 from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)

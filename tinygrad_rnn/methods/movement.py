@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from tinygrad_rnn import _promotion, ops
+from tinygrad_rnn import _promotion, function, ops
 from tinygrad_rnn._validate import check_int, norm_axis, one_axis, torch_names
 
 
@@ -237,7 +237,8 @@ class MovementMethods:
 
     def masked_fill(self, mask: Any, value: Any) -> "Tensor":
         """`value` where the boolean `mask` (broadcast with self) is true, self elsewhere;
-        value is a number or a 0-d Tensor (which then gets the masked part of the gradient)."""
+        value is a number or a 0-d Tensor (which then gets the masked part of the gradient),
+        cast to self's dtype as in PyTorch (2.7 into an integer tensor is 2)."""
         Tensor = _tensor.Tensor
         m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
         if m.dtype != bool:
@@ -251,11 +252,14 @@ class MovementMethods:
             if value.ndim != 0:
                 raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a "
                                  f"tensor of shape {value.shape}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            if value.dtype != self.dtype:
+                value = value.astype(self.dtype)
+        elif not isinstance(value, (int, float, np.number, np.bool_)):
             raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
                             f"{type(value).__name__}")
         else:
-            value = self._operand(value)
+            with np.errstate(invalid="ignore", over="ignore"):
+                value = function.as_number(np.asarray(value).astype(self.dtype))
         return ops.Where.apply(Tensor(m), value, self)
 
 

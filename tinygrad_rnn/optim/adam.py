@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_bool
 from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative, _check_range
 
 
@@ -16,13 +17,15 @@ class Adam(Optimizer):
         m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
         (amsgrad: v_max = max(v_max, v), used in place of v below)
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    decoupled_weight_decay=True is AdamW's step (PyTorch's switch of the same name).
     """
 
-    _decoupled = False
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
@@ -32,6 +35,8 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         group["betas"] = tuple(betas)
+        check_bool(group["amsgrad"], "amsgrad", name)
+        check_bool(group.get("decoupled_weight_decay", False), "decoupled_weight_decay", name)
         for i, beta in enumerate(betas):
             _check_range(name, f"betas[{i}]", beta, 0.0, 1.0)
 
@@ -49,7 +54,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = np.zeros_like(p)
         state["step"] += 1
         t = state["step"]
-        if self._decoupled:
+        if group.get("decoupled_weight_decay"):
             if wd != 0:
                 p *= 1 - lr * wd
         elif wd != 0:
@@ -78,8 +83,8 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (PyTorch's AdamW): first p = p * (1 - lr * weight_decay),
     then the Adam step on the plain gradient."""
 
-    _decoupled = True
-
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)

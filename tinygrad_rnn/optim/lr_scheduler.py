@@ -32,7 +32,11 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self.step()
+        self._is_initial = True  # the constructor's step: a resumed schedule (last_epoch >= 0)
+        try:                     # keeps the rates just loaded where get_lr says so
+            self.step()
+        finally:
+            self._is_initial = False
 
     def get_lr(self) -> list[float]:
         """The rates for the current `last_epoch`, computed from the groups' current rates."""
@@ -104,7 +108,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self.last_epoch == 0 or self._is_initial:  # (resumed: the loaded rate stands)
             return [group["lr"] for group in self.optimizer.param_groups]
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
 
@@ -125,10 +129,8 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         epoch, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         groups = self.optimizer.param_groups
-        if epoch == 0:
+        if epoch == 0 or self._is_initial:  # (resumed: the loaded rate stands, as PyTorch)
             return [group["lr"] for group in groups]
-        if self._step_count == 1:  # resumed at epoch > 0: no previous rate to recurse from
-            return self._closed_form_lr()
         if (epoch - 1 - T) % (2 * T) == 0:
             # the ratio below is 0/0 at the trough: step up from eta_min explicitly
             return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2

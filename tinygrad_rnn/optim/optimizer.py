@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from tinygrad_rnn._validate import check_number
+from tinygrad_rnn._validate import check_bool, check_number
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor
@@ -28,6 +28,9 @@ class Optimizer:
     whose missing hyperparameters are taken from `defaults`.
     A subclass overrides `_check_group` (validate hyperparameters), `_state_names` (the state
     entries a parameter has after its first step) and `_update` (one parameter's step).
+    Every optimizer takes PyTorch's `maximize` (ascend: the gradient is negated before the
+    update); PyTorch's implementation switches `foreach`, `fused` and `capturable` may
+    appear in a group (a loaded PyTorch state dict has them) and change nothing here.
     """
 
     #: state entries that are Python numbers (the rest are ndarrays shaped like the parameter)
@@ -41,6 +44,7 @@ class Optimizer:
                 f"got a single {type(params).__name__}; wrap it in a list"
             )
         self.defaults = dict(defaults)
+        self.defaults.setdefault("maximize", False)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         groups = list(params)
@@ -81,8 +85,17 @@ class Optimizer:
         group = dict(self.defaults)
         group.update(param_group)
         group["params"] = params
+        self._check_common(group)
         self._check_group(group)
         self.param_groups.append(group)
+
+    def _check_common(self, group: dict[str, Any]) -> None:
+        """The options every optimizer takes (maximize) and PyTorch's that it cannot."""
+        name = type(self).__name__
+        check_bool(group.get("maximize", False), "maximize", name)
+        if group.get("differentiable"):
+            raise ValueError(f"{name}: differentiable=True is not supported: step() updates the "
+                             f"parameters outside the graph")
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ValueError for an invalid hyperparameter (subclasses)."""
@@ -117,6 +130,8 @@ class Optimizer:
                         )
                     if g.dtype != p.dtype:
                         g = g.astype(p.dtype)
+                    if group.get("maximize"):  # ascend: as PyTorch, the gradient negated first
+                        g = np.negative(g)
                     self._update(p.data, g, group, self.state.setdefault(p, {}))
                     mark_modified(p)  # a graph that saved the old values must not backprop silently
         return loss
@@ -173,6 +188,7 @@ class Optimizer:
                 )
             new_group = dict(group)
             new_group.update({k: v for k, v in saved.items() if k != "params"})
+            self._check_common(new_group)
             self._check_group(new_group)
             new_groups.append(new_group)
             params.extend(group["params"])

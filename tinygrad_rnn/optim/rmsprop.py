@@ -5,6 +5,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_bool
 from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative
 
 
@@ -20,13 +21,15 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 maximize: bool = False):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered)
+                        centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative("RMSprop", group, "lr", "alpha", "eps", "weight_decay", "momentum")
+        check_bool(group["centered"], "centered", "RMSprop")
 
     def _state_names(self, group: dict[str, Any]) -> set[str]:
         names = {"step", "square_avg"}

@@ -5,6 +5,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_bool
 from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative
 
 
@@ -18,13 +19,19 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
-                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0, *,
+                 maximize: bool = False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay)
+                        weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_nonnegative("SGD", group, "lr", "momentum", "weight_decay")
+        if not isinstance(group["nesterov"], (bool, np.bool_)):  # (PyTorch's positional order
+            # is lr, momentum, dampening, weight_decay, nesterov: its weight_decay lands here)
+            raise TypeError(f"SGD: nesterov must be a bool, got {type(group['nesterov']).__name__} "
+                            f"{group['nesterov']!r}; the order here is SGD(params, lr, momentum, "
+                            f"dampening, nesterov, weight_decay): pass weight_decay= by keyword")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum requires momentum > 0 and dampening = 0, got "

@@ -46,24 +46,30 @@ def _grads(parameters: Iterable[Tensor] | Tensor) -> list:
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint norm is at most max_norm.
 
-    total = norm of the vector of all gradient entries (p-norm, or max |g| for inf);
-    when max_norm / (total + 1e-6) < 1 every gradient is multiplied by that factor, in place.
-    Returns total, the norm before clipping, as a float.
+    total = norm of the vector of all gradient entries (p-norm, max |g| for inf, the count
+    of entries not zero for 0); when max_norm / (total + 1e-6) < 1 every gradient is
+    multiplied by that factor, in place. Returns total, the norm before clipping, as a 0-d
+    tensor of the gradients' dtype (PyTorch's return); a NaN or infinite entry anywhere
+    makes it NaN or inf. `foreach` (PyTorch's implementation switch) changes nothing here.
     """
     norm_type = float(norm_type)
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm}")
-    if norm_type <= 0 and not math.isinf(norm_type):
-        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    if norm_type < 0:
+        raise ValueError(f"clip_grad_norm_: norm_type must be >= 0 or inf, got {norm_type}")
     grads = _grads(parameters)
     if not grads:
-        return 0.0
+        return Tensor(np.asarray(0.0, dtype=np.float32))
+    dtype = np.result_type(*[g.dtype for g in grads])
     flat = [np.abs(g.data.astype(np.float64, copy=False)).ravel() for g in grads]
-    if math.isinf(norm_type):
-        total = max(float(f.max()) if f.size else 0.0 for f in flat)
+    if math.isinf(norm_type):  # (np.max: a NaN in any gradient makes the norm NaN)
+        total = float(np.max([f.max() if f.size else 0.0 for f in flat]))
+    elif norm_type == 0:
+        total = float(sum(np.count_nonzero(f) for f in flat))
     else:
         total = float(sum(np.sum(f ** norm_type) for f in flat)) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -72,9 +78,11 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     clip_coef = max_norm / (total + 1e-6)
     if clip_coef < 1 or math.isnan(clip_coef):  # as PyTorch's min(coef, 1): a NaN norm
         # makes every gradient NaN, rather than leaving the finite ones unclipped
-        for g in grads:
-            g.data *= np.asarray(clip_coef, dtype=g.dtype)
-    return total
+        with np.errstate(invalid="ignore"):  # (an infinite entry times 0: NaN, as PyTorch)
+            for g in grads:
+                g.data *= np.asarray(clip_coef, dtype=g.dtype)
+    with np.errstate(over="ignore"):
+        return Tensor(np.asarray(total, dtype=dtype))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
