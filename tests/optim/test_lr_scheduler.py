@@ -15,13 +15,13 @@ def make_opt(lrs=(0.1,)):
 
 
 def trace(sched, n):
-    """The rates after construction and after each of n steps."""
+    """The rates after construction and after each of n steps (ours or torch's)."""
     out = [sched.get_last_lr()]
     for _ in range(n):
         sched.optimizer.step()
         sched.step()
         out.append(sched.get_last_lr())
-    return np.array(out)
+    return np.array(out, dtype=np.float64)
 
 
 def test_step_lr_closed_form():
@@ -57,13 +57,8 @@ def test_matches_torch_over_many_steps(make, tmake, torch):
     p = torch.zeros(2, requires_grad=True)
     q = torch.zeros(2, requires_grad=True)
     topt = torch.optim.SGD([{"params": [p], "lr": 0.1}, {"params": [q], "lr": 0.03}], lr=0.1)
-    tsched = tmake(torch, topt)
-    theirs = [tsched.get_last_lr()]
-    for _ in range(120):
-        topt.step()
-        tsched.step()
-        theirs.append(tsched.get_last_lr())
-    np.testing.assert_allclose(ours, np.array(theirs, dtype=np.float64), rtol=1e-12, atol=1e-15)
+    theirs = trace(tmake(torch, topt), 120)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
 def test_optimizer_uses_the_scheduled_rate():
@@ -131,13 +126,8 @@ def test_a_resumed_schedule_matches_torch(make, last_epoch, torch):
     topt = torch.optim.SGD([p], lr=0.1)
     topt.param_groups[0]["initial_lr"] = 0.2
     ours = trace(make(lr_scheduler, opt, last_epoch), 25)
-    tsched = make(torch.optim.lr_scheduler, topt, last_epoch)
-    theirs = [tsched.get_last_lr()]
-    for _ in range(25):
-        topt.step()
-        tsched.step()
-        theirs.append(tsched.get_last_lr())
-    np.testing.assert_allclose(ours, np.array(theirs, dtype=np.float64), rtol=1e-12, atol=1e-15)
+    theirs = trace(make(torch.optim.lr_scheduler, topt, last_epoch), 25)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("make,exc,match", [
