@@ -17,7 +17,7 @@ RANKS = {
     "optim": 2,
     "data": 3,
     "models": 4, "train": 4, "callbacks": 4, "checkpoint": 4, "sample": 4, "_checks": 4,
-    "cli": 5, "__main__": 5,
+    "cli": 5, "runs": 5, "__main__": 5,
 }
 
 

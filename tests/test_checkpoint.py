@@ -89,11 +89,16 @@ def test_unstorable_values_are_refused_when_saving(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+def _saved(tmp_path):
+    """(model, optimizer, path, bytes) of a checkpoint written to tmp_path / "c.npz"."""
     model, opt = _trained()
     path = tmp_path / "c.npz"
     save_checkpoint(path, _state(model, opt))
-    before = path.read_bytes()
+    return model, opt, path, path.read_bytes()
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    model, opt, path, before = _saved(tmp_path)
 
     def broken_savez(f, **arrays):
         f.write(b"PK partial")
@@ -103,6 +108,20 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
         save_checkpoint(path, _state(model, opt, step=8))
     assert path.read_bytes() == before           # the old checkpoint is intact
     assert sorted(os.listdir(tmp_path)) == ["c.npz"]  # and the temp file is gone
+
+
+def test_a_full_disk_names_the_file_and_says_the_old_one_is_kept(tmp_path, monkeypatch):
+    import errno
+    model, opt, path, before = _saved(tmp_path)
+
+    def full(f, **arrays):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(OSError, match=r"No space left on device while writing .*c\.npz \(the "
+                                      r"file there before, if any, is unchanged\)") as info:
+        save_checkpoint(path, _state(model, opt, step=8))
+    assert info.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["c.npz"]
 
 
 def test_permissions_follow_the_umask(tmp_path):

@@ -324,17 +324,17 @@ def test_resume_checks(capsys, corpus, tmp_path):
     # another model: a different hidden size
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, "--hidden", "10")
-    assert code == 1 and "--hidden 10 differs from the checkpoint's 12" in one_line_error(err)
+    assert code == 1 and "--hidden 10 (the run's: 12)" in one_line_error(err)
     # another text: a different vocabulary
     other = tmp_path / "other.txt"
     other.write_text("completely different words here, zzz qqq! " * 40)
     code, _, err = run(capsys, "train", "--data", other, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY)
-    assert code == 1 and "another vocabulary" in one_line_error(err)
+    assert code == 1 and "another vocabulary than" in one_line_error(err)
     # another optimizer
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, "--optimizer", "sgd")
-    assert code == 1 and "--optimizer sgd differs from the checkpoint's adam" in one_line_error(err)
+    assert code == 1 and "--optimizer sgd (the run's: adam)" in one_line_error(err)
 
 
 @pytest.mark.parametrize("option,now,was", [("--batch-size", "3", "4"), ("--seq-len", "6", "8"),
@@ -348,7 +348,7 @@ def test_resume_refuses_another_data_layout_naming_both_values(capsys, corpus, t
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, option, now)
     line = one_line_error(err)
-    assert code == 1 and f"{option} {now} differs from the checkpoint's {was}" in line, line
+    assert code == 1 and f"{option} {now} (the run's: {was})" in line, line
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
 
 
@@ -634,8 +634,11 @@ def test_time_budget_is_for_the_whole_run_and_the_summary_says_which_time(capsys
     assert f"{total:.1f} s in all ({total - spent:.1f} s in this session)" in out  # adds up
 
     ckpt = tmp_path / "checkpoint.npz"
-    _crafted(ckpt, tmp_path / "late.npz", lambda m: m["tree"].__setitem__("elapsed", 250.0))
-    code, _, err = run(capsys, *args, "--time-budget", "200", "--resume", tmp_path / "late.npz")
+    (tmp_path / "late").mkdir()
+    _crafted(ckpt, tmp_path / "late" / "checkpoint.npz",
+             lambda m: m["tree"].__setitem__("elapsed", 250.0))
+    code, _, err = run(capsys, "train", "--time-budget", "200", "--resume", tmp_path / "late",
+                       *TINY)
     assert code == 1
     line = one_line_error(err)
     assert "--time-budget 200" in line and "250" in line and "larger --time-budget" in line
@@ -726,3 +729,147 @@ def test_a_usage_error_points_to_the_help_of_its_command(capsys, argv, hint):
     code, _, err = run(capsys, *argv)
     line = one_line_error(err)
     assert code == 2 and line.endswith(hint), line
+
+
+def test_a_resume_takes_the_runs_options_and_text_from_the_checkpoint(capsys, corpus, tmp_path,
+                                                                      monkeypatch):
+    """Only --out and --resume (and what may change): the model, data, optimizer, schedule
+    and seed come from the checkpoint, and the run continues bit for bit."""
+    args = ["train", "--data", corpus, "--steps", "10", "--layers", "2", "--optimizer", "sgd",
+            "--lr-schedule", "cosine", "--clip-value", "0.5", "--checkpoint-every", "4",
+            "--seed", "3", *TINY]
+    code, _, err = run(capsys, *args, "--out", tmp_path / "straight")
+    assert code == 0, err
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 5)
+        code, _, err = run(capsys, *args, "--out", tmp_path / "split")
+        assert code == 130, err
+    monkeypatch.chdir(tmp_path)  # (the text is found by the path the run recorded)
+    code, _, err = run(capsys, "train", "--out", tmp_path / "split", "--resume", "--steps", "10",
+                       "--quiet", "--sample-length", "0")
+    assert code == 0, err
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.npz")
+    assert a["step"] == b["step"] == 10
+    assert_same_run(a, b)
+    assert b["meta"]["options"]["lr"] == cli.DEFAULT_LR["sgd"]  # sgd's own default rate
+
+
+def test_a_resume_names_every_option_that_differs(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
+                       "--resume", *TINY, "--hidden", "10", "--cell", "gru", "--clip-value", "1")
+    line = one_line_error(err)
+    assert code == 1
+    for part in ("--cell gru (the run's: lstm)", "--hidden 10 (the run's: 12)",
+                 "--clip-value 1.0 (the run's: not set)", "leave these options out"):
+        assert part in line, line
+
+
+def test_a_resume_refuses_another_text_of_the_same_vocabulary(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    shorter = tmp_path / "shorter.txt"
+    shorter.write_text(TEXT[:-200], encoding="utf-8")
+    code, _, err = run(capsys, "train", "--data", shorter, "--steps", "4", "--out", tmp_path,
+                       "--resume", *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "is another text: resume with the same --data" in line, line
+
+
+def test_resuming_into_another_runs_folder_is_refused_then_replaces_it_with_overwrite(
+        capsys, corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out, steps in ((a, "4"), (b, "2")):
+        code, _, err = run(capsys, "train", "--data", corpus, "--steps", steps, "--out", out,
+                           *TINY)
+        assert code == 0, err
+    before = (b / "checkpoint.npz").read_bytes()
+    code, _, err = run(capsys, "train", "--steps", "6", "--resume", a, "--out", b, *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "holds another run" in line and "--overwrite" in line, line
+    assert (b / "checkpoint.npz").read_bytes() == before
+    code, _, err = run(capsys, "train", "--steps", "6", "--resume", a, "--out", b,
+                       "--overwrite", *TINY)
+    assert code == 0, err
+    assert load_checkpoint(b / "checkpoint.npz")["step"] == 6
+    with open(b / "loss.csv") as f:  # a's history, continued; nothing of b's own run
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert load_checkpoint(a / "checkpoint.npz")["step"] == 4  # the source is untouched
+
+
+def test_resuming_best_npz_in_its_own_folder_needs_overwrite_to_rewind(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "6", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    best_step = load_checkpoint(tmp_path / "best.npz")["step"]
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    code, _, err = run(capsys, "train", "--steps", "7", "--resume", tmp_path / "best.npz", *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "rewinds the run" in line and "--overwrite" in line, line
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    code, _, err = run(capsys, "train", "--steps", "7", "--resume", tmp_path / "best.npz",
+                       "--overwrite", *TINY)
+    assert code == 0, err
+    with open(tmp_path / "loss.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == list(range(1, best_step + 1)) + list(range(best_step + 1, 8))
+
+
+def test_a_missing_checkpoint_points_to_best_npz_when_it_is_there(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    (tmp_path / "checkpoint.npz").unlink()  # (a run killed before its first checkpoint)
+    code, _, err = run(capsys, "train", "--steps", "4", "--out", tmp_path, "--resume", *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "does not exist" in line and f"--resume {tmp_path / 'best.npz'}" in line
+
+
+def test_a_resume_with_steps_already_reached_says_so(capsys, corpus, tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--steps", "3", "--out", tmp_path, "--resume", *TINY)
+    line = one_line_error(err)
+    assert code == 1 and "at step 4 already" in line and "give --steps above 4" in line, line
+
+
+def test_sigterm_finishes_the_step_saves_and_exits_143(capsys, corpus, tmp_path, monkeypatch):
+    """`kill`, `timeout` and job schedulers send SIGTERM: it is handled as Ctrl-C is."""
+    import os
+    import signal
+
+    def term(t):
+        if t.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+    _add_callback(monkeypatch, term)
+    code, out, err = run(capsys, "train", "--data", corpus, "--steps", "8", "--out", tmp_path,
+                         *TINY)
+    assert code == 128 + signal.SIGTERM, err
+    assert "terminate signal: finishing this step" in err
+    assert "the checkpoint on disk is at step 3" in err and "--resume" in err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
+def test_a_resume_without_steps_continues_to_the_runs_own_target(capsys, corpus, tmp_path,
+                                                                 monkeypatch):
+    _interrupt_at(monkeypatch, 3)
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "7", "--out", tmp_path, *TINY)
+    assert code == 130, err
+    monkeypatch.undo()
+    code, out, err = run(capsys, "train", "--out", tmp_path, "--resume", "--quiet",
+                         "--sample-length", "0")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 7
+    assert "step 7:" in out and "(step 7)" in out
+
+
+def test_resuming_a_finished_run_without_steps_says_there_is_nothing_to_do(capsys, corpus,
+                                                                           tmp_path):
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", tmp_path, *TINY)
+    assert code == 0, err
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    code, _, err = run(capsys, "train", "--out", tmp_path, "--resume")
+    assert code == 0 and "has reached its 3 steps: nothing to train" in err, err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before

@@ -51,9 +51,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if tmp.exists():
             tmp.unlink()
+        if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+            # (a full disk: the write itself names no file) say which one, and what is left
+            raise OSError(e.errno, f"{e.strerror} while writing {path} (the file there before, "
+                          "if any, is unchanged)") from e
         raise
     try:  # make the rename itself durable; not every platform lets a folder be opened
         dir_fd = os.open(path.parent, os.O_RDONLY)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,7 +28,7 @@ from tinygrad_rnn.data.text import CharVocab, default_corpus, load_text
 from tinygrad_rnn.models import CELLS, CharRNN
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.sample import load_model, sample
-from tinygrad_rnn import parallel
+from tinygrad_rnn import parallel, runs
 from tinygrad_rnn.train import Trainer, TrainingDiverged
 
 PROG = "tinygrad-rnn"
@@ -41,7 +43,18 @@ class UsageError(Exception):
     """A bad command line, reported as one line with exit status 2."""
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, but lines never break inside an option (`--val-every`)."""
+
+    def _split_lines(self, text: str, width: int) -> list:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line instead of usage + message
         raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
@@ -63,6 +76,7 @@ _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
 _dropout = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_fraction = _number(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "counts the time before the interruption and gets what is left; default "
                    f"{DEFAULT_TIME_BUDGET:.0f} when --steps is not given)")
     t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="default adam")
-    t.add_argument("--lr", type=_positive_float, default=5e-3, help="learning rate (default 5e-3)")
+    t.add_argument("--lr", type=_positive_float,
+                   help="learning rate (default: 5e-3 for adam and adamw, 2e-3 for rmsprop, "
+                   "0.1 for adagrad and sgd)")
     clip = t.add_mutually_exclusive_group()
     clip.add_argument("--clip-norm", type=_positive_float, default=5.0,
                       help="clip the global gradient norm (default 5)")
@@ -110,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "0 over --steps; none: a constant rate")
     t.add_argument("--lr-step-size", type=_positive_int, default=1000,
                    help="steps between halvings (default 1000)")
-    t.add_argument("--val-fraction", type=float, default=0.1,
+    t.add_argument("--val-fraction", type=_fraction, default=0.1,
                    help="tail of the text held out (default 0.1)")
     t.add_argument("--val-every", type=_nonneg_int, default=100,
                    help="validate every N steps, 0 = only at the end (default 100)")
@@ -129,12 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "is refused)")
     t.add_argument("--resume", nargs="?", const="", metavar="CHECKPOINT",
                    help=f"continue the run in CHECKPOINT (a file or run folder; default "
-                   f"<out>/{CHECKPOINT_NAME}, which needs --out). Resume keeps the model "
+                   f"<out>/{CHECKPOINT_NAME}, which needs --out; the run goes on in --out, by "
+                   "default the checkpoint's folder). Resume keeps the model "
                    "(--cell, --hidden, --layers, --embedding, --dropout, --dtype), the data "
-                   "layout (--seq-len, --batch-size, --val-fraction), the optimizer (--optimizer, "
+                   "(--data, --seq-len, --batch-size, --val-fraction), the optimizer (--optimizer, "
                    "--lr, --clip-norm/--clip-value), the schedule (--lr-schedule, --lr-step-size) "
-                   "and --seed: give them as in the first run (a difference is refused, naming "
-                   "the option). It may change --steps, --time-budget, --val-every, "
+                   "and --seed: they are taken from the checkpoint (one given with another value "
+                   "is refused, every difference named). It may change --steps, --time-budget, "
+                   "--val-every, "
                    "--checkpoint-every, --patience, --sample-length, --threads (default: the run's "
                    "own count) and --quiet; with "
                    "--lr-schedule cosine a new --steps re-targets the anneal: from the resumed "
@@ -191,52 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----- train --------------------------------------------------------------------------------
-#: options a resume must repeat: the model, the data layout, the optimizer and the schedule
-RESUME_KEEPS = ("cell", "hidden", "layers", "embedding", "dropout", "dtype", "seq_len",
-                "batch_size", "val_fraction", "optimizer", "lr", "clip_norm", "clip_value",
-                "lr_schedule", "lr_step_size", "seed")
-RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "loss.csv", "loss.png", cb.GRAD_FLOW_NAME)
+#: the learning rate of each --optimizer when --lr is not given
+DEFAULT_LR = {"adam": 5e-3, "adamw": 5e-3, "rmsprop": 2e-3, "adagrad": 0.1, "sgd": 0.1}
 
 
-def _default_out(args: argparse.Namespace) -> Path:
-    """runs/<data>-<cell>-h<hidden>-<date>-<time>: a new folder for every run."""
-    name = Path(args.data).stem if args.data else "corpus"
-    base = Path("runs") / f"{name}-{args.cell}-h{args.hidden}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-def _flag(option: str) -> str:
-    return "--" + option.replace("_", "-")
-
-
-def _options(args: argparse.Namespace) -> dict:
-    opts = {k: getattr(args, k) for k in RESUME_KEEPS}
-    if args.clip_value is not None:
-        opts["clip_norm"] = None  # the two are exclusive; the default norm is not in use
-    return opts
-
-
-def _check_resume(args: argparse.Namespace, saved: dict, path: Path, vocab: CharVocab) -> None:
-    """Refuse a resume whose options differ from the ones the checkpoint recorded."""
-    where = f"checkpoint {path}"
-    meta = get(saved, "meta", dict, where)
-    if meta.get("vocab") is not None and meta["vocab"] != vocab.to_list():
-        raise CheckpointError(f"{where} was trained on a text with another vocabulary; "
-                              "resume with the same --data")
-    recorded = meta.get("options")
-    if not isinstance(recorded, dict):
-        return  # not written by `train`: Trainer.load_state_dict still checks the model
-    for key, now in _options(args).items():
-        if key in recorded and recorded[key] != now:
-            was = recorded[key]
-            raise CheckpointError(
-                f"cannot resume {path}: {_flag(key)} {now} differs from the checkpoint's {was}; "
-                f"resume keeps {_flag(key)} (give {_flag(key)} {was}, or start a new run with "
-                "another --out)")
+def _given(words: Sequence[str]) -> set:
+    """The `train` options the command line gives (argparse's names), whatever their
+    values: a second parse in which no option has a default."""
+    parser = build_parser()
+    train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in train.choices["train"]._actions:
+        action.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_known_args(list(words))[0])) - {"command"}
+    except (UsageError, SystemExit):
+        return set()
 
 
 def _make_scheduler(args: argparse.Namespace, opt: optim.Optimizer):
@@ -247,32 +234,6 @@ def _make_scheduler(args: argparse.Namespace, opt: optim.Optimizer):
             raise ValueError("--lr-schedule cosine needs --steps (the length of the anneal)")
         return optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps)
     return None
-
-
-def _prepare_out(args: argparse.Namespace) -> tuple:
-    """(output folder, checkpoint to resume or None); never silently replaces a run."""
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out} is a file, not a folder: give a folder for the "
-                         "run's files (it is created when missing)")
-    if args.resume is not None:
-        if args.resume:
-            path = Path(args.resume)
-            if path.is_dir():
-                path = path / CHECKPOINT_NAME
-            return (Path(args.out) if args.out else path.parent), path
-        if not args.out:
-            raise ValueError("--resume without a CHECKPOINT needs --out DIR (the default output "
-                             "folder is new for every run)")
-        return Path(args.out), Path(args.out) / CHECKPOINT_NAME
-    out = Path(args.out) if args.out else _default_out(args)
-    held = [n for n in (CHECKPOINT_NAME, BEST_NAME) if (out / n).exists()]
-    if held and not args.overwrite:
-        raise ValueError(f"{out} already holds {held[0]} of an earlier run: continue it with "
-                         "--resume, choose another --out, or pass --overwrite to replace it")
-    if args.overwrite:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-    return out, None
 
 
 def _retarget_cosine(scheduler: Any, total: int) -> None:
@@ -339,7 +300,10 @@ def _threads(args: argparse.Namespace, saved: dict | None) -> int:
 
 
 def _model(args: argparse.Namespace, vocab: CharVocab) -> tuple:
-    """(model, optimizer, schedule) of `train`'s options, from --seed."""
+    """(model, optimizer, schedule) of `train`'s options, from --seed (args.lr becomes the
+    optimizer's default rate where it is not given)."""
+    if args.lr is None:
+        args.lr = DEFAULT_LR[args.optimizer]
     parallel.set_num_threads(args.threads)  # None: chosen by the load average; BLAS follows it
     tinygrad_rnn.manual_seed(args.seed)
     model = CharRNN(len(vocab), hidden_size=args.hidden, num_layers=args.layers, cell=args.cell,
@@ -357,12 +321,14 @@ def _trainer(args: argparse.Namespace, model: Any, opt: Any, scheduler: Any, win
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    text, source, vocab, train_windows, val_windows = _data(args)
-    out, resume_path = _prepare_out(args)
+    out, resume_path = runs.prepare_out(args)
     saved = None
     if resume_path is not None:
         saved = load_checkpoint(resume_path)
-        _check_resume(args, saved, resume_path, vocab)
+        runs.adopt(args, args.given, saved, resume_path)
+    text, source, vocab, train_windows, val_windows = _data(args)
+    if saved is not None:
+        runs.check_text(saved, resume_path, text, args.data, vocab.to_list())
     args.threads = _threads(args, saved)
 
     model, opt, scheduler = _model(args, vocab)
@@ -370,7 +336,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if steps is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
     meta = {"model_config": model.config, "vocab": vocab.to_list(), "dtype": args.dtype,
-            "seed": args.seed, "options": _options(args), "threads": args.threads}
+            "seed": args.seed, "options": runs.options(args), "threads": args.threads,
+            "data": runs.fingerprint(text, args.data),
+            "target": {"steps": steps, "time_budget": args.time_budget}}
     callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50),
                  cb.GradientFlow(val_windows, out / cb.GRAD_FLOW_NAME)]
     if args.patience:
@@ -387,6 +355,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         except CheckpointError as e:
             raise CheckpointError(f"cannot resume from {resume_path}: {e}") from None
         trainer.checkpoint = (str(resume_path), trainer.step)
+        if steps is not None and steps <= trainer.step:
+            if "steps" in args.given:
+                raise ValueError(f"the run in {resume_path} is at step {trainer.step} already: "
+                                 f"--steps {steps} leaves nothing to train; give --steps above "
+                                 f"{trainer.step} (the total to reach)")
+            print(f"the run in {resume_path} has reached its {steps} steps: nothing to train; "
+                  "give --steps with a larger total to train further", file=sys.stderr)
+            return 0
         if steps is not None:
             _retarget_cosine(scheduler, steps)
     left = None if budget is None else budget - trainer.elapsed  # the budget is the run's
@@ -413,7 +389,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if saved is not None:
         took += f" in all ({trainer.elapsed - resumed_at:.1f} s in this session)"
     print(f"step {result.step}: smoothed train loss {smooth}, validation loss {val} nats/char"
-          f"{best_text}, {took}; checkpoint {result.checkpoint}")
+          f"{best_text}, {took}; checkpoint {result.checkpoint}"
+          + (f" (step {result.checkpoint_step})" if result.checkpoint_step is not None else ""))
     if result.stopped:  # why the run ended early: shown with --quiet too
         print(result.stopped, file=sys.stderr)
     if result.interrupted:
@@ -421,9 +398,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             print("interrupted before any checkpoint was written", file=sys.stderr)
         else:
             print(f"interrupted: the checkpoint on disk is at step {result.checkpoint_step}; "
-                  f"continue with the same options plus --resume {result.checkpoint}",
+                  f"continue it with --resume {result.checkpoint} (the run's options come from "
+                  "the checkpoint)",
                   file=sys.stderr)
-        return 130
+        return 128 + int(result.signal or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     if args.sample_length:
         text = sample(model, vocab, length=args.sample_length, prime="", temperature=0.8,
                       seed=args.seed)
@@ -545,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "train":  # which options the command line gives (a resume takes
+        args.given = _given(sys.argv[1:] if argv is None else argv)  # the others' from the run)
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit

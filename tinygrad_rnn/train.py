@@ -51,6 +51,7 @@ class TrainResult:
     checkpoint_step: int | None = None
     stopped: str | None = None
     consistent: bool = True
+    signal: int | None = None  # the signal that interrupted it (SIGINT, SIGTERM), if any
 
 
 def evaluate(model: Any, windows: Any, loss_fn: Callable, max_windows: int | None = None) -> float:
@@ -280,7 +281,8 @@ class Trainer:
 
         Ctrl-C finishes the current step, lets the callbacks save, and returns with
         `interrupted=True`; a second Ctrl-C stops at once (inside a step nothing is saved).
-        A KeyboardInterrupt raised by a callback counts as a Ctrl-C between steps.
+        SIGTERM (`kill`, `timeout`, a job scheduler) does the same as Ctrl-C. A
+        KeyboardInterrupt raised by a callback counts as a Ctrl-C between steps.
         """
         if steps is None and time_budget is None:
             raise ValueError("fit: give steps, time_budget or both")
@@ -290,7 +292,8 @@ class Trainer:
             check_positive(time_budget, "time_budget", "fit")
         self.max_steps, self.should_stop, self.history = steps, None, []
         pending = threading.Event()
-        old_handler = self._install_sigint(pending)
+        caught: list = []  # the signals received, in order
+        old_handlers = self._install_signals(pending, caught)
         start, start_step, before = time.perf_counter(), self.step, self.elapsed
         interrupted, consistent, units = False, True, 0
         try:
@@ -323,9 +326,12 @@ class Trainer:
                          if self.checkpoint else "no checkpoint was written")
                 self.log(f"interrupted during step {self.step + 1}; not saving a half-updated "
                          f"model; {where}")
-            return self._end(start, start_step, interrupted, consistent)
+            result = self._end(start, start_step, interrupted, consistent)
+            if interrupted:
+                result.signal = caught[0] if caught else signal.SIGINT
+            return result
         finally:
-            self._restore_sigint(old_handler)
+            self._restore_signals(old_handlers)
 
     def _end(self, start: float, start_step: int, interrupted: bool, consistent: bool) -> TrainResult:
         result = TrainResult(step=self.step, smooth_loss=self.smooth_loss, val_loss=None,
@@ -339,30 +345,36 @@ class Trainer:
             result.checkpoint, result.checkpoint_step = self.checkpoint
         return result
 
-    # ----- Ctrl-C ------------------------------------------------------------------------
-    def _install_sigint(self, pending: threading.Event) -> Any:
-        """First Ctrl-C: finish the current step, then save and stop. Second: stop now.
-        An ignored SIGINT (nohup, background jobs) stays ignored."""
+    # ----- Ctrl-C and SIGTERM --------------------------------------------------------------
+    def _install_signals(self, pending: threading.Event, caught: list) -> dict:
+        """First Ctrl-C (or SIGTERM): finish the current step, then save and stop. Second:
+        stop now. An ignored signal (nohup, background jobs) stays ignored. The handlers
+        replaced, by signal."""
         if threading.current_thread() is not threading.main_thread():
-            return None
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-            return None
+            return {}
 
         def handler(signum, frame):
+            caught.append(signum)
             if pending.is_set():
                 raise KeyboardInterrupt
             pending.set()
-            self.log("interrupt: finishing this step, saving a checkpoint (Ctrl-C again to abort)")
+            what = "interrupt" if signum == signal.SIGINT else "terminate signal"
+            self.log(f"{what}: finishing this step, saving a checkpoint (Ctrl-C again to abort)")
 
-        try:
-            return signal.signal(signal.SIGINT, handler)
-        except ValueError:
-            return None
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except ValueError:
+                pass
+        return old
 
     @staticmethod
-    def _restore_sigint(old: Any) -> None:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+    def _restore_signals(old: dict) -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _sq(a: np.ndarray) -> float:

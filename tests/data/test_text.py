@@ -96,6 +96,8 @@ def test_load_text(tmp_path):
     path.write_text("héllo\nwörld", encoding="utf-8")
     assert load_text(path) == "héllo\nwörld"
     assert load_text(str(path)) == "héllo\nwörld"
+    path.write_bytes("\ufeffhé\r\nllo".encode("utf-8"))  # a byte order mark is not text
+    assert load_text(path) == "hé\r\nllo"
 
 
 @pytest.mark.parametrize("content,exc,match", [

@@ -139,7 +139,9 @@ def default_corpus() -> str:
 
 
 def load_text(path: str | os.PathLike) -> str:
-    """The UTF-8 text of a file, refusing files a character model cannot train on."""
+    """The UTF-8 text of a file, refusing files a character model cannot train on. A byte
+    order mark at the start (some editors write one) is not part of the text; line endings
+    are kept as they are (CRLF stays two characters)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"text file not found: {path!r}")
@@ -148,7 +150,7 @@ def load_text(path: str | os.PathLike) -> str:
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{path!r} is not UTF-8 text: invalid byte {raw[e.start]:#04x} at offset {e.start}"
