@@ -147,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None, help="training steps per model")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("TINYGRAD_RNN_QUICK") == "1"
-    steps = args.steps or (150 if quick else 400)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer, got {args.steps}")
+    steps = (150 if quick else 400) if args.steps is None else args.steps
     with_attention = train(True, steps)
     without = train(False, steps)
     show_attention(with_attention["model"])

@@ -44,10 +44,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a short run, for a smoke test")
     args = p.parse_args(argv)
+    for name in ("hidden", "seq_len", "batch_size", "steps", "sample_every"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     if args.quick or os.environ.get("TINYGRAD_RNN_QUICK"):
-        args.steps, args.sample_every = args.steps or 300, min(args.sample_every, 150)
+        args.steps = 300 if args.steps is None else args.steps
+        args.sample_every = min(args.sample_every, 150)
 
-    text = load_text(args.data) if args.data else default_corpus()
+    try:
+        text = load_text(args.data) if args.data else default_corpus()
+    except (OSError, ValueError) as e:  # a missing or unusable file: one line, no traceback
+        p.error(str(e))
     vocab = CharVocab(text)
     ids = vocab.encode(text)
     windows = TBPTTBatcher(ids, args.batch_size, args.seq_len)

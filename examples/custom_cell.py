@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> list:
     parser.add_argument("--steps", type=int, default=None, help="training steps")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("TINYGRAD_RNN_QUICK") == "1"
-    steps = args.steps or (30 if quick else 150)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer, got {args.steps}")
+    steps = (30 if quick else 150) if args.steps is None else args.steps
     gradcheck_all()
     losses = train(steps)
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])

@@ -114,7 +114,13 @@ def main(argv: Sequence[str] | None = None) -> tuple:
     parser.add_argument("--examples", type=int, default=30,
                         help="generated cases of the property test (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the network's weights")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and generated cases")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.examples = min(args.steps, 60), min(args.examples, 10)
+    for name in ("steps", "examples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     check_gradients()
     property_test(args.examples)
     first, last = train(args.steps, seed=args.seed)

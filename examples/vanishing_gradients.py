@@ -110,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--default-init", action="store_true",
                     help="keep PyTorch's LSTM init (forget bias 0) instead of the chrono init")
     ap.add_argument("--plot", default=None, help="write the curves to this PNG (matplotlib)")
+    ap.add_argument("--quick", action="store_true", help="fewer training steps")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.steps = min(args.steps, 30)
+    for name in ("steps", "length", "symbols", "hidden"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     tg.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     x, y = batch(np.random.default_rng(args.seed + 1), 256, args.length, args.symbols)

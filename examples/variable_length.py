@@ -139,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("TINYGRAD_RNN_QUICK") == "1"
-    steps = args.steps or (150 if quick else 400)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer, got {args.steps}")
+    steps = (150 if quick else 400) if args.steps is None else args.steps
     with_lengths = train(True, steps, args.seed)
     without = train(False, steps, args.seed)
     print(f"held-out accuracy, in length buckets / in one padded batch: with lengths "

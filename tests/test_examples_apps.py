@@ -53,3 +53,20 @@ def test_char_rnn_quick_smoothed_loss_decreases(capsys):
 def test_char_rnn_lstm_option(capsys):
     result = _load("char_rnn").main(["--quick", "--cell", "lstm", "--steps", "60"])
     assert result["smooth_loss"][-1] < result["smooth_loss"][0]
+
+
+@pytest.mark.parametrize("name,argv,message", [
+    ("char_rnn", ["--steps", "0"], "--steps must be a positive integer, got 0"),
+    ("char_rnn", ["--data", "nope.txt"], "text file not found: 'nope.txt'"),
+    ("custom_op", ["--examples", "0"], "--examples must be a positive integer, got 0"),
+    ("attention_recall", ["--steps", "0"], "--steps must be a positive integer, got 0"),
+    ("custom_cell", ["--steps", "0"], "--steps must be a positive integer, got 0"),
+    ("variable_length", ["--steps", "-1"], "--steps must be a positive integer, got -1"),
+    ("vanishing_gradients", ["--hidden", "0"], "--hidden must be a positive integer, got 0"),
+])
+def test_examples_refuse_bad_arguments_in_one_line(capsys, name, argv, message):
+    with pytest.raises(SystemExit) as info:
+        _load(name).main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
