@@ -415,8 +415,8 @@ def test_pad_errors():
         F.pad(x, (-2, -2))
     with pytest.raises(TypeError, match="pad: pad must be an int"):
         F.pad(x, (1.0, 1))
-    with pytest.raises(ValueError, match="pad: mode must be one of 'constant'"):
-        F.pad(x, (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match="pad: mode must be one of 'constant', 'reflect'"):
+        F.pad(x, (1, 1), mode="mirror")
 
 
 # ----- nn.Flatten and the module functions -----------------------------------------------

@@ -518,3 +518,30 @@ def test_a_nan_extreme_over_all_axes_sends_its_gradient_to_the_nans_as_pytorch(t
     tx = torch.tensor(data, requires_grad=True)
     getattr(tx, which)().backward()
     np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())  # [[0, .5], [0, .5]]
+
+
+def test_sum_dtypes_as_pytorch(torch):
+    for dtype in ("bool", "uint8", "uint16", "int8", "int32", "int64", "float16", "float32"):
+        x = np.array([1, 0, 1, 1]).astype(dtype)
+        ours, theirs = tg.Tensor(x).sum(), torch.from_numpy(x).sum()
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), dtype
+        assert ours.item() == theirs.item()
+    x = np.array([1.5, 2.5], np.float32)
+    ours = tg.Tensor(x).sum(dtype=np.float64)
+    assert ours.dtype == np.float64 and ours.item() == 4.0
+    assert tg.Tensor(np.array([200, 100], np.uint8)).sum(dim=0).item() == 300  # (no wrap)
+
+
+def test_float16_mean_sums_in_float32_as_pytorch(torch):
+    x = np.array([60000.0, 60000.0], np.float16)
+    t = tg.Tensor(x, requires_grad=True)
+    m = t.mean()
+    assert m.dtype == np.float16 and m.item() == torch.from_numpy(x).mean().item() == 60000.0
+    m.backward()
+    assert t.grad.dtype == np.float16
+    np.testing.assert_array_equal(t.grad.data, [0.5, 0.5])
+
+
+def test_an_empty_list_index_selects_nothing_as_numpy():
+    t = tg.Tensor(np.ones((2, 3)))
+    assert t[[]].shape == (0, 3) == np.ones((2, 3))[[]].shape

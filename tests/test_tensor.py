@@ -576,3 +576,40 @@ def test_review_cases_of_the_new_spellings_and_operators(torch):
     p = tg.randn(2, requires_grad=True)
     with tg.no_grad():
         assert Tensor([p, p]).shape == (2, 2)  # nothing is recorded: no gradient to lose
+
+
+@pytest.mark.parametrize("op", ["&", "|", "^"])
+@pytest.mark.parametrize("left,right", [("bool", "bool"), ("int64", "int64"), ("uint8", "int32"),
+                                        ("bool", "int16"), ("int8", "python int"),
+                                        ("bool", "python bool")])
+def test_bitwise_operators_of_bool_and_integer_tensors_as_pytorch(torch, op, left, right):
+    a, ta = _operand_pair(torch, left, False, (0, 1, 5))
+    if right.startswith("python"):
+        b = tb = True if right == "python bool" else 6
+    else:
+        b, tb = _operand_pair(torch, right, False, (1, 1, 3))
+    _same_dtype_and_values(eval(f"a {op} b"), eval(f"ta {op} tb"), f"{left} {op} {right}")
+    _same_dtype_and_values(eval(f"b {op} a"), eval(f"tb {op} ta"), f"{right} {op} {left}")
+
+
+def test_masks_combine_and_invert_as_pytorch(torch):
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    t, tt = Tensor(x), torch.from_numpy(x)
+    _same_dtype_and_values((t > 0) & (t < 1), (tt > 0) & (tt < 1), "mask & mask")
+    _same_dtype_and_values(~(t > 0), ~(tt > 0), "~mask")
+    i = np.array([0, 5, -3])
+    _same_dtype_and_values(~Tensor(i), ~torch.from_numpy(i), "~int64")
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        ours = getattr(tg, name)(t, Tensor(np.array([0.0, 1.0, 0.0], np.float32)))
+        theirs = getattr(torch, name)(tt, torch.tensor([0.0, 1.0, 0.0]))
+        _same_dtype_and_values(ours, theirs, name)
+    _same_dtype_and_values(t.logical_not(), tt.logical_not(), "logical_not")
+
+
+def test_bitwise_operators_refuse_floats_with_a_hint():
+    x = Tensor(np.array([0.5, 2.0], np.float32))
+    with pytest.raises(TypeError, match=r"& needs bool or integer tensors, got float32; compare "
+                                        r"first"):
+        x & (x > 1)
+    with pytest.raises(TypeError, match="~ needs a bool or integer tensor"):
+        ~x

@@ -236,6 +236,8 @@ AXIS_CALLS = {
     "prod": ((), {}, 1), "norm": ((), {}, 1), "cumsum": ((), {}, 1),
     "logcumsumexp": ((), {}, 1), "argmax": ((), {}, 1), "argmin": ((), {}, 1),
     "glu": ((), {}, 2), "normalize": ((), {}, 1), "all": ((), {}, 1), "any": ((), {}, 1),
+    "amax": ((), {}, 1), "amin": ((), {}, 1), "cumprod": ((), {}, 1), "sort": ((), {}, 1),
+    "topk": ((2,), {}, 1),
 }
 JOINS = ("cat", "concatenate", "stack")  # a list of tensors first
 

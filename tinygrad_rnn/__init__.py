@@ -6,8 +6,9 @@ from tinygrad_rnn.tensor import (
     randn, tensor, zeros, zeros_like,
 )
 from tinygrad_rnn.methods.elementwise import (
-    abs, clip, cos, elu, exp, expm1, gelu, leaky_relu, log, log1p, log_sigmoid, maximum, minimum,
-    relu, rsqrt, sigmoid, sign, silu, sin, softplus, sqrt, square, tanh, where,
+    abs, clip, cos, elu, exp, expm1, gelu, leaky_relu, log, log1p, log_sigmoid, logical_and,
+    logical_not, logical_or, logical_xor, maximum, minimum, relu, rsqrt, sigmoid, sign, silu,
+    sin, softplus, sqrt, square, tanh, where,
 )
 from tinygrad_rnn.methods.linalg import bmm, einsum, matmul
 from tinygrad_rnn.methods.movement import (
@@ -15,8 +16,8 @@ from tinygrad_rnn.methods.movement import (
     masked_fill, permute, repeat, reshape, split, squeeze, stack, transpose, unsqueeze, view,
 )
 from tinygrad_rnn.methods.reduce import (
-    argmax, argmin, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,
-    softmax, std, sum, var,
+    argmax, argmin, cumprod, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,
+    softmax, sort, std, sum, topk, var,
 )
 from tinygrad_rnn.methods.recurrence import linear_recurrence
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly

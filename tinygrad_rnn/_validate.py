@@ -11,15 +11,16 @@ from typing import Any, Callable
 import numpy as np
 
 # PyTorch's spelling -> ours; both are accepted, passing both for one argument is an error
-_TORCH_NAMES = (("dim", "axis"), ("keepdim", "keepdims"))
+_TORCH_NAMES = (("dim", "axis"), ("dims", "axis"), ("keepdim", "keepdims"))
 
 
 def torch_names(fn: Callable) -> Callable:
-    """Accept `dim=` / `keepdim=` as aliases of `axis=` / `keepdims=` (PyTorch's names)."""
+    """Accept `dim=` (or `dims=`, flip's) / `keepdim=` as aliases of `axis=` / `keepdims=`
+    (PyTorch's names)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "dim" in kwargs or "keepdim" in kwargs:
+        if "dim" in kwargs or "dims" in kwargs or "keepdim" in kwargs:
             for theirs, ours in _TORCH_NAMES:
                 if theirs in kwargs:
                     if ours in kwargs:

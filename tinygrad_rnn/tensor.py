@@ -316,6 +316,46 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
             raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
                              f"broadcast together") from None
 
+    def _bitwise(self, other: Any, ufunc: np.ufunc, symbol: str, swap: bool = False) -> "Tensor":
+        """a & b, a | b, a ^ b of bool or integer tensors (no gradient), as PyTorch."""
+        a, b = _promoted(self, self._operand(other))
+        for t in (a, b):
+            if t.data.dtype.kind not in "biu":
+                raise TypeError(f"{symbol} needs bool or integer tensors, got {t.dtype}; "
+                                f"compare first, e.g. (x > 0) {symbol} (x < 1)")
+        if swap:
+            a, b = b, a
+        try:
+            return Tensor(ufunc(a.data, b.data))
+        except ValueError:
+            raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast "
+                             f"together") from None
+
+    def __and__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_and, "&")
+
+    def __rand__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_and, "&", swap=True)
+
+    def __or__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_or, "|")
+
+    def __ror__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_or, "|", swap=True)
+
+    def __xor__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_xor, "^")
+
+    def __rxor__(self, other: Any) -> "Tensor":
+        return self._bitwise(other, np.bitwise_xor, "^", swap=True)
+
+    def __invert__(self) -> "Tensor":
+        """~t: logical not of a bool tensor, bitwise not of an integer one (no gradient)."""
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"~ needs a bool or integer tensor, got {self.dtype}; for a mask "
+                            f"use a comparison, e.g. ~(x > 0)")
+        return Tensor(np.invert(self.data))
+
     def __abs__(self) -> "Tensor":
         return self.abs()
 
@@ -403,8 +443,8 @@ def _index_arrays(index: Any) -> Any:
         return index.data
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
+    if isinstance(index, list):  # (an empty list selects nothing: integer, not float64)
+        return np.asarray(index) if index else np.empty(0, dtype=np.intp)
     return index
 
 

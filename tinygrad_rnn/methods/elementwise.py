@@ -12,6 +12,18 @@ from tinygrad_rnn._validate import check_choice, check_number
 class ElementwiseMethods:
     __slots__ = ()
 
+    def logical_not(self) -> "Tensor":
+        return logical_not(self)
+
+    def logical_and(self, other: Any) -> "Tensor":
+        return logical_and(self, other)
+
+    def logical_or(self, other: Any) -> "Tensor":
+        return logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> "Tensor":
+        return logical_xor(self, other)
+
     def exp(self) -> "Tensor":
         """e ** self."""
         return ops.Exp.apply(floating(self))
@@ -275,6 +287,31 @@ def log_sigmoid(t: "Tensor") -> "Tensor":
 def clip(t: "Tensor", min: float | None = None, max: float | None = None) -> "Tensor":
     """Tensor.clip as a function."""
     return t.clip(min, max)
+
+
+def _truth(x: Any) -> np.ndarray:
+    Tensor = _tensor.Tensor
+    return np.asarray(x.data if isinstance(x, Tensor) else x).astype(bool, copy=False)
+
+
+def logical_not(t: Any) -> "Tensor":
+    """not t, elementwise, as a bool tensor (any dtype: nonzero is true); no gradient."""
+    return _tensor.Tensor(np.logical_not(_truth(t)))
+
+
+def logical_and(a: Any, b: Any) -> "Tensor":
+    """a and b, elementwise (broadcast), as a bool tensor; no gradient."""
+    return _tensor.Tensor(np.logical_and(_truth(a), _truth(b)))
+
+
+def logical_or(a: Any, b: Any) -> "Tensor":
+    """a or b, elementwise (broadcast), as a bool tensor; no gradient."""
+    return _tensor.Tensor(np.logical_or(_truth(a), _truth(b)))
+
+
+def logical_xor(a: Any, b: Any) -> "Tensor":
+    """a xor b, elementwise (broadcast), as a bool tensor; no gradient."""
+    return _tensor.Tensor(np.logical_xor(_truth(a), _truth(b)))
 
 
 def where(cond: Any, a: Any, b: Any) -> "Tensor":

@@ -1,5 +1,5 @@
-"""In-place Tensor methods: `add_ sub_ mul_ div_ zero_ fill_ copy_ clamp_`, `+= -= *= /=` and
-`t[index] = value`.
+"""In-place Tensor methods: `add_ sub_ mul_ div_ zero_ fill_ copy_ clamp_ masked_fill_`,
+`+= -= *= /=` and `t[index] = value`.
 
 They change `.data` in place (the tensor keeps its identity) and are not recorded in the
 graph. As in PyTorch, a tensor that requires grad may be changed in place only inside
@@ -80,6 +80,25 @@ class InplaceMethods:
         """Every element set to value, in place."""
         self._check_inplace("fill_", value)
         self.data[...] = value.data if isinstance(value, _tensor.Tensor) else value
+        function.mark_modified(self)
+        return self
+
+    def masked_fill_(self, mask: Any, value: Any) -> "Tensor":
+        """`value` written where the boolean `mask` (broadcast to this shape) is true, in
+        place; the value is cast to this tensor's dtype, as masked_fill does."""
+        self._check_inplace("masked_fill_", value)
+        m = mask.data if isinstance(mask, _tensor.Tensor) else np.asarray(mask)
+        if m.dtype != bool:
+            raise TypeError(f"masked_fill_: mask must be boolean, got dtype {m.dtype}")
+        v = value.data if isinstance(value, _tensor.Tensor) else np.asarray(value)
+        if v.ndim:
+            raise ValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape "
+                             f"{v.shape}")
+        try:
+            np.copyto(self.data, v.astype(self.dtype), where=np.broadcast_to(m, self.shape))
+        except ValueError:
+            raise ValueError(f"masked_fill_: mask shape {m.shape} does not broadcast to this "
+                             f"tensor's shape {self.shape}") from None
         function.mark_modified(self)
         return self
 

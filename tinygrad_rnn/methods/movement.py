@@ -84,8 +84,13 @@ class MovementMethods:
                              f"exchange two axes as torch.transpose does, use swapaxes)")
         return ops.Transpose.apply(self, axes=axes or None)
 
-    def permute(self, *axes: int) -> "Tensor":
-        """Axes reordered: result axis i is self's axis axes[i] (every axis named once)."""
+    def permute(self, *axes: int, dims: Any = None) -> "Tensor":
+        """Axes reordered: result axis i is self's axis axes[i] (every axis named once);
+        `dims=` is PyTorch's keyword for them."""
+        if dims is not None:
+            if axes:
+                raise TypeError("permute() got the axes both positionally and as dims=; pass one")
+            axes = (dims,)
         axes = _ints(_shape_args(axes), "axes", "permute")
         n = self.ndim
         if len(axes) != n or sorted(a % builtins.max(n, 1) for a in axes if -n <= a < n) \
@@ -287,9 +292,9 @@ def transpose(t: "Tensor", *axes: Any) -> "Tensor":
     return t.transpose(*axes)
 
 
-def permute(t: "Tensor", *axes: int) -> "Tensor":
+def permute(t: "Tensor", *axes: int, dims: Any = None) -> "Tensor":
     """Tensor.permute as a function."""
-    return t.permute(*axes)
+    return t.permute(*axes, dims=dims)
 
 
 @torch_names

@@ -2,12 +2,14 @@
 accepted as aliases."""
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import check_number, norm_axis, one_axis, torch_names
+from tinygrad_rnn._validate import check_bool, check_int, check_number, norm_axis, one_axis, \
+    torch_names
 from tinygrad_rnn.methods.elementwise import floating
 
 
@@ -15,15 +17,25 @@ class ReduceMethods:
     __slots__ = ()
 
     @torch_names
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Sum over `axis` (all axes when None)."""
-        return ops.Sum.apply(self, axis=norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
+    def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "Tensor":
+        """Sum over `axis` (all axes when None), of self cast to `dtype` where given; bool
+        and unsigned tensors sum as int64, as in PyTorch (NumPy: uint64 for unsigned)."""
+        x = self
+        if dtype is not None:
+            x = self.astype(dtype)
+        elif self.data.dtype.kind in "bu":
+            x = self.astype(np.int64)
+        return ops.Sum.apply(x, axis=norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
     @torch_names
     def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Mean over `axis`: the sum divided by the number of elements reduced."""
         ax = norm_axis(axis, self.ndim, "mean")
         n = int(np.prod([self.shape[a] for a in ax])) if ax is not None else self.size
+        if self.data.dtype == np.float16:  # summed in float32, as NumPy and PyTorch do: a
+            # float16 sum overflows where the mean does not ([6e4, 6e4])
+            wide = ops.Sum.apply(self.astype(np.float32), axis=ax, keepdims=keepdims)
+            return (wide * (1.0 / n if n else np.nan)).astype(np.float16)
         return ops.Sum.apply(self, axis=ax, keepdims=keepdims) * (1.0 / n if n else np.nan)
 
     @torch_names
@@ -91,10 +103,46 @@ class ReduceMethods:
         return ops.CumSum.apply(self, axis=one_axis(axis, self.ndim, "cumsum"))
 
     @torch_names
+    def cumprod(self, axis: int) -> "Tensor":
+        """Running product along `axis`: y_i = x_0 * ... * x_i (exact gradient with zeros)."""
+        return ops.CumProd.apply(self, axis=one_axis(axis, self.ndim, "cumprod"))
+
+    @torch_names
     def logcumsumexp(self, axis: int) -> "Tensor":
         """log(cumsum(exp(self), axis)), computed stably (no overflow for inputs like 1e4)."""
         return ops.LogCumSumExp.apply(floating(self),
                                       axis=one_axis(axis, self.ndim, "logcumsumexp"))
+
+    @torch_names
+    def sort(self, axis: int = -1, descending: bool = False, stable: bool = False) -> tuple:
+        """(values, indices) sorted along `axis`: the values are self gathered at the
+        indices (the gradient goes back to where each value came from), the indices int64.
+        NaN counts as the largest value, as in PyTorch; equal values keep their order."""
+        check_bool(descending, "descending", "sort")
+        check_bool(stable, "stable", "sort")
+        ax = one_axis(axis, self.ndim, "sort")
+        if self.ndim == 0:
+            return SortResult(self, _tensor.Tensor(np.zeros((), dtype=np.int64)))
+        order = _sort_order(self.data, ax, descending)
+        return SortResult(self.gather(ax, order), _tensor.Tensor(order))
+
+    @torch_names
+    def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+        """(values, indices) of the k largest (largest=False: smallest) entries along `axis`,
+        in order (largest first); the gradient goes back to where each value came from."""
+        check_bool(largest, "largest", "topk")
+        check_bool(sorted, "sorted", "topk")
+        ax = one_axis(axis, self.ndim, "topk")
+        n = self.shape[ax] if self.ndim else 1
+        k = check_int(k, "k", "topk", minimum=0)
+        if k > n:
+            raise ValueError(f"topk: k={k} is more than the {n} entries along axis {axis} of "
+                             f"the tensor of shape {self.shape}")
+        if self.ndim == 0:
+            return TopkResult(self if k else self.reshape(0)[:0],
+                              _tensor.Tensor(np.zeros((), dtype=np.int64)))
+        order = np.take(_sort_order(self.data, ax, largest), np.arange(k), axis=ax)
+        return TopkResult(self.gather(ax, order), _tensor.Tensor(order))
 
     @torch_names
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
@@ -122,9 +170,9 @@ class ReduceMethods:
 
 # ----- module functions ----------------------------------------------------------------
 @torch_names
-def sum(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
+def sum(t: "Tensor", axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "Tensor":
     """Tensor.sum as a function."""
-    return t.sum(axis, keepdims)
+    return t.sum(axis, keepdims, dtype)
 
 
 @torch_names
@@ -196,9 +244,27 @@ def cumsum(t: "Tensor", axis: int) -> "Tensor":
 
 
 @torch_names
+def cumprod(t: "Tensor", axis: int) -> "Tensor":
+    """Tensor.cumprod as a function."""
+    return t.cumprod(axis)
+
+
+@torch_names
 def logcumsumexp(t: "Tensor", axis: int) -> "Tensor":
     """Tensor.logcumsumexp as a function."""
     return t.logcumsumexp(axis)
+
+
+@torch_names
+def sort(t: "Tensor", axis: int = -1, descending: bool = False, stable: bool = False) -> tuple:
+    """Tensor.sort as a function."""
+    return t.sort(axis, descending, stable)
+
+
+@torch_names
+def topk(t: "Tensor", k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+    """Tensor.topk as a function."""
+    return t.topk(k, axis, largest, sorted)
 
 
 @torch_names
@@ -224,6 +290,25 @@ def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
         return 1 if unbiased else 0
     c = check_number(correction, "correction", op)
     return int(c) if c.is_integer() else c
+
+
+SortResult = collections.namedtuple("sort", ["values", "indices"])
+TopkResult = collections.namedtuple("topk", ["values", "indices"])
+
+
+def _sort_order(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable sorting indices (int64) along axis: ascending with NaN last, or descending
+    with NaN first (NaN is the largest value, as in PyTorch)."""
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable").astype(np.int64, copy=False)
+    if x.dtype.kind == "f":
+        order = np.argsort(-x, axis=axis, kind="stable")  # (NaN still sorts last here)
+        nan_last = ~np.isnan(np.take_along_axis(x, order, axis=axis))
+        order = np.take_along_axis(order, np.argsort(nan_last, axis=axis, kind="stable"),
+                                   axis=axis)
+    else:  # bools and integers, negated without wrapping
+        order = np.argsort(-x.astype(np.int64), axis=axis, kind="stable")
+    return order.astype(np.int64, copy=False)
 
 
 def _arg(t: "Tensor", f: Any, op: str, axis: Any, keepdims: bool) -> "Tensor":

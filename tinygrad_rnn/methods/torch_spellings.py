@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import ops
 from tinygrad_rnn._validate import one_axis, torch_names
 
 
@@ -68,6 +69,38 @@ class TorchSpellings:
 
     def long(self) -> "Tensor":
         return self.astype(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.astype(np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.astype(np.bool_)
+
+    def half(self) -> "Tensor":
+        return self.astype(np.float16)
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two axes exchanged (a stack of matrices, each transposed)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT needs at least 2 axes, got a tensor of shape {self.shape}")
+        return self.swapaxes(-2, -1)
+
+    def contiguous(self) -> "Tensor":
+        """Itself where its data is C-contiguous, else a contiguous copy (in the graph)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return ops.AsType.apply(self, dtype=self.dtype, order="C")
+
+    @torch_names
+    def amax(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """max over `axis` (ties share the gradient equally, as torch.amax)."""
+        return self.max(axis, keepdims)
+
+    @torch_names
+    def amin(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """min over `axis` (ties share the gradient equally, as torch.amin)."""
+        return self.min(axis, keepdims)
 
     def numel(self) -> int:
         """The number of elements (the `size` attribute)."""

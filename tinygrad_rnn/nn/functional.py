@@ -189,8 +189,13 @@ def one_hot(indices: Any, num_classes: int = -1) -> Tensor:
 
 def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> Tensor:
     """x padded with `value`: pad = (last_before, last_after, second_last_before, ...) pairs
-    from the last axis backwards, as torch.nn.functional.pad; negative widths crop."""
-    _validate.check_choice(mode, "mode", "pad", ("constant",))
+    from the last axis backwards, as torch.nn.functional.pad; negative widths crop. mode
+    "reflect" mirrors x about its edge entries, "replicate" repeats them, "circular" wraps
+    around (each a gather along the padded axes: the gradient adds back where each entry
+    came from). PyTorch's positional order pad(x, pad, mode) works too."""
+    if isinstance(value, str):  # pad(x, (1, 1), "reflect"): PyTorch's third argument
+        mode, value = value, 0.0
+    _validate.check_choice(mode, "mode", "pad", ("constant", "reflect", "replicate", "circular"))
     x = x if isinstance(x, Tensor) else Tensor(x)
     if not isinstance(pad, (tuple, list)):
         raise TypeError(f"pad: pad must be a tuple of ints, got {type(pad).__name__}")
@@ -201,7 +206,30 @@ def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> T
     value = _validate.check_number(value, "value", "pad")
     pairs = [(0, 0)] * (x.ndim - len(widths) // 2) + [
         (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
-    return ops.Pad.apply(x, widths=tuple(pairs), value=value)
+    if mode == "constant":
+        return ops.Pad.apply(x, widths=tuple(pairs), value=value)
+    for axis, (before, after) in enumerate(pairs):
+        if before or after:
+            x = x.index_select(axis, _pad_positions(mode, x.shape[axis], before, after, axis))
+    return x
+
+
+def _pad_positions(mode: str, n: int, before: int, after: int, axis: int) -> np.ndarray:
+    """For pad's modes other than constant: the input position of each output position
+    along one axis of n entries, padded by `before` and `after`."""
+    if before < 0 or after < 0:
+        raise ValueError(f"pad: mode {mode!r} takes no negative widths (cropping), got "
+                         f"({before}, {after}) for axis {axis}")
+    limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
+    if n == 0 or limit is not None and max(before, after) > limit:
+        raise ValueError(f"pad: mode {mode!r} pads axis {axis} of size {n} by at most "
+                         f"{limit if n else 0} on each side, got ({before}, {after})")
+    i = np.arange(-before, n + after)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    if mode == "circular":
+        return i % n
+    return np.abs(i) if n == 1 else (n - 1) - np.abs((n - 1) - np.abs(i))  # reflect
 
 
 # ----- normalization -------------------------------------------------------------------
@@ -342,12 +370,18 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     label_smoothing e in [0, 1] mixes the target with the uniform distribution:
     (1 - e) (-log p[target]) + e mean_c(-log p[c]); weight (C,) (no gradient) scales each
     target's loss by its class's weight, w[t] (1 - e) (-log p[t]) + e/C sum_c w_c (-log p[c]),
-    and the mean divides by the kept targets' summed w[t].
+    and the mean divides by the kept targets' summed w[t]. A floating target of the logits'
+    shape holds class probabilities instead (PyTorch's second form): -sum_c w_c t_c log p_c
+    per row, t smoothed as (1 - e) t + e / C, the mean over the rows; ignore_index does not
+    apply, and a target that requires grad gets its gradient.
     """
     _check_reduction(reduction, "cross_entropy")
     logits = _float_tensor(logits, "cross_entropy", "logits")  # (integers: as PyTorch refuses)
     ignore_index = _validate.check_int(ignore_index, "ignore_index", "cross_entropy")
     e = _validate.check_number(label_smoothing, "label_smoothing", "cross_entropy", 0.0, 1.0)
+    probs = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if probs.dtype.kind == "f" and probs.shape == logits.shape and logits.ndim:
+        return _cross_entropy_of_probabilities(logits, target, e, weight, reduction)
     t, ignored = _kept_targets(logits, target, "cross_entropy", ignore_index)
     lead, n_classes = logits.shape[:-1], logits.shape[-1]
     x, flat = logits.reshape(-1, n_classes), Tensor(t.reshape(-1))
@@ -361,6 +395,21 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     losses = ops.CrossEntropy.apply(x, flat, label_smoothing=e, **options).reshape(lead)
     if reduction == "mean" and ignored is not None:
         return _mean_over_kept(losses, t.size - int(np.count_nonzero(ignored)))
+    return _reduce(losses, reduction)
+
+
+def _cross_entropy_of_probabilities(logits: Tensor, target: Any, e: float, weight: Any,
+                                    reduction: str) -> Tensor:
+    """cross_entropy with class-probability targets (..., C), as described there."""
+    n_classes = logits.shape[-1]
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    if t.dtype != logits.dtype:
+        t = t.astype(logits.dtype)
+    if e:
+        t = t * (1 - e) + e / n_classes
+    if weight is not None:
+        t = t * Tensor(_class_weights(weight, n_classes, logits.dtype, "cross_entropy"))
+    losses = -(t * logits.log_softmax(-1)).sum(-1)
     return _reduce(losses, reduction)
 
 
@@ -459,17 +508,48 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Any,
-                                     reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
     """softplus(x) - x * t  =  -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))].
 
     softplus(x) = logsumexp([0, x]): stable for any finite x and smooth at 0 (its gradient
     is sigmoid(x) everywhere), unlike max(x, 0) + log1p(exp(-|x|)) built from kinked pieces.
+    As in PyTorch, `weight` (broadcast to the input) scales each element's loss and
+    `pos_weight` (broadcast along the last axis, one per class) the positive term:
+    -w [p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] = w [(1 + (p - 1) t) softplus(x)
+    - p t x]. Neither takes a gradient. (A string third argument is the reduction.)
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    target = _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    owner = "binary_cross_entropy_with_logits"
+    if isinstance(weight, str):  # (x, t, "sum"): the reduction, this function's old order
+        weight, reduction = None, weight
+    _check_reduction(reduction, owner)
+    target = _check_same_shape(input, target, owner)
     softplus = stack([zeros_like(input), input], axis=-1).logsumexp(axis=-1)
-    return _reduce(softplus - input * target, reduction)
+    if pos_weight is None:
+        loss = softplus - input * target
+    else:
+        p = _constant(pos_weight, input, owner, "pos_weight")
+        loss = (1 + (p - 1) * target) * softplus - p * target * input
+    if weight is not None:
+        loss = loss * _constant(weight, input, owner, "weight")
+    return _reduce(loss, reduction)
+
+
+def _constant(value: Any, like: Tensor, owner: str, name: str) -> Tensor:
+    """A loss's weights as a tensor of the input's dtype that broadcasts with it (no
+    gradient: a Tensor that requires one is refused, as class weights are)."""
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError(f"{owner}: {name} requires grad, but it takes no gradient here; "
+                            f"pass {name}.detach()")
+        value = value.data
+    arr = np.asarray(value, dtype=like.dtype)
+    try:
+        np.broadcast_shapes(arr.shape, like.shape)
+    except ValueError:
+        raise ValueError(f"{owner}: {name} of shape {arr.shape} does not broadcast with the "
+                         f"input's shape {like.shape}") from None
+    return Tensor(arr)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:

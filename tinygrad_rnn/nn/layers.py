@@ -81,6 +81,20 @@ class Embedding(Module):
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
 
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True,
+                        padding_idx: int | None = None) -> "Embedding":
+        """An Embedding holding a copy of `embeddings` (num_embeddings, embedding_dim), not
+        trained when freeze (PyTorch's default); padding_idx as in the constructor, its row
+        kept as given."""
+        data = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if data.ndim != 2 or data.dtype.kind != "f":
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be a 2-D float array, "
+                             f"got shape {data.shape} and dtype {data.dtype}")
+        module = cls(data.shape[0], data.shape[1], padding_idx=padding_idx)
+        module.weight = Parameter(data, requires_grad=not freeze)
+        return module
+
     def forward(self, idx: Any) -> Tensor:
         return F.embedding(idx, self.weight, self.padding_idx)
 
@@ -348,10 +362,20 @@ class NLLLoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """softplus(x) - x * t, the binary cross-entropy of sigmoid(x) against t."""
+    """softplus(x) - x * t, the binary cross-entropy of sigmoid(x) against t; `weight` and
+    `pos_weight` as F.binary_cross_entropy_with_logits, kept as buffers (in the state_dict,
+    as PyTorch's). A string first argument is the reduction."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
+        if isinstance(weight, str):  # BCEWithLogitsLoss("sum"): the reduction, as before
+            weight, reduction = None, weight
+        super().__init__(reduction)
+        self.register_buffer("weight", _class_weight_buffer(weight))
+        self.register_buffer("pos_weight", _class_weight_buffer(pos_weight))
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  pos_weight=self.pos_weight)
 
 
 class L1Loss(_Loss):

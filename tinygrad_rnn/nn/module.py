@@ -393,6 +393,12 @@ class Module:
         """Set evaluation mode (dropout off); the same as train(False)."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set requires_grad on every parameter (False freezes the module); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the accumulated gradients (set to None, or fill with zeros)."""
         for p in self.parameters():
@@ -504,6 +510,19 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put `module` before position `index` (as list.insert); the children renumber."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: elements must be Modules, got {type(module).__name__}")
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"ModuleList.insert: index must be an int, got {type(index).__name__}")
+        mods = list(self._modules.values())
+        mods.insert(int(index), module)
+        for name in list(self._modules):
+            self._forget(name)
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
 
     def __getitem__(self, i: int) -> Module:
         mods = list(self._modules.values())

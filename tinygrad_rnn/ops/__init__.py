@@ -14,7 +14,7 @@ from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, Lo
 from tinygrad_rnn.ops.normalization import LayerNorm
 from tinygrad_rnn.ops.recurrence import IndRecurrence, LinearRecurrence
 from tinygrad_rnn.ops.reduce import LogSumExp, Max, Min, Norm, Prod, Std, Sum, Var
-from tinygrad_rnn.ops.scan import CumSum, LogCumSumExp
+from tinygrad_rnn.ops.scan import CumProd, CumSum, LogCumSumExp
 
 __all__ = [
     "Abs", "Add", "AsType", "BroadcastTo", "Clip", "Concatenate", "CrossEntropy", "Div",
@@ -25,6 +25,6 @@ __all__ = [
     "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square", "FloorDiv", "Remainder",
-    "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
+    "CumProd", "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
     "IndRecurrence", "LinearRecurrence",
 ]

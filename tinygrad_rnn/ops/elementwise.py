@@ -298,7 +298,10 @@ class ReLU(Function):
 
 
 def sign(x: np.ndarray) -> np.ndarray:
-    """-1, 0 or 1 in x's dtype, and 0 at NaN as in PyTorch (np.sign gives NaN there)."""
+    """-1, 0 or 1 in x's dtype, and 0 at NaN as in PyTorch (np.sign gives NaN there); a
+    bool array is its own sign."""
+    if x.dtype.kind == "b":
+        return x.copy()
     if x.dtype.kind != "f":
         return np.sign(x)
     s = np.array(np.greater(x, 0), dtype=x.dtype)  # (an array for a 0-d x too)
@@ -355,14 +358,14 @@ class Where(Function):
 
 
 class AsType(Function):
-    """y = x as dtype;  dx = g as x.dtype"""
+    """y = x as dtype (a copy laid out as x, or in C order with order="C");  dx = g as x.dtype"""
 
     over_time = staticmethod(same_over_time)
 
     @staticmethod
-    def forward(ctx, x, dtype=None):
+    def forward(ctx, x, dtype=None, order="K"):
         ctx.in_dtype = x.dtype
-        return x.astype(dtype)
+        return x.astype(dtype, order=order)
 
     @staticmethod
     def backward(ctx, g):

@@ -268,6 +268,43 @@ def _np_pad(x, pad, value):
     return y[tuple(slice(max(-b, 0), n - max(-a, 0)) for n, (b, a) in zip(y.shape, pairs))]
 
 
+def _pad_modes(pick, s):
+    """mode (reflect, replicate, circular) and (before, after) pairs for some trailing axes,
+    last axis first, within what each mode allows (reflect: < n, circular: <= n)."""
+    mode = pick(("reflect", "replicate", "circular"))
+    pad = []
+    for n in reversed(s[len(s) - pick(range(len(s) + 1)):]):
+        most = {"reflect": n - 1, "circular": n, "replicate": 3}[mode]
+        pad += [pick(range(min(most, 3) + 1)), pick(range(min(most, 3) + 1))]
+    return {"pad": tuple(pad), "mode": mode}
+
+
+def _np_pad_mode(x, pad, mode):
+    pairs = [(0, 0)] * (x.ndim - len(pad) // 2) + [
+        (pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    how = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    return np.pad(x, pairs, mode=how) if pairs else x.copy()
+
+
+def _sort_params(pick, s):
+    return {"axis": pick(range(-len(s), len(s))), "descending": pick((False, True))}
+
+
+def _np_sort(x, axis, descending):
+    y = np.sort(x, axis=axis)
+    return np.flip(y, axis) if descending else y
+
+
+def _topk_params(pick, s):
+    axis = pick(range(-len(s), len(s)))
+    return {"k": pick(range(s[axis] + 1)), "axis": axis, "largest": pick((False, True))}
+
+
+def _np_topk(x, k, axis, largest):
+    y = np.sort(x, axis=axis)
+    return np.take(np.flip(y, axis) if largest else y, np.arange(k), axis=axis)
+
+
 def _t_pad(x, pad, value):
     import torch.nn.functional as tF
     return tF.pad(x, pad, value=value)
@@ -345,4 +382,14 @@ OPS: list = [
            torch=SAME, composed=True),
     OpInfo("pad", lambda x, pad, value: F.pad(x, pad, value), _np_pad, unary(_pad_widths),
            ("Pad",), torch=_t_pad),
+    # (PyTorch pads these modes on batched inputs of a few dims only: NumPy's np.pad is the
+    # reference, and torch the one in tests/test_torch_api.py)
+    OpInfo("pad reflect replicate circular", lambda x, pad, mode: F.pad(x, pad, mode=mode),
+           _np_pad_mode, unary(_pad_modes, min_dims=1), ("IndexSelect",), composed=True),
+    OpInfo("sort (values)", lambda x, axis, descending: x.sort(axis, descending)[0], _np_sort,
+           unary(_sort_params, min_dims=1), ("Gather",), "distinct", composed=True,
+           torch=lambda x, axis, descending: x.sort(dim=axis, descending=descending).values),
+    OpInfo("topk (values)", lambda x, k, axis, largest: x.topk(k, axis, largest)[0], _np_topk,
+           unary(_topk_params, min_dims=1), ("Gather",), "distinct", composed=True,
+           torch=lambda x, k, axis, largest: x.topk(k, dim=axis, largest=largest).values),
 ]

@@ -214,6 +214,36 @@ def _np_bce(x, t, weight=None, reduction="mean"):
     return _np_reduce(loss if weight is None else loss * weight.astype(x.dtype), reduction)
 
 
+def _bce_logits(pick):
+    """logits, targets in (0, 1), a weight that broadcasts to them and one pos_weight per
+    class (the last axis)."""
+    s = shape(pick, min_dims=1)
+    tail = s[pick(range(len(s) + 1)):]
+    return [s, s, tuple(1 if pick((False, True)) else d for d in tail), s[-1:]], \
+        {"reduction": pick(REDUCTIONS)}
+
+
+def _np_bce_logits(x, t, weight, pos_weight, reduction="mean"):
+    log_sig, log_one_minus = -np.logaddexp(0, -x), -np.logaddexp(0, x)
+    weight, pos_weight = weight.astype(x.dtype), pos_weight.astype(x.dtype)  # (the input's)
+    loss = -weight * (pos_weight * t * log_sig + (1 - t) * log_one_minus)
+    return _np_reduce(loss, reduction)
+
+
+def _ce_probabilities(pick):
+    """logits (..., C), class-probability targets of the same shape, class weights (C,)."""
+    s = shape(pick, min_dims=1)
+    return [s, s, s[-1:]], {"reduction": pick(REDUCTIONS),
+                           "label_smoothing": pick((0.0, 0.2))}
+
+
+def _np_ce_probabilities(x, t, w, reduction="mean", label_smoothing=0.0):
+    t = t * (1 - label_smoothing) + label_smoothing / x.shape[-1]
+    lp = x - np.log(np.sum(np.exp(x - x.max(-1, keepdims=True)), -1, keepdims=True)) \
+        - x.max(-1, keepdims=True)
+    return _np_reduce(-(t * w.astype(x.dtype) * lp).sum(-1), reduction)
+
+
 def _kl_div(pick):
     s = shape(pick)
     return [s, s], {"reduction": pick(("mean", "batchmean", "sum", "none"))}
@@ -289,6 +319,19 @@ OPS: list = [
            _bce(weighted=True), ("BinaryCrossEntropy", "Mul"),
            ("probability", "probability", "positive"), torch=_t_loss("binary_cross_entropy"),
            consts=(2,)),  # PyTorch has no gradient for the weight
+    OpInfo("binary_cross_entropy_with_logits weight pos_weight",
+           lambda x, t, w, p, **k: F.binary_cross_entropy_with_logits(x, t, w, pos_weight=p, **k),
+           _np_bce_logits, _bce_logits, ("LogSumExp", "Mul"),
+           ("real", "probability", "positive", "positive"), consts=(2, 3), composed=True,
+           torch=lambda x, t, w, p, **k: _t_nnf().binary_cross_entropy_with_logits(
+               x, t, w, pos_weight=p, **k)),
+    OpInfo("cross_entropy class probabilities",
+           lambda x, t, w, **k: F.cross_entropy(x, t, weight=w, **k), _np_ce_probabilities,
+           _ce_probabilities, ("LogSoftmax", "Mul"), ("real", "probability", "positive"),
+           consts=(2,), composed=True,
+           torch=lambda x, t, w, **k: _t_nnf().cross_entropy(  # (its class axis: 1)
+               *((x, t) if x.ndim == 1 else (x.movedim(-1, 1), t.movedim(-1, 1))), weight=w,
+               **k)),
     OpInfo("kl_div", F.kl_div, _np_kl_div, _kl_div, ("KLDiv",), ("negative", "probability"),
            torch=_t_kl_div),
     OpInfo("kl_div log_target", lambda x, t, **p: F.kl_div(x, t, log_target=True, **p),

@@ -28,11 +28,17 @@ def _std(pick):
     return [s], _var_params(pick, s)
 
 
-def _prod_with_zeros(pick):
-    """Values on a small grid that holds 0 twice: groups with one zero and with several."""
+def _with_zeros(pick):
+    """(values on a small grid that holds 0 twice, so that groups have one zero or several,
+    their shape)."""
     s = shape(pick)
     vals = [pick((-1.5, -0.5, 0.0, 0.0, 0.75, 1.25)) for _ in range(int(np.prod(s)))]
-    return [np.asarray(vals, dtype=np.float64).reshape(s)], axis_keepdims(pick, s)
+    return np.asarray(vals, dtype=np.float64).reshape(s), s
+
+
+def _prod_with_zeros(pick):
+    x, s = _with_zeros(pick)
+    return [x], axis_keepdims(pick, s)
 
 
 def _norm(pick):
@@ -82,6 +88,15 @@ def _t_at_arg(which):
 
 def _np_cumsum(x, axis):
     return np.cumsum(x, axis=axis) if x.ndim else x.copy()
+
+
+def _np_cumprod(x, axis):
+    return np.cumprod(x, axis=axis) if x.ndim else x.copy()
+
+
+def _cumprod_with_zeros(pick):
+    x, s = _with_zeros(pick)
+    return [x], one_axis(pick, s)
 
 
 def _np_logcumsumexp(x, axis):
@@ -180,6 +195,10 @@ OPS: list = [
            torch=_t_norm),
     OpInfo("cumsum", lambda x, axis: x.cumsum(axis), _np_cumsum, S, ("CumSum",),
            torch=lambda x, axis: x.cumsum(axis)),
+    OpInfo("cumprod", lambda x, axis: x.cumprod(axis), _np_cumprod, S, ("CumProd",),
+           torch=lambda x, axis: x.cumprod(axis)),
+    OpInfo("cumprod with zeros", lambda x, axis: x.cumprod(axis), _np_cumprod,
+           _cumprod_with_zeros, ("CumProd",), torch=lambda x, axis: x.cumprod(axis)),
     OpInfo("logcumsumexp", lambda x, axis: x.logcumsumexp(axis), _np_logcumsumexp, S,
            ("LogCumSumExp",), torch=lambda x, axis: x.logcumsumexp(axis)),
     OpInfo("argmax (x at the arg-max)", _at_arg("argmax"),

@@ -1,0 +1,143 @@
+"""PyTorch names that code written for torch reaches for: each against torch itself (the op
+table in tinygrad_rnn/testing/op_db checks their gradients against finite differences)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.nn import functional as F
+
+
+def _leaf(x):
+    return Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,pad", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)),
+                                       ((1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2))])
+def test_pad_modes_match_torch_values_and_gradients(torch, mode, shape, pad):
+    x = np.random.default_rng(0).standard_normal(shape)
+    g = np.random.default_rng(1).standard_normal(np.pad(x, [(0, 0)] * (len(shape) - len(pad) // 2)
+                                                        + [(pad[i], pad[i + 1]) for i in
+                                                           range(len(pad) - 2, -1, -2)]).shape)
+    ours, theirs = _leaf(x), torch.tensor(x, requires_grad=True)
+    out, tout = F.pad(ours, pad, mode=mode), torch.nn.functional.pad(theirs, pad, mode=mode)
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    out.backward(g)
+    tout.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert F.pad(ours, pad, mode).shape == out.shape  # PyTorch's positional mode
+
+
+def test_pad_modes_refuse_widths_they_cannot_fill():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="mode 'reflect' pads axis 1 of size 3 by at most 2"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(ValueError, match="takes no negative widths"):
+        F.pad(x, (-1, 0), mode="replicate")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_and_topk_give_torchs_values_indices_and_gradients(torch, descending):
+    x = np.array([[3.0, np.nan, 1.0, 3.0, np.inf, -2.0], [0.0, -1.0, 2.0, 2.0, 5.0, 2.0]])
+    v, i = tg.sort(_leaf(x), dim=1, descending=descending)
+    tv, ti = torch.from_numpy(x).sort(dim=1, descending=descending, stable=True)
+    np.testing.assert_array_equal(v.data, tv.numpy())
+    np.testing.assert_array_equal(i.data, ti.numpy())
+    assert i.dtype == np.int64
+    finite = np.array([[3.0, 0.5, 1.0, 3.5, 4.0, -2.0], [0.0, -1.0, 2.0, 2.5, 5.0, 1.5]])  # (no
+    # ties: which of equal values torch.topk takes is not specified)
+    for largest in (True, False):
+        ours = _leaf(finite)
+        theirs = torch.tensor(finite, requires_grad=True)
+        out = ours.topk(3, axis=1, largest=largest)
+        tout = theirs.topk(3, dim=1, largest=largest)
+        np.testing.assert_array_equal(out.values.data, tout.values.detach().numpy())
+        g = np.arange(6.0).reshape(2, 3)
+        out.values.backward(g)
+        tout.values.backward(torch.from_numpy(g))
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+    with pytest.raises(ValueError, match="k=7 is more than the 6 entries"):
+        Tensor(x).topk(7)
+
+
+def test_binary_cross_entropy_with_logits_module_keeps_weights_as_buffers(torch):
+    pw = np.array([1.0, 2.0, 3.0])
+    ours = nn.BCEWithLogitsLoss(pos_weight=pw, reduction="sum")
+    theirs = torch.nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(pw), reduction="sum")
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["pos_weight"]
+    x, t = np.random.default_rng(0).standard_normal((4, 3)), np.full((4, 3), 0.3)
+    assert ours(Tensor(x), Tensor(t)).item() == pytest.approx(
+        theirs(torch.from_numpy(x), torch.from_numpy(t)).item(), rel=1e-12)
+    assert nn.BCEWithLogitsLoss("sum").reduction == "sum"  # (the earlier positional order)
+
+
+def test_cross_entropy_with_probabilities_gives_the_target_its_gradient(torch):
+    rng = np.random.default_rng(0)
+    x, p = rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), 3)
+    ox, op = _leaf(x), _leaf(p)
+    tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+    F.cross_entropy(ox, op, label_smoothing=0.1).backward()
+    torch.nn.functional.cross_entropy(tx, tp, label_smoothing=0.1).backward()
+    np.testing.assert_allclose(op.grad.data, tp.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-12)
+    with pytest.raises(TypeError, match="integer class indices"):  # (nor probabilities)
+        F.cross_entropy(ox, p[:, :2])
+
+
+def test_spellings_of_shape_and_dtype(torch):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    t, tt = Tensor(x), torch.from_numpy(x)
+    np.testing.assert_array_equal(t.mT.data, tt.mT.numpy())
+    assert t.permute(dims=(2, 0, 1)).shape == tuple(tt.permute(dims=(2, 0, 1)).shape)
+    np.testing.assert_array_equal(t.flip(dims=(0, 2)).data, tt.flip(dims=(0, 2)).numpy())
+    for name in ("int", "bool", "half", "long"):
+        assert str(getattr(t, name)().dtype) == str(getattr(tt, name)().dtype).replace("torch.", "")
+    c = t.mT.contiguous()
+    assert c.data.flags.c_contiguous and t.contiguous() is t
+    np.testing.assert_array_equal(t.amax(dim=(0, 2)).data, tt.amax(dim=(0, 2)).numpy())
+    np.testing.assert_array_equal(t.amin(dim=1, keepdim=True).data,
+                                  tt.amin(dim=1, keepdim=True).numpy())
+    np.testing.assert_array_equal(Tensor(np.array([True, False])).sign().data,
+                                  torch.tensor([True, False]).sign().numpy())
+
+
+def test_cumprod_matches_torch_with_zeros(torch):
+    x = np.array([[2.0, 0.0, 3.0, 0.0, 1.5], [0.5, -1.0, 2.0, 4.0, 0.0]])
+    ours, theirs = _leaf(x), torch.tensor(x, requires_grad=True)
+    out, tout = ours.cumprod(dim=1), theirs.cumprod(dim=1)
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    g = np.arange(10.0).reshape(2, 5)
+    out.backward(g)
+    tout.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_masked_fill_in_place_casts_as_torch(torch):
+    for data, value in ((np.arange(4.0), 7.5), (np.arange(4), 2.7)):
+        t, tt = Tensor(data.copy()), torch.from_numpy(data.copy())
+        mask = np.array([True, False, False, True])
+        assert t.masked_fill_(mask, value) is t
+        tt.masked_fill_(torch.from_numpy(mask), value)
+        np.testing.assert_array_equal(t.data, tt.numpy())
+    p = Tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="masked_fill_: a leaf tensor that requires grad"):
+        p.masked_fill_(np.array([True, False]), 1.0)
+
+
+def test_module_conveniences(torch):
+    w = np.arange(6.0, dtype=np.float32).reshape(3, 2)
+    e = nn.Embedding.from_pretrained(w)
+    te = torch.nn.Embedding.from_pretrained(torch.from_numpy(w))
+    assert e.weight.requires_grad == te.weight.requires_grad is False
+    np.testing.assert_array_equal(e(np.array([2, 0])).data, te(torch.tensor([2, 0])).numpy())
+    assert nn.Embedding.from_pretrained(w, freeze=False, padding_idx=1).weight.requires_grad
+    m = nn.ModuleList([nn.Linear(1, 1), nn.Linear(2, 2)])
+    m.insert(1, nn.Linear(3, 3))
+    m.insert(-1, nn.Linear(4, 4))
+    assert [layer.in_features for layer in m] == [1, 3, 4, 2]
+    assert list(m.state_dict())[:4] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    frozen = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1)).requires_grad_(False)
+    assert not any(p.requires_grad for p in frozen.parameters())
