@@ -213,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
 DEFAULT_LR = {"adam": 5e-3, "adamw": 5e-3, "rmsprop": 2e-3, "adagrad": 0.1, "sgd": 0.1}
 
 
+def _given_in(args: argparse.Namespace) -> set:
+    """The options main() found on the command line; every option with a value other than
+    its default where cmd_train is called without main (the whole Namespace is explicit)."""
+    given = getattr(args, "given", None)
+    if given is None:
+        defaults = vars(build_parser().parse_args(["train"]))
+        given = {k for k, v in vars(args).items() if k in defaults and v != defaults[k]}
+    return given
+
+
 def _given(words: Sequence[str]) -> set:
     """The `train` options the command line gives (argparse's names), whatever their
     values: a second parse in which no option has a default."""
@@ -325,7 +335,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     saved = None
     if resume_path is not None:
         saved = load_checkpoint(resume_path)
-        runs.adopt(args, args.given, saved, resume_path)
+        runs.adopt(args, _given_in(args), saved, resume_path)
     text, source, vocab, train_windows, val_windows = _data(args)
     if saved is not None:
         runs.check_text(saved, resume_path, text, args.data, vocab.to_list())
@@ -356,7 +366,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CheckpointError(f"cannot resume from {resume_path}: {e}") from None
         trainer.checkpoint = (str(resume_path), trainer.step)
         if steps is not None and steps <= trainer.step:
-            if "steps" in args.given:
+            if "steps" in _given_in(args):
                 raise ValueError(f"the run in {resume_path} is at step {trainer.step} already: "
                                  f"--steps {steps} leaves nothing to train; give --steps above "
                                  f"{trainer.step} (the total to reach)")
