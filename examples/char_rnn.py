@@ -44,10 +44,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a short run, for a smoke test")
     args = p.parse_args(argv)
-    for name in ("hidden", "seq_len", "batch_size", "steps", "sample_every"):
+    for name in ("hidden", "seq_len", "batch_size", "steps", "sample_every", "seconds"):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if value is not None and not value > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.quick or os.environ.get("TINYGRAD_RNN_QUICK"):
         args.steps = 300 if args.steps is None else args.steps
         args.sample_every = min(args.sample_every, 150)

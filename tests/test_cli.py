@@ -330,7 +330,8 @@ def test_resume_checks(capsys, corpus, tmp_path):
     other.write_text("completely different words here, zzz qqq! " * 40)
     code, _, err = run(capsys, "train", "--data", other, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY)
-    assert code == 1 and "another vocabulary than" in one_line_error(err)
+    line = one_line_error(err)
+    assert code == 1 and "another vocabulary than" in line and "only in the run's: " in line
     # another optimizer
     code, _, err = run(capsys, "train", "--data", corpus, "--steps", "4", "--out", tmp_path,
                        "--resume", *TINY, "--optimizer", "sgd")
@@ -873,3 +874,54 @@ def test_resuming_a_finished_run_without_steps_says_there_is_nothing_to_do(capsy
     code, _, err = run(capsys, "train", "--out", tmp_path, "--resume")
     assert code == 0 and "has reached its 3 steps: nothing to train" in err, err
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_a_checkpoint_of_an_earlier_version_resumes(capsys, corpus, tmp_path):
+    """Written before the run's text and target were recorded: the options still come from
+    the checkpoint, --data must be given, and the run goes on to the new --steps."""
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", tmp_path / "a",
+                       "--lr-schedule", "step", *TINY)
+    assert code == 0, err
+    (tmp_path / "old").mkdir()
+
+    def older(m):
+        del m["tree"]["meta"]["data"], m["tree"]["meta"]["target"]
+    _crafted(tmp_path / "a" / "checkpoint.npz", tmp_path / "old" / "checkpoint.npz", older)
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "5", "--resume",
+                       tmp_path / "old", "--quiet", "--sample-length", "0")
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "old" / "checkpoint.npz")["step"] == 5
+
+
+def test_overwrite_changes_nothing_when_the_command_is_refused(capsys, corpus, tmp_path):
+    """--overwrite replaces a run only once everything else has been checked."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        code, _, err = run(capsys, "train", "--data", corpus, "--steps", "2", "--out", out, *TINY)
+        assert code == 0, err
+    before = {p.name: p.read_bytes() for p in b.iterdir()}
+    code, _, err = run(capsys, "train", "--resume", a, "--out", b, "--overwrite", "--hidden", "32",
+                       "--steps", "4")
+    assert code == 1 and "--hidden 32 (the run's: 12)" in one_line_error(err)
+    code, _, err = run(capsys, "train", "--data", tmp_path / "missing.txt", "--out", b,
+                       "--overwrite", "--steps", "2", *TINY)
+    assert code == 1 and "not found" in one_line_error(err)
+    assert {p.name: p.read_bytes() for p in b.iterdir()} == before
+
+
+def test_a_resume_into_a_new_folder_brings_the_best_weights_along(capsys, corpus, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "6", "--out", a, *TINY)
+    assert code == 0, err
+    code, out, err = run(capsys, "train", "--resume", a, "--out", b, "--steps", "7",
+                         "--val-every", "100", "--quiet", "--sample-length", "0")
+    assert code == 0, err
+    best_a = load_checkpoint(a / "best.npz")["step"]
+    assert load_checkpoint(b / "best.npz")["step"] in (best_a, 7)  # a's, or a better one at 7
+    assert f"({b / 'best.npz'})" in out
+    from argparse import Namespace
+    from tinygrad_rnn import runs
+    _, _, changes = runs.prepare_out(Namespace(out=str(tmp_path / "c"), resume=str(a),
+                                               overwrite=False))
+    assert ("copy", a / "best.npz", tmp_path / "c" / "best.npz") in changes
+    assert not (tmp_path / "c").exists()  # (nothing happens before apply)

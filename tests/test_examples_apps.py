@@ -56,7 +56,8 @@ def test_char_rnn_lstm_option(capsys):
 
 
 @pytest.mark.parametrize("name,argv,message", [
-    ("char_rnn", ["--steps", "0"], "--steps must be a positive integer, got 0"),
+    ("char_rnn", ["--steps", "0"], "--steps must be positive, got 0"),
+    ("char_rnn", ["--seconds", "0"], "--seconds must be positive, got 0.0"),
     ("char_rnn", ["--data", "nope.txt"], "text file not found: 'nope.txt'"),
     ("custom_op", ["--examples", "0"], "--examples must be a positive integer, got 0"),
     ("attention_recall", ["--steps", "0"], "--steps must be a positive integer, got 0"),

@@ -141,3 +141,54 @@ def test_module_conveniences(torch):
     assert list(m.state_dict())[:4] == ["0.weight", "0.bias", "1.weight", "1.bias"]
     frozen = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1)).requires_grad_(False)
     assert not any(p.requires_grad for p in frozen.parameters())
+
+
+def test_descending_sort_of_extreme_integers_as_torch(torch):
+    for x in (np.array([np.iinfo(np.int64).min, 0, 5, 5, -3], dtype=np.int64),
+              np.array([True, False, True])):
+        v, i = Tensor(x).sort(descending=True)
+        tv, ti = torch.from_numpy(x).sort(descending=True, stable=True)
+        np.testing.assert_array_equal(v.data, tv.numpy())
+        np.testing.assert_array_equal(i.data, ti.numpy())
+    u = np.array([1, 2 ** 63 + 5, 3], dtype=np.uint64)  # (torch has no such uint64 sort)
+    np.testing.assert_array_equal(Tensor(u).sort(descending=True).values.data,
+                                  [2 ** 63 + 5, 3, 1])
+    assert Tensor(np.float32(3)).topk(0).values.shape == (0,)
+
+
+def test_integer_sums_and_products_accumulate_in_int64_as_torch(torch):
+    for x in (np.array([200, 100], np.uint8), np.array([True, True]), np.array([3, 4], np.int8)):
+        for name, args in (("sum", ()), ("prod", ()), ("cumsum", (0,)), ("cumprod", (0,))):
+            ours = getattr(Tensor(x), name)(*args)
+            theirs = getattr(torch.from_numpy(x), name)(*args)
+            assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (x.dtype, name)
+            np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_masked_fill_refuses_a_value_the_dtype_cannot_hold(torch):
+    mask = np.array([True, False])
+    for data, value in ((np.array([1, 2]), float("inf")), (np.array([1, 2]), float("nan")),
+                        (np.array([1.0, 2.0], np.float32), 1e300),
+                        (np.array([1, 2], np.uint8), 300)):
+        with pytest.raises(RuntimeError):
+            torch.from_numpy(data).masked_fill(torch.from_numpy(mask), value)
+        with pytest.raises(ValueError, match="cannot be converted to .* without overflow"):
+            Tensor(data).masked_fill(mask, value)
+        with pytest.raises(ValueError, match="cannot be converted"):
+            Tensor(data.copy()).masked_fill_(mask, value)
+    assert Tensor(np.array([1.0], np.float32)).masked_fill(np.array([True]), float("inf")) \
+        .data[0] == np.inf  # (an infinity is a float32 value)
+
+
+def test_more_spellings(torch):
+    x = np.array([[1, 5, 9], [0, 2, 7]])
+    _ = torch  # (the module functions and bounds as torch takes them)
+    assert Tensor(x).clip(Tensor(2.5), 7).dtype == np.float32  # a 0-d bound: its value
+    with pytest.raises(TypeError, match="for elementwise bounds use maximum / minimum"):
+        Tensor(x).clip(Tensor(np.ones(3)), None)
+    f = Tensor(x.astype(np.float64))
+    np.testing.assert_array_equal(tg.amax(f, dim=1).data, [9.0, 7.0])
+    np.testing.assert_array_equal(tg.amin(f, 0).data, [0.0, 2.0, 7.0])
+    assert f.amax(axis=()).item() == 9.0  # PyTorch: () is every axis
+    with pytest.raises(ValueError, match="mode 'reflect' takes no value"):
+        F.pad(f, (1, 1), value=2.0, mode="reflect")

@@ -11,6 +11,7 @@ from tinygrad_rnn.methods.elementwise import (
     sin, softplus, sqrt, square, tanh, where,
 )
 from tinygrad_rnn.methods.linalg import bmm, einsum, matmul
+from tinygrad_rnn.methods.torch_spellings import amax, amin
 from tinygrad_rnn.methods.movement import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_select,
     masked_fill, permute, repeat, reshape, split, squeeze, stack, transpose, unsqueeze, view,

@@ -331,7 +331,7 @@ def _trainer(args: argparse.Namespace, model: Any, opt: Any, scheduler: Any, win
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    out, resume_path = runs.prepare_out(args)
+    out, resume_path, changes = runs.prepare_out(args)
     saved = None
     if resume_path is not None:
         saved = load_checkpoint(resume_path)
@@ -390,6 +390,7 @@ def cmd_train(args: argparse.Namespace) -> int:
          + (f" ({left:.0f} s of the time budget left)" if saved is not None and left else "")
          + f", output in {out}", file=sys.stderr)
     resumed_at = trainer.elapsed  # (the training time of the sessions before this one)
+    runs.apply(changes)  # (everything checked: now an --overwrite replaces, a copy arrives)
     result = trainer.fit(steps=steps, time_budget=left)
     val = f"{result.val_loss:.4f}" if result.val_loss is not None else "n/a"
     smooth = f"{result.smooth_loss:.4f}" if result.smooth_loss is not None else "n/a"

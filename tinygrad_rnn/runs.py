@@ -5,8 +5,8 @@ loss.csv and the plots. This module decides where a run goes and what it may rep
 
 - a new run never lands in a folder that holds another run's files, unless --overwrite;
 - resuming into another folder than the checkpoint's own never lands on another run
-  either (with --overwrite that run's files go first, and the resumed run's loss.csv comes
-  along so that its history continues);
+  either (with --overwrite that run's files go first, and the resumed run's loss.csv and
+  best.npz come along so that its history and its best weights continue);
 - resuming a file that is not the folder's own checkpoint (its best.npz, say) rewinds the
   run: the later checkpoint and rows of loss.csv would be replaced, so it needs --overwrite.
 
@@ -64,7 +64,9 @@ def _held(out: Path) -> list:
 
 
 def prepare_out(args: argparse.Namespace) -> tuple:
-    """(output folder, checkpoint to resume or None); never silently replaces a run."""
+    """(output folder, checkpoint to resume or None, the file changes the run needs) and
+    never silently replaces a run. Nothing is changed here: `apply(changes)` does it once
+    everything else has been checked (the checkpoint, the options, the text)."""
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a file, not a folder: give a folder for the "
                          "run's files (it is created when missing)")
@@ -74,10 +76,8 @@ def prepare_out(args: argparse.Namespace) -> tuple:
         if held and not args.overwrite:
             raise ValueError(f"{out} already holds {held[0]} of an earlier run: continue it with "
                              "--resume, choose another --out, or pass --overwrite to replace it")
-        if args.overwrite:
-            for name in RUN_FILES:
-                (out / name).unlink(missing_ok=True)
-        return out, None
+        return out, None, [("unlink", out / name) for name in _held(out)] if args.overwrite \
+            else []
     if not args.resume and not args.out:
         raise ValueError("--resume without a CHECKPOINT needs --out DIR (the default output "
                          "folder is new for every run)")
@@ -90,25 +90,34 @@ def prepare_out(args: argparse.Namespace) -> tuple:
                 f"went): resume it with --resume {best}" if best.exists() else "")
         raise CheckpointError(f"checkpoint {path} does not exist{hint}")
     out = Path(args.out) if args.out else path.parent
+    changes: list = []
     if out.resolve() != path.parent.resolve():
         held = _held(out)
         if held and not args.overwrite:
             raise ValueError(f"--out {out} holds another run ({held[0]}): resuming {path} there "
                              "would replace it; give an empty --out, leave --out out to continue "
                              "in the checkpoint's own folder, or pass --overwrite to replace it")
-        for name in held:
-            (out / name).unlink()
-        log = path.parent / "loss.csv"
-        if log.exists():  # the resumed run's history goes on in its new folder
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log, out / "loss.csv")
+        changes = [("unlink", out / name) for name in held]
+        for name in ("loss.csv", BEST_NAME):  # the resumed run's history and best weights
+            if (path.parent / name).exists():  # go on in its new folder
+                changes.append(("copy", path.parent / name, out / name))
     elif path.resolve() != (out / CHECKPOINT_NAME).resolve() and \
             (out / CHECKPOINT_NAME).exists() and not args.overwrite:
         raise ValueError(f"resuming {path} in its own folder rewinds the run: {CHECKPOINT_NAME} "
                          f"there and the rows of loss.csv after {path.name}'s step would be "
                          f"replaced; pass --overwrite to rewind, resume {out / CHECKPOINT_NAME} "
                          "instead, or give another --out")
-    return out, path
+    return out, path, changes
+
+
+def apply(changes: list) -> None:
+    """Carry out prepare_out's file changes: ("unlink", path) and ("copy", source, target)."""
+    for change in changes:
+        if change[0] == "unlink":
+            change[1].unlink(missing_ok=True)
+        else:
+            change[2].parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(change[1], change[2])
 
 
 def _shown(value: Any) -> str:
@@ -163,8 +172,13 @@ def check_text(saved: dict, path: Path, text: str, data: str | None, vocab_list:
     meta = get(saved, "meta", dict, where)
     source = data or "the built-in corpus"
     if meta.get("vocab") is not None and meta["vocab"] != vocab_list:
+        was, now = set(map(str, meta["vocab"])), set(vocab_list)
+        only = "; ".join(f"only in {name}: {''.join(sorted(chars))[:20]!r}"
+                         for name, chars in (("the run's", was - now), (source, now - was))
+                         if chars)
         raise CheckpointError(f"{where} was trained on a text with another vocabulary than "
-                              f"{source}; resume with the same --data")
+                              f"{source} ({only or 'the same characters in another order'}); "
+                              "resume with the same --data")
     recorded = meta.get("data")
     if isinstance(recorded, dict) and recorded.get("sha256") not in (
             None, fingerprint(text, data)["sha256"]):

@@ -370,6 +370,24 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         _read_into_python("int()")
         return int(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """f"{t:.3f}" formats a 0-d tensor's value, as PyTorch; other specs need one value."""
+        if not spec:
+            return str(self)
+        if self.ndim:
+            raise TypeError(f"a format spec ({spec!r}) needs a 0-d tensor, got shape "
+                            f"{self.shape}; format t.item() or an element")
+        _read_into_python("format()")
+        return format(self.item(), spec)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        """round(t) of a 0-d tensor: its value rounded (a Python number, as round gives)."""
+        if self.ndim:
+            raise TypeError(f"round() needs a 0-d tensor, got shape {self.shape}; use "
+                            f"np.round(t.data) for an array")
+        _read_into_python("round()")
+        return round(self.item(), ndigits)
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """np.asarray(t) gives the data (outside the graph)."""
         _read_into_python("np.asarray()")

@@ -69,7 +69,9 @@ def test_class_target_checks():
                                          r"without its last \(class\) axis: input \(3, 4, 5\) "
                                          r"needs target \(3, 4\)"):
         F.cross_entropy(logits, np.zeros((4, 3), dtype=np.int64))
-    with pytest.raises(TypeError, match="integer class indices, got dtype float32"):
+    with pytest.raises(TypeError, match=r"integer class indices of shape \(3, 4\), or class "
+                                        r"probabilities of the logits' shape \(3, 4, 5\); got "
+                                        r"a float32 target of shape \(3, 4\)"):
         F.cross_entropy(logits, Tensor(np.zeros((3, 4), dtype=np.float32)))
     with pytest.raises(IndexError, match=r"target values must be in \[0, 5\) for 5 classes, "
                                          r"got min 5, max 5"):

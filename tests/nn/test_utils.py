@@ -43,7 +43,9 @@ def test_clip_grad_norm_other_norms():
     ps = _params_with_grads([np.array([-3.0, 1.0]), np.array([2.0])])
     assert clip_grad_norm_(ps, 100.0, norm_type=float("inf")).item() == 3.0
     assert clip_grad_norm_(ps, 100.0, norm_type=1).item() == pytest.approx(6.0)
-    assert clip_grad_norm_(ps, 100.0, norm_type=0).item() == 3.0  # the entries not zero
+    assert clip_grad_norm_(ps, 100.0, norm_type=0).item() == 2.0  # gradients not all zero
+    assert clip_grad_norm_(_params_with_grads([np.zeros(2), np.array([0.0, 1.0])]), 100.0,
+                           norm_type=0).item() == 1.0
     assert clip_grad_norm_(ps, 100.0, foreach=True).item() == pytest.approx(14 ** 0.5)
     assert clip_grad_norm_([], 1.0).item() == 0.0
     with pytest.raises(ValueError, match="max_norm must be non-negative"):
@@ -60,7 +62,7 @@ def test_clip_grad_norm_matches_torch(torch):
     theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
     for t, g in zip(theirs, grads):
         t.grad = torch.from_numpy(g.copy())
-    for norm_type in (2.0, 1.0, float("inf")):
+    for norm_type in (2.0, 1.0, float("inf"), 0):
         a = clip_grad_norm_(ours, 2.0, norm_type=norm_type)
         b = torch.nn.utils.clip_grad_norm_(theirs, 2.0, norm_type=norm_type)
         assert a.dtype == np.float64 and a.item() == pytest.approx(b.item(), rel=1e-12)
@@ -143,3 +145,10 @@ def test_clip_grad_norm_sees_a_non_finite_entry_in_any_parameter_as_pytorch(torc
 def test_clip_grad_norm_returns_the_gradients_dtype():
     ps = _params_with_grads([np.array([3.0, 4.0], np.float32)])
     assert clip_grad_norm_(ps, 1.0).dtype == np.float32
+
+
+def test_the_returned_norm_formats_and_rounds_as_a_number():
+    total = clip_grad_norm_(_params_with_grads([np.array([3.0, 4.0])]), 10.0)
+    assert f"{total:.3f}" == "5.000" and round(total, 1) == 5.0
+    with pytest.raises(TypeError, match="needs a 0-d tensor"):
+        f"{tg.Tensor(np.ones(2)):.2f}"

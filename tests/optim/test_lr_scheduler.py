@@ -142,3 +142,13 @@ def test_a_resumed_schedule_matches_torch(make, last_epoch, torch):
 def test_bad_input(make, exc, match):
     with pytest.raises(exc, match=match):
         make(Adam([Tensor(np.zeros(1), requires_grad=True)]))
+
+
+@pytest.mark.parametrize("make", [lambda o: StepLR(o, step_size=2), lambda o: ExponentialLR(o, 0.9),
+                                  lambda o: CosineAnnealingLR(o, T_max=5)])
+def test_the_state_dict_holds_the_schedule_only(make):
+    """No transient attribute in the state: a checkpoint's schedule state keeps the keys
+    earlier versions wrote (Trainer.load_state_dict insists on exactly these)."""
+    keys = set(make(make_opt()).state_dict())
+    assert not any(k.startswith("_is") for k in keys)
+    assert {"base_lrs", "last_epoch", "_step_count", "_last_lr"} <= keys

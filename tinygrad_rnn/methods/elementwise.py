@@ -123,6 +123,7 @@ class ElementwiseMethods:
         integer tensor with a float bound is clipped as float32, as in PyTorch."""
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")
+        min, max = (_bound(v, "min") for v in (min, max))
         x = self
         if any(isinstance(v, (float, np.floating)) for v in (min, max)):
             x = floating(self)
@@ -137,6 +138,16 @@ class ElementwiseMethods:
 
     def float(self) -> "Tensor":
         return self.astype(np.float32)
+
+
+def _bound(v: Any, name: str) -> Any:
+    """A clip bound: a number, or a 0-d tensor's value as a number of its kind."""
+    if isinstance(v, _tensor.Tensor):
+        if v.ndim:
+            raise TypeError(f"clip: {name} must be a number or a 0-d tensor, got a tensor of "
+                            f"shape {v.shape}; for elementwise bounds use maximum / minimum")
+        return v.data.item()
+    return v
 
 
 def floating(t: "Tensor") -> "Tensor":

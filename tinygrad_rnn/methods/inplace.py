@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import _promotion, function
+from tinygrad_rnn.methods.movement import fill_value
 
 
 class InplaceMethods:
@@ -94,8 +95,9 @@ class InplaceMethods:
         if v.ndim:
             raise ValueError(f"masked_fill_: value must be a number or a 0-d tensor, got shape "
                              f"{v.shape}")
+        v = fill_value(v, self.dtype, "masked_fill_")
         try:
-            np.copyto(self.data, v.astype(self.dtype), where=np.broadcast_to(m, self.shape))
+            np.copyto(self.data, v, where=np.broadcast_to(m, self.shape))
         except ValueError:
             raise ValueError(f"masked_fill_: mask shape {m.shape} does not broadcast to this "
                              f"tensor's shape {self.shape}") from None

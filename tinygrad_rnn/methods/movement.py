@@ -263,9 +263,29 @@ class MovementMethods:
             raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got "
                             f"{type(value).__name__}")
         else:
-            with np.errstate(invalid="ignore", over="ignore"):
-                value = function.as_number(np.asarray(value).astype(self.dtype))
+            value = function.as_number(fill_value(value, self.dtype, "masked_fill"))
         return ops.Where.apply(Tensor(m), value, self)
+
+
+def fill_value(value: Any, dtype: Any, op: str) -> np.ndarray:
+    """A number as a 0-d array of `dtype` (2.7 into int64 is 2, as PyTorch), refusing one
+    the dtype cannot hold (an infinity or NaN into an integer, 1e300 into float32)."""
+    v = np.asarray(value)
+    dtype = np.dtype(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        cast = v.astype(dtype)
+    if dtype.kind in "iu" and v.dtype.kind == "f":
+        ok = bool(np.isfinite(v)) and np.iinfo(dtype).min <= v <= np.iinfo(dtype).max
+    elif dtype.kind in "iu" and v.dtype.kind in "iu":
+        ok = np.iinfo(dtype).min <= int(v) <= np.iinfo(dtype).max
+    elif dtype.kind == "f":
+        ok = not (np.isinf(cast) and np.isfinite(v))
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"{op}: value {value!r} cannot be converted to {dtype} without "
+                         f"overflow")
+    return cast
 
 
 # ----- module functions ----------------------------------------------------------------

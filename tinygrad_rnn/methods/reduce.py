@@ -20,11 +20,7 @@ class ReduceMethods:
     def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "Tensor":
         """Sum over `axis` (all axes when None), of self cast to `dtype` where given; bool
         and unsigned tensors sum as int64, as in PyTorch (NumPy: uint64 for unsigned)."""
-        x = self
-        if dtype is not None:
-            x = self.astype(dtype)
-        elif self.data.dtype.kind in "bu":
-            x = self.astype(np.int64)
+        x = self.astype(dtype) if dtype is not None else _wide(self)
         return ops.Sum.apply(x, axis=norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
     @torch_names
@@ -82,7 +78,8 @@ class ReduceMethods:
     def prod(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Product over `axis`; the gradient is exact with zeros in the input (the product
         of the other elements, 0 where two or more are zero)."""
-        return ops.Prod.apply(self, axis=norm_axis(axis, self.ndim, "prod"), keepdims=keepdims)
+        return ops.Prod.apply(_wide(self), axis=norm_axis(axis, self.ndim, "prod"),
+                              keepdims=keepdims)
 
     @torch_names
     def norm(self, p: float = 2, axis: Any = None, keepdims: bool = False) -> "Tensor":
@@ -100,12 +97,13 @@ class ReduceMethods:
     @torch_names
     def cumsum(self, axis: int) -> "Tensor":
         """Running sum along `axis`: y_i = x_0 + ... + x_i."""
-        return ops.CumSum.apply(self, axis=one_axis(axis, self.ndim, "cumsum"))
+        return ops.CumSum.apply(_wide(self), axis=one_axis(axis, self.ndim, "cumsum"))
 
     @torch_names
     def cumprod(self, axis: int) -> "Tensor":
-        """Running product along `axis`: y_i = x_0 * ... * x_i (exact gradient with zeros)."""
-        return ops.CumProd.apply(self, axis=one_axis(axis, self.ndim, "cumprod"))
+        """Running product along `axis`: y_i = x_0 * ... * x_i (exact gradient with zeros);
+        bool and unsigned tensors accumulate as int64, as in PyTorch."""
+        return ops.CumProd.apply(_wide(self), axis=one_axis(axis, self.ndim, "cumprod"))
 
     @torch_names
     def logcumsumexp(self, axis: int) -> "Tensor":
@@ -138,9 +136,9 @@ class ReduceMethods:
         if k > n:
             raise ValueError(f"topk: k={k} is more than the {n} entries along axis {axis} of "
                              f"the tensor of shape {self.shape}")
-        if self.ndim == 0:
-            return TopkResult(self if k else self.reshape(0)[:0],
-                              _tensor.Tensor(np.zeros((), dtype=np.int64)))
+        if self.ndim == 0:  # (k is 0 or 1 here: 0 gives the empty selection, as PyTorch)
+            return TopkResult(self if k else self.reshape(1)[:0],
+                              _tensor.Tensor(np.zeros(() if k else (0,), dtype=np.int64)))
         order = np.take(_sort_order(self.data, ax, largest), np.arange(k), axis=ax)
         return TopkResult(self.gather(ax, order), _tensor.Tensor(order))
 
@@ -292,23 +290,26 @@ def _correction(correction: Any, unbiased: bool | None, op: str) -> float:
     return int(c) if c.is_integer() else c
 
 
+def _wide(t: "Tensor") -> "Tensor":
+    """t, or as int64 where it is bool or unsigned: sums and products of those accumulate in
+    int64 in PyTorch (NumPy: uint64 for unsigned)."""
+    return t.astype(np.int64) if t.data.dtype.kind in "bu" else t
+
+
 SortResult = collections.namedtuple("sort", ["values", "indices"])
 TopkResult = collections.namedtuple("topk", ["values", "indices"])
 
 
 def _sort_order(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
     """Stable sorting indices (int64) along axis: ascending with NaN last, or descending
-    with NaN first (NaN is the largest value, as in PyTorch)."""
+    with NaN first (NaN is the largest value, as in PyTorch). Descending is the stable
+    ascending order of x reversed, read backwards: ties keep their order, and nothing is
+    negated (which would wrap int64's minimum and large uint64 values)."""
     if not descending:
         return np.argsort(x, axis=axis, kind="stable").astype(np.int64, copy=False)
-    if x.dtype.kind == "f":
-        order = np.argsort(-x, axis=axis, kind="stable")  # (NaN still sorts last here)
-        nan_last = ~np.isnan(np.take_along_axis(x, order, axis=axis))
-        order = np.take_along_axis(order, np.argsort(nan_last, axis=axis, kind="stable"),
-                                   axis=axis)
-    else:  # bools and integers, negated without wrapping
-        order = np.argsort(-x.astype(np.int64), axis=axis, kind="stable")
-    return order.astype(np.int64, copy=False)
+    n = x.shape[axis]
+    order = np.flip(np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
+    return (n - 1 - order).astype(np.int64, copy=False)
 
 
 def _arg(t: "Tensor", f: Any, op: str, axis: Any, keepdims: bool) -> "Tensor":

@@ -94,13 +94,15 @@ class TorchSpellings:
 
     @torch_names
     def amax(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """max over `axis` (ties share the gradient equally, as torch.amax)."""
-        return self.max(axis, keepdims)
+        """max over `axis` (ties share the gradient equally, as torch.amax; axis=() is every
+        axis, as there)."""
+        return self.max(None if axis == () else axis, keepdims)
 
     @torch_names
     def amin(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """min over `axis` (ties share the gradient equally, as torch.amin)."""
-        return self.min(axis, keepdims)
+        """min over `axis` (ties share the gradient equally, as torch.amin; axis=() is every
+        axis, as there)."""
+        return self.min(None if axis == () else axis, keepdims)
 
     def numel(self) -> int:
         """The number of elements (the `size` attribute)."""
@@ -128,6 +130,18 @@ class TorchSpellings:
     def _truth(self, fn: Any, axis: int | None, keepdims: bool) -> "Tensor":
         ax = None if axis is None else one_axis(axis, self.ndim, fn.__name__)
         return _tensor.Tensor(np.asarray(fn(self.data, axis=ax, keepdims=keepdims)))
+
+
+@torch_names
+def amax(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.amax as a function."""
+    return t.amax(axis, keepdims)
+
+
+@torch_names
+def amin(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
+    """Tensor.amin as a function."""
+    return t.amin(axis, keepdims)
 
 
 from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)

@@ -208,6 +208,9 @@ def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> T
         (widths[i], widths[i + 1]) for i in range(len(widths) - 2, -1, -2)]
     if mode == "constant":
         return ops.Pad.apply(x, widths=tuple(pairs), value=value)
+    if value != 0.0:
+        raise ValueError(f"pad: mode {mode!r} takes no value (it is for mode 'constant'), got "
+                         f"{value}")
     for axis, (before, after) in enumerate(pairs):
         if before or after:
             x = x.index_select(axis, _pad_positions(mode, x.shape[axis], before, after, axis))
@@ -380,8 +383,12 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     ignore_index = _validate.check_int(ignore_index, "ignore_index", "cross_entropy")
     e = _validate.check_number(label_smoothing, "label_smoothing", "cross_entropy", 0.0, 1.0)
     probs = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if probs.dtype.kind == "f" and probs.shape == logits.shape and logits.ndim:
-        return _cross_entropy_of_probabilities(logits, target, e, weight, reduction)
+    if probs.dtype.kind == "f":
+        if probs.shape == logits.shape and logits.ndim:
+            return _cross_entropy_of_probabilities(logits, target, e, weight, reduction)
+        raise TypeError(f"cross_entropy: target must hold integer class indices of shape "
+                        f"{logits.shape[:-1]}, or class probabilities of the logits' shape "
+                        f"{logits.shape}; got a {probs.dtype} target of shape {probs.shape}")
     t, ignored = _kept_targets(logits, target, "cross_entropy", ignore_index)
     lead, n_classes = logits.shape[:-1], logits.shape[-1]
     x, flat = logits.reshape(-1, n_classes), Tensor(t.reshape(-1))

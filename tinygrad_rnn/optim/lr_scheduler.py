@@ -14,6 +14,8 @@ class LRScheduler:
     subclasses define `get_lr()` from the current rates (PyTorch's recursive form) and
     `_closed_form_lr()` from `base_lrs`."""
 
+    _is_initial = False  # True during the constructor's step only (not part of the state)
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__} needs an Optimizer, got {type(optimizer).__name__}")
@@ -36,7 +38,7 @@ class LRScheduler:
         try:                     # keeps the rates just loaded where get_lr says so
             self.step()
         finally:
-            self._is_initial = False
+            del self._is_initial  # (back to the class's False: no key in state_dict)
 
     def get_lr(self) -> list[float]:
         """The rates for the current `last_epoch`, computed from the groups' current rates."""

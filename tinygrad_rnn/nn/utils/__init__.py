@@ -50,8 +50,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
                     foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint norm is at most max_norm.
 
-    total = norm of the vector of all gradient entries (p-norm, max |g| for inf, the count
-    of entries not zero for 0); when max_norm / (total + 1e-6) < 1 every gradient is
+    total = norm of the vector of all gradient entries (p-norm, max |g| for inf; for 0, as
+    PyTorch's norm of the per-parameter norms, the number of gradients not all zero); when max_norm / (total + 1e-6) < 1 every gradient is
     multiplied by that factor, in place. Returns total, the norm before clipping, as a 0-d
     tensor of the gradients' dtype (PyTorch's return); a NaN or infinite entry anywhere
     makes it NaN or inf. `foreach` (PyTorch's implementation switch) changes nothing here.
@@ -69,7 +69,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     if math.isinf(norm_type):  # (np.max: a NaN in any gradient makes the norm NaN)
         total = float(np.max([f.max() if f.size else 0.0 for f in flat]))
     elif norm_type == 0:
-        total = float(sum(np.count_nonzero(f) for f in flat))
+        total = float(sum(bool(np.count_nonzero(f)) for f in flat))
     else:
         total = float(sum(np.sum(f ** norm_type) for f in flat)) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
