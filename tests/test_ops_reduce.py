@@ -545,3 +545,17 @@ def test_float16_mean_sums_in_float32_as_pytorch(torch):
 def test_an_empty_list_index_selects_nothing_as_numpy():
     t = tg.Tensor(np.ones((2, 3)))
     assert t[[]].shape == (0, 3) == np.ones((2, 3))[[]].shape
+
+
+@pytest.mark.parametrize("p", [2, float("inf"), -float("inf"), 1, 3, 0.5])
+def test_norm_gradient_at_nan_and_zero_vectors_as_pytorch(torch, p):
+    for x in (np.array([np.nan, 1.0, -2.0]), np.zeros(2), np.array([0.0, 0.0, 1.0]),
+              np.array([3.0, -4.0])):
+        ours = tg.Tensor(x, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            ours.norm(p).backward()
+        theirs = torch.tensor(x, requires_grad=True)
+        torch.linalg.vector_norm(theirs, p).backward()
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), equal_nan=True,
+                                   err_msg=f"p={p} x={x}")

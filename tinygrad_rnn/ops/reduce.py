@@ -211,18 +211,23 @@ class Norm(Function):
         g = _keep(g, x.shape, ctx.axis, ctx.keepdims)
         if p == 0:
             return np.zeros(x.shape, g.dtype)
-        if np.isinf(p):  # the gradient of max |x| (min |x|): the arg-max, ties share it
-            mask = np.abs(x) == y
-            return sign(x) * mask * (g / np.sum(mask, axis=ctx.axis, keepdims=True))
-        safe = np.where(y > 0, y, 1)  # a zero vector gets gradient 0, as in PyTorch
+        if np.isinf(p):  # the gradient of max |x| (min |x|): the arg-max, ties share it; a
+            mask = np.abs(x) == y  # NaN norm has no arg-max: gradient 0, as in PyTorch
+            count = np.sum(mask, axis=ctx.axis, keepdims=True)
+            share = np.divide(g, count, out=np.zeros(np.broadcast(g, count).shape, g.dtype),
+                              where=count > 0)
+            return sign(x) * mask * share
+        # a zero vector gets gradient 0, as in PyTorch; a NaN norm passes NaN everywhere
+        nonzero = y != 0
+        safe = np.where(nonzero, y, 1)
         if p == 2:
-            return g * x / safe * (y > 0)
+            return g * x / safe * nonzero
         if p == 1:
             return g * sign(x)
         a = np.abs(x)
         with np.errstate(divide="ignore"):  # p < 1: 0**(p - 1) = inf, masked out below
-            r = np.where(a > 0, (a / safe) ** (p - 1), 0)
-        return g * sign(x) * r * (y > 0)
+            r = np.where(a != 0, (a / safe) ** (p - 1), 0)  # (NaN: NaN)
+        return g * sign(x) * r * nonzero
 
 
 def _count(shape: tuple, axis) -> int:
