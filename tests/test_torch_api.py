@@ -192,3 +192,14 @@ def test_more_spellings(torch):
     assert f.amax(axis=()).item() == 9.0  # PyTorch: () is every axis
     with pytest.raises(ValueError, match="mode 'reflect' takes no value"):
         F.pad(f, (1, 1), value=2.0, mode="reflect")
+
+
+def test_loss_weights_that_require_grad_are_refused():
+    x, t = Tensor(np.zeros((2, 3))), Tensor(np.full((2, 3), 0.5))
+    w = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(TypeError, match=r"cross_entropy: weight requires grad.*weight\.detach\(\)"):
+        F.cross_entropy(x, np.array([0, 1]), weight=w)
+    with pytest.raises(TypeError, match="pos_weight requires grad"):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=w)
+    with pytest.raises(ValueError, match=r"weight of shape \(2,\) does not broadcast"):
+        F.binary_cross_entropy_with_logits(x, t, weight=np.ones(2))

@@ -421,14 +421,8 @@ def _cross_entropy_of_probabilities(logits: Tensor, target: Any, e: float, weigh
 
 
 def _class_weights(weight: Any, n_classes: int, dtype: Any, op: str) -> np.ndarray:
-    """weight (C,) as an array of the logits' dtype; a Tensor that requires grad is refused
-    (class weights take no gradient here, as in PyTorch's losses)."""
-    if isinstance(weight, Tensor):
-        if weight.requires_grad:
-            raise TypeError(f"{op}: weight requires grad, but class weights take no gradient "
-                            f"here; pass weight.detach()")
-        weight = weight.data
-    w = np.asarray(weight, dtype=dtype)
+    """weight (C,) as an array of the logits' dtype (see _weight_array)."""
+    w = _weight_array(weight, dtype, op, "weight")
     if w.shape != (n_classes,):
         raise ValueError(f"{op}: weight must have one entry per class, shape ({n_classes},), "
                          f"got {w.shape}")
@@ -542,15 +536,20 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     return _reduce(loss, reduction)
 
 
-def _constant(value: Any, like: Tensor, owner: str, name: str) -> Tensor:
-    """A loss's weights as a tensor of the input's dtype that broadcasts with it (no
-    gradient: a Tensor that requires one is refused, as class weights are)."""
+def _weight_array(value: Any, dtype: Any, owner: str, name: str) -> np.ndarray:
+    """A loss's weights as an array of `dtype`; a Tensor that requires grad is refused
+    (weights take no gradient here, as in PyTorch's losses)."""
     if isinstance(value, Tensor):
         if value.requires_grad:
             raise TypeError(f"{owner}: {name} requires grad, but it takes no gradient here; "
                             f"pass {name}.detach()")
         value = value.data
-    arr = np.asarray(value, dtype=like.dtype)
+    return np.asarray(value, dtype=dtype)
+
+
+def _constant(value: Any, like: Tensor, owner: str, name: str) -> Tensor:
+    """A loss's weights (_weight_array) as a tensor that broadcasts with the input."""
+    arr = _weight_array(value, like.dtype, owner, name)
     try:
         np.broadcast_shapes(arr.shape, like.shape)
     except ValueError:
