@@ -651,3 +651,25 @@ def test_a_subclass_that_overrides_forward_gets_no_inherited_prepare_keywords():
         _, out2, grad2 = run(mm, compiled)
         np.testing.assert_allclose(out, out2, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(grad, grad2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("index", [(np.array([0, 2]), slice(None), 0),
+                                   (0, slice(None), np.array([1, 0])),
+                                   (np.array([0, 2]), 1), (slice(None), np.array([1, 2]), 0),
+                                   (np.array([[0], [2]]), np.array([1, 3]))])
+def test_an_index_mixing_arrays_and_integers_hoists_only_where_numpy_keeps_the_axes(index):
+    """An integer beside an index array is an advanced index too: x[arr, :, 0] puts the
+    array's axis first, so behind a time slice it would land before time (it used to give
+    other numbers than the loop, or fail to broadcast)."""
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((6, 3, 4, 2))
+    h0 = np.zeros(np.zeros((3, 4, 2))[index].shape)
+    results = []
+    for compiled in (True, False):
+        x, h = Tensor(xs, requires_grad=True), Tensor(h0, requires_grad=True)
+        out, last = scan(lambda x_t, s: x_t[index] + 0.5 * s, x, h, compiled=compiled)
+        ((out * out).sum() + last.sum()).backward()
+        results.append((out.data, x.grad.data, h.grad.data))
+        assert not compiled or scan_info()["path"] == "compiled"
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -203,3 +203,61 @@ def test_loss_weights_that_require_grad_are_refused():
         F.binary_cross_entropy_with_logits(x, t, pos_weight=w)
     with pytest.raises(ValueError, match=r"weight of shape \(2,\) does not broadcast"):
         F.binary_cross_entropy_with_logits(x, t, weight=np.ones(2))
+
+
+def test_creation_functions_take_torchs_argument_forms(torch):
+    assert tg.randint(5, (3,)).shape == tuple(torch.randint(5, (3,)).shape)
+    assert tg.randint(0, 5, size=(2, 2)).shape == (2, 2) and tg.randint(5, (3,)).dtype == np.int64
+    assert tg.randint(3, 9, (50,)).data.min() >= 3
+    for make in (lambda: tg.randn(4, dtype=np.int64), lambda: tg.rand(4, dtype=bool)):
+        with pytest.raises(TypeError, match="dtype must be floating, got .*; for integers use "
+                                            "randint"):
+            make()
+    with pytest.raises(ValueError, match="arange: step must be nonzero"):
+        tg.arange(0, 5, 0)
+
+
+def test_grad_modes_as_decorators_and_reusable_contexts_as_torch():
+    x = Tensor(np.ones(1), requires_grad=True)
+
+    @tg.no_grad
+    def bare(t):
+        return t * 2
+
+    @tg.no_grad()
+    def generator(t):
+        yield t * 2
+        yield t * 3
+
+    assert not bare(x).requires_grad
+    assert [y.requires_grad for y in generator(x)] == [False, False]
+    assert (x * 2).requires_grad  # (the mode ends with each resumption)
+    mode = tg.no_grad()
+    with mode:
+        with mode:
+            assert not (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    with mode:  # reusable
+        with tg.enable_grad():
+            assert (x * 2).requires_grad
+    tg.set_grad_enabled(False)
+    assert not tg.is_grad_enabled()
+    tg.set_grad_enabled(True)
+    with tg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert tg.is_grad_enabled()
+
+
+def test_grad_assignment_is_checked_as_torch(torch):
+    w = Tensor(np.ones(2), requires_grad=True)
+    tw = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError):
+        tw.grad = torch.ones(1)
+    with pytest.raises(ValueError, match=r"grad of shape \(1,\) does not fit this tensor of "
+                                         r"shape \(2,\)"):
+        w.grad = Tensor(np.ones(1))
+    with pytest.raises(TypeError, match="grad must be a Tensor or None, got ndarray"):
+        w.grad = np.ones(2)
+    w.grad = Tensor(np.ones(2))
+    (w * 2).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])

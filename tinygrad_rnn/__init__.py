@@ -1,6 +1,6 @@
 """tinygrad_rnn: a small reverse-mode autodiff engine on NumPy, for recurrent networks."""
 from tinygrad_rnn._memory import keep_freed_memory
-from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad
+from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_rnn.tensor import (
     Tensor, arange, eye, full, get_rng, linspace, manual_seed, ones, ones_like, rand, randint,
     randn, tensor, zeros, zeros_like,

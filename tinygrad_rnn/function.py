@@ -7,9 +7,11 @@ arrays that backward needs. Grad mode is a single flag flipped by `no_grad()`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import itertools
 import weakref
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -167,26 +169,92 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Record nothing inside the block: results have requires_grad=False."""
+def _set_grad(mode: bool) -> bool:
+    """Set whether the graph is recorded; the mode before."""
     global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    previous, _grad_enabled = _grad_enabled, bool(mode)
+    return previous
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Record the graph inside the block even within `no_grad()`."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+class _GradMode:
+    """A grad mode as PyTorch's: a context manager (reusable, nesting), and a decorator of
+    functions and generators (each resumption runs in the mode) with or without ()."""
+
+    mode = True
+
+    def __new__(cls, fn: Any = None):
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        self._saved = []
+        return self(fn)  # @no_grad without parentheses
+
+    def __init__(self) -> None:
+        self._saved: list = []
+
+    def __enter__(self) -> None:
+        self._saved.append(_set_grad(self.mode))
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_grad(self._saved.pop())
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = type(self)
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                gen = fn(*args, **kwargs)
+                try:
+                    with mode():
+                        value = next(gen)
+                    while True:
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            gen.close()
+                            raise
+                        with mode():
+                            value = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+            return generator
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with mode():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Record nothing inside the block (or the decorated function): results have
+    requires_grad=False."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph inside the block (or the decorated function) even within
+    `no_grad()`."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """set_grad_enabled(mode): record the graph or not from now on; as a context manager,
+    until the block ends (PyTorch's)."""
+
+    def __new__(cls, mode: bool):
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self.mode, self._saved = bool(mode), [_set_grad(mode)]
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_grad(self._saved.pop())
 
 
 class IndexedGrad:

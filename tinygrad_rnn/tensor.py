@@ -78,7 +78,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     Function that made them (`_ctx`) so that `backward()` can compute gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -91,10 +91,26 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
                 f"only floating-point tensors can require grad, got dtype {self.data.dtype}"
             )
         self.requires_grad = bool(requires_grad)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._ctx = None
 
     # ----- attributes -------------------------------------------------------------------
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient a backward accumulated (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__} "
+                                f"(wrap an array as Tensor(array))")
+            if value.shape != self.shape:
+                raise ValueError(f"grad of shape {value.shape} does not fit this tensor of "
+                                 f"shape {self.shape}")
+        self._grad = value
+
     @property
     def shape(self) -> tuple:
         return self.data.shape
@@ -491,12 +507,23 @@ def ones(*shape: Any, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) 
 
 def randn(*shape: Any, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the generator seeded by `manual_seed`."""
+    dtype = _floating_dtype(dtype, "randn")
     return Tensor(_rng.standard_normal(_shape(shape)).astype(dtype), requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the generator seeded by `manual_seed`."""
+    dtype = _floating_dtype(dtype, "rand")
     return Tensor(_rng.random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
+
+
+def _floating_dtype(dtype: Any, op: str) -> np.dtype:
+    """dtype, which must be floating: real-valued samples do not fit an integer (PyTorch
+    refuses them too; randint draws integers)."""
+    d = np.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"{op}: dtype must be floating, got {d}; for integers use randint")
+    return d
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -511,6 +538,8 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
            requires_grad: bool = False) -> Tensor:
     """Evenly spaced values as numpy.arange: int64 for integer arguments (as PyTorch),
     float32 otherwise, unless a dtype is given."""
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
     arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None:
         dtype = np.int64 if arr.dtype.kind in "iu" else _DEFAULT_DTYPE
@@ -540,9 +569,15 @@ def linspace(start: float, stop: float, num: int, dtype: Any = _DEFAULT_DTYPE,
     return Tensor(np.linspace(start, stop, int(num)).astype(dtype), requires_grad=requires_grad)
 
 
-def randint(low: int, high: int | None = None, shape: Any = (), dtype: Any = np.int64) -> Tensor:
+def randint(low: int, high: Any = None, shape: Any = (), dtype: Any = np.int64, *,
+            size: Any = None) -> Tensor:
     """Integers drawn uniformly from [low, high) (or [0, low) with one bound) by the
-    generator seeded by `manual_seed`; int64 by default."""
+    generator seeded by `manual_seed`; int64 by default. PyTorch's forms work too:
+    randint(high, (3,)) (the shape second) and size= for the shape."""
+    if size is not None:
+        shape = size
+    if isinstance(high, (tuple, list)):  # randint(high, shape): PyTorch's two-argument form
+        low, high, shape = 0, low, high
     if high is None:
         low, high = 0, low
     if high <= low:

@@ -199,3 +199,36 @@ def test_a_cell_whose_state_is_a_list_runs_with_lengths():
     a, _ = ours(x, lengths=[5, 2])
     b, _ = plain(x, lengths=[5, 2])
     np.testing.assert_allclose(a.data, b.data, rtol=1e-12)
+
+
+class _MemoryCell(nn.Module):
+    """A state of three shapes: h (B, H), a memory (B, H, 2) and a step count (B,)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.lin = nn.Linear(input_size, hidden_size)
+
+    def forward(self, x, state=None):
+        B, H = x.shape[0], self.hidden_size
+        h, memory, count = (tg.zeros(B, H), tg.zeros(B, H, 2), tg.zeros(B)) if state is None \
+            else state
+        return (self.lin(x) + h).tanh(), memory + h.reshape(B, H, 1), count + 1
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_lengths_hold_state_elements_of_every_shape(compiled):
+    """Past its length a sequence keeps each state element, whatever its shape (the mask
+    only fitted (B, H) elements: a (B,) counter came back (B, B), a (B, H, 2) memory mixed
+    the sequences up)."""
+    lengths = [7, 2, 5, 1]
+    x = tg.randn(7, 4, 3)
+    m = nn.Recurrent(lambda i: _MemoryCell(i, 4), input_size=3, compiled=compiled)
+    out, (h_n, memory, count) = m(x, lengths=lengths)
+    assert count.shape == (1, 4) and memory.shape == (1, 4, 4, 2)
+    np.testing.assert_array_equal(count.data[0], lengths)
+    for b, n in enumerate(lengths):  # each sequence alone, run to its own length
+        alone_out, (alone_h, alone_memory, alone_count) = m(x[:n, b:b + 1])
+        np.testing.assert_allclose(memory.data[0, b], alone_memory.data[0, 0], rtol=1e-6)
+        np.testing.assert_allclose(h_n.data[0, b], alone_h.data[0, 0], rtol=1e-6)
+        assert alone_count.data[0, 0] == n

@@ -228,12 +228,25 @@ def test_reassigning_a_parameter_or_child_keeps_its_position():
     assert [n for n, _ in enc.named_buffers()] == ["steps", "cache"]
 
 
-def test_a_name_moving_to_another_kind_is_registered_anew():
+def test_register_refuses_a_name_of_another_kind_or_with_a_dot_as_pytorch(torch):
+    """register_buffer / register_parameter / add_module never replace an attribute of
+    another kind (a buffer named as a submodule used to drop the submodule silently);
+    assigning an attribute (m.x = ...) still moves a name between kinds."""
+    for ours, theirs in ((nn.Linear(2, 2), torch.nn.Linear(2, 2)),):
+        for call in (lambda m, T: m.register_buffer("weight", T(1)),
+                     lambda m, T: m.register_parameter("in_features", None),
+                     lambda m, T: m.register_buffer("a.b", T(1)),
+                     lambda m, T: m.add_module("x.y", None)):
+            with pytest.raises(KeyError):
+                call(theirs, torch.zeros)
+            with pytest.raises(KeyError):
+                call(ours, tg.zeros)
     m = nn.Linear(2, 2)
-    m.extra = nn.Parameter(np.zeros(1))
     m.register_buffer("extra", Tensor(np.zeros(1)))
-    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
-    assert [n for n, _ in m.named_buffers()] == ["extra"]
+    m.register_buffer("extra", Tensor(np.ones(1)))  # (the same kind: replaced)
+    m.extra = nn.Parameter(np.zeros(1))  # an attribute moves between kinds
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias", "extra"]
+    assert [n for n, _ in m.named_buffers()] == []
 
 
 def test_parameter_is_a_tensor():

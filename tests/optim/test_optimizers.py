@@ -335,7 +335,11 @@ def test_bad_types_raise_type_error(make, match):
 
 def test_gradient_shape_mismatch_names_both_shapes():
     p = Tensor(np.ones((2, 3)), requires_grad=True)
-    p.grad = Tensor(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"grad of shape \(3, 2\) does not fit this tensor of "
+                                         r"shape \(2, 3\)"):
+        p.grad = Tensor(np.ones((3, 2)))  # (refused where it is set, as PyTorch)
+    p.grad = Tensor(np.ones((2, 3)))
+    p.grad.data = np.ones((3, 2))  # (its array replaced behind its back: the step says so)
     with pytest.raises(RuntimeError, match=r"gradient of shape \(3, 2\) does not match its parameter of shape \(2, 3\)"):
         Adam([p]).step()
 

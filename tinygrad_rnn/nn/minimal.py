@@ -43,8 +43,9 @@ class _ElementwiseCell(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
         check_sizes(input_size, hidden_size, type(self).__name__)
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
-        for name, shape in self._shapes(self.input_size, self.hidden_size, True):
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        for name, shape in self._shapes(self.input_size, self.hidden_size, True):  # (bias:
+            # the parameter, or None without one)
             self.register_parameter(name, Parameter(np.empty(shape, dtype=np.float32))
                                     if bias or not name.startswith("bias") else None)
         self.reset_parameters()

@@ -139,9 +139,24 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
 
+    def _check_new_name(self, name: Any, kind: str, registry: dict) -> None:
+        """A name register_parameter / register_buffer / add_module may take, as PyTorch's:
+        a string without a dot, not already an attribute of another kind (re-registering
+        the same kind replaces it)."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"{kind} name can't be empty or contain \".\", got {name!r}")
+        if name not in registry and (name in self._parameters or name in self._buffers or
+                                     name in self._modules or name in self.__dict__ or
+                                     hasattr(type(self), name)):
+            raise KeyError(f"attribute '{name}' already exists on {type(self).__name__}: a "
+                           f"{kind} needs a name of its own")
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Record `param` (or None, a declared but absent parameter such as bias=False)."""
         self._check_initialised(name)
+        self._check_new_name(name, "parameter", self._parameters)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter('{name}'): expected a Parameter or None, "
                             f"got {type(param).__name__}")
@@ -151,6 +166,7 @@ class Module:
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Record a Tensor that is state but not a parameter (saved in state_dict if persistent)."""
         self._check_initialised(name)
+        self._check_new_name(name, "buffer", self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer('{name}'): expected a Tensor or None, "
                             f"got {type(tensor).__name__}")
@@ -160,8 +176,10 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: "Module | None") -> None:
-        """Record a child module under `name` (a name that is not a valid identifier works too)."""
+        """Record a child module under `name` (a name that is not a valid identifier works too,
+        but not one with a dot)."""
         self._check_initialised(name)
+        self._check_new_name(name, "module", self._modules)
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module('{name}'): expected a Module or None, "
                             f"got {type(module).__name__}")

@@ -213,10 +213,11 @@ class _SequenceRunner(Module):
                 if s is None:  # step 0: every sequence has at least one step
                     return new
                 if isinstance(new, (tuple, list)):  # (a list, as the layer takes it too)
-                    return tuple(ops.Where.apply(keep, a, b) for a, b in zip(new, s))
-                return ops.Where.apply(keep, new, s)
+                    return tuple(_kept(keep, a, b) for a, b in zip(new, s))
+                return _kept(keep, new, s)
             out, final = scan(held, (seq, Tensor(valid)), state, tap=tap,
                               compiled=self._compiles(layer, direction))
+        valid = valid.reshape((T, B) + (1,) * (out.ndim - 2))  # (the output's axes)
         out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))
         if flip is not None:
             out = out[flip, batch]
@@ -273,6 +274,15 @@ def _checked_lengths(lengths: Any, T: int, B: int, owner: str) -> np.ndarray | N
                          f"got min {arr.min()}, max {arr.max()}")
     arr = arr.astype(np.int64)
     return None if np.all(arr == T) else arr
+
+
+def _kept(keep: Tensor, new: Any, old: Any) -> Any:
+    """new where the step is within the sequence's length, else old, for one state element
+    of any shape with the batch first (keep: (B, 1)); an element that is not a tensor of
+    per-sequence rows (a Python number, a 0-d tensor) takes the new value."""
+    if not isinstance(new, Tensor) or not isinstance(old, Tensor) or new.ndim == 0:
+        return new
+    return ops.Where.apply(keep.reshape((keep.shape[0],) + (1,) * (new.ndim - 1)), new, old)
 
 
 def _within_lengths(lengths: np.ndarray, T: int) -> np.ndarray:

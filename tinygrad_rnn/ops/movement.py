@@ -65,6 +65,11 @@ class GetItem(Function):
         index = kwargs["index"]
         items = index if isinstance(index, tuple) else (index,)
         arrays = [i for i, v in enumerate(items) if isinstance(v, (np.ndarray, list))]
+        if arrays:  # beside an array an integer is an advanced index too (NumPy's rule)
+            if any(v is None or v is Ellipsis for v in items):
+                return None  # (where the advanced axes land: left to the step loop)
+            arrays = [i for i, v in enumerate(items) if isinstance(v, (np.ndarray, list)) or (
+                isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))]
         if arrays and arrays != list(range(arrays[0], arrays[0] + len(arrays))):
             return None  # split advanced indices move their axes to the front
         if any(v is None for v in items[:1]) or (arrays and arrays[0] == 0 and len(arrays) > 1):
