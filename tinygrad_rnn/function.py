@@ -401,7 +401,7 @@ class Function:
             out = np.asarray(out)
         result = Tensor.__new__(Tensor)
         result.data = out
-        result.grad = None
+        result._grad = None  # (the slot itself: the property's check is for users)
         if needs and _grad_enabled and out.dtype.kind == "f":
             ctx.seq = next(_generation)  # newer than every input: backward's topological key
             result.requires_grad = True
@@ -425,7 +425,7 @@ def _several_outputs(ctx: Function, arrays: tuple, record: bool) -> tuple:
     for a in arrays:
         t = _tensor.OutputTensor.__new__(_tensor.OutputTensor)
         t.data = a if a.__class__ is np.ndarray else np.asarray(a)
-        t.grad = None
+        t._grad = None
         t.requires_grad = record and t.data.dtype.kind == "f"
         t._ctx = ctx if t.requires_grad else None
         outs.append(t)
