@@ -261,3 +261,70 @@ def test_grad_assignment_is_checked_as_torch(torch):
     w.grad = Tensor(np.ones(2))
     (w * 2).sum().backward()
     np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+
+
+def test_set_grad_enabled_as_function_context_and_decorator_as_torch(torch):
+    @tg.set_grad_enabled(False)
+    def ours():
+        return tg.is_grad_enabled()
+
+    @torch.set_grad_enabled(False)
+    def theirs():
+        return torch.is_grad_enabled()
+
+    assert tg.is_grad_enabled() and (ours(), theirs()) == (False, False) and tg.is_grad_enabled()
+    mode = tg.set_grad_enabled(False)
+    tg.set_grad_enabled(True)
+    for _ in range(2):  # reusable: each block sets the mode and restores it
+        with mode:
+            assert not tg.is_grad_enabled()
+        assert tg.is_grad_enabled()
+    with pytest.raises(TypeError, match="mode must be a bool"):
+        tg.set_grad_enabled(1)
+
+
+def test_a_decorated_generator_throws_and_closes_inside_the_mode():
+    log = []
+
+    @tg.no_grad()
+    def gen():
+        try:
+            yield 1
+        except ValueError:
+            yield 2
+        finally:
+            log.append(tg.is_grad_enabled())
+
+    it = gen()
+    assert next(it) == 1 and it.throw(ValueError()) == 2
+    it.close()
+    assert log == [False] and tg.is_grad_enabled()
+
+
+def test_small_forms_as_torch(torch):
+    from tinygrad_rnn.nn.minimal import IndRNNCell, MinGRUCell
+    assert repr(IndRNNCell(3, 4)) == "IndRNNCell(3, 4)"
+    assert repr(MinGRUCell(3, 4, bias=False)) == "MinGRUCell(3, 4, bias=False)"
+    t = Tensor(np.ones(2), requires_grad=True)
+    (t * 2).sum().backward()
+    del t.grad
+    assert t.grad is None
+    np.testing.assert_array_equal(tg.arange(5, step=2).data, np.arange(0, 5, 2))  # (NumPy's)
+    with pytest.raises(TypeError, match="shape twice"):
+        tg.randint(0, 5, (2,), size=(3,))
+    with pytest.raises(TypeError, match="pass dtype= by keyword"):
+        tg.randint(5, (3,), np.int32)
+    x = np.array([np.nan, 0.0, 1.0])
+    for p in (3.0, 0.5):
+        ours, theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ours.norm(p).backward()
+        torch.linalg.vector_norm(theirs, p).backward()
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+def test_a_scalar_boolean_beside_an_index_array_is_not_hoisted():
+    xs = np.random.default_rng(0).standard_normal((6, 3, 4, 2))
+    idx = (np.array([0, 2]), slice(None), slice(None), True)
+    outs = [tg.scan(lambda x_t, s: x_t[idx] * 1.0, Tensor(xs), None, compiled=c)[0].data
+            for c in (True, False)]
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -178,7 +178,8 @@ def _set_grad(mode: bool) -> bool:
 
 class _GradMode:
     """A grad mode as PyTorch's: a context manager (reusable, nesting), and a decorator of
-    functions and generators (each resumption runs in the mode) with or without ()."""
+    functions and generators (each resumption, throw and close runs in the mode) with or
+    without ()."""
 
     mode = True
 
@@ -192,6 +193,9 @@ class _GradMode:
     def __init__(self) -> None:
         self._saved: list = []
 
+    def _clone(self) -> "_GradMode":
+        return type(self)()
+
     def __enter__(self) -> None:
         self._saved.append(_set_grad(self.mode))
 
@@ -199,29 +203,34 @@ class _GradMode:
         _set_grad(self._saved.pop())
 
     def __call__(self, fn: Callable) -> Callable:
-        mode = type(self)
+        clone = self._clone
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def generator(*args: Any, **kwargs: Any) -> Any:
                 gen = fn(*args, **kwargs)
-                try:
-                    with mode():
+                try:  # (PyTorch's recipe: every resumption of gen runs in the mode)
+                    with clone():
                         value = next(gen)
                     while True:
                         try:
                             sent = yield value
                         except GeneratorExit:
-                            gen.close()
+                            with clone():
+                                gen.close()
                             raise
-                        with mode():
-                            value = gen.send(sent)
+                        except BaseException as e:
+                            with clone():
+                                value = gen.throw(e)
+                        else:
+                            with clone():
+                                value = gen.send(sent)
                 except StopIteration as stop:
                     return stop.value
             return generator
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with mode():
+            with clone():
                 return fn(*args, **kwargs)
         return wrapper
 
@@ -241,20 +250,31 @@ class enable_grad(_GradMode):
 
 
 class set_grad_enabled(_GradMode):
-    """set_grad_enabled(mode): record the graph or not from now on; as a context manager,
-    until the block ends (PyTorch's)."""
+    """set_grad_enabled(mode): record the graph or not from now on; as a context manager
+    or a decorator, only inside it (PyTorch's: the mode before is restored after)."""
 
     def __new__(cls, mode: bool):
         return object.__new__(cls)
 
     def __init__(self, mode: bool) -> None:
-        self.mode, self._saved = bool(mode), [_set_grad(mode)]
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be a bool, got "
+                            f"{type(mode).__name__} {mode!r}")
+        self.mode = bool(mode)
+        self.prev = _set_grad(self.mode)
+
+    def _clone(self) -> "set_grad_enabled":
+        return type(self)(self.mode)
 
     def __enter__(self) -> None:
-        pass
+        _set_grad(self.mode)
 
     def __exit__(self, *exc: Any) -> None:
-        _set_grad(self._saved.pop())
+        _set_grad(self.prev)
+
+    def __call__(self, fn: Callable) -> Callable:
+        _set_grad(self.prev)  # (as a decorator it changes nothing until the call)
+        return super().__call__(fn)
 
 
 class IndexedGrad:

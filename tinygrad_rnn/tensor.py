@@ -111,6 +111,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
                                  f"shape {self.shape}")
         self._grad = value
 
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
+
     @property
     def shape(self) -> tuple:
         return self.data.shape
@@ -540,7 +544,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     float32 otherwise, unless a dtype is given."""
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    arr = np.arange(start, stop, step) if stop is not None else np.arange(0, start, step)
     if dtype is None:
         dtype = np.int64 if arr.dtype.kind in "iu" else _DEFAULT_DTYPE
     return Tensor(arr.astype(dtype), requires_grad=requires_grad)
@@ -574,10 +578,15 @@ def randint(low: int, high: Any = None, shape: Any = (), dtype: Any = np.int64, 
     """Integers drawn uniformly from [low, high) (or [0, low) with one bound) by the
     generator seeded by `manual_seed`; int64 by default. PyTorch's forms work too:
     randint(high, (3,)) (the shape second) and size= for the shape."""
-    if size is not None:
-        shape = size
     if isinstance(high, (tuple, list)):  # randint(high, shape): PyTorch's two-argument form
+        if shape != ():
+            raise TypeError("randint(high, shape) takes no third positional argument; pass "
+                            "dtype= by keyword")
         low, high, shape = 0, low, high
+    if size is not None:
+        if shape != ():
+            raise TypeError("randint got the shape twice (positionally and as size=); pass one")
+        shape = size
     if high is None:
         low, high = 0, low
     if high <= low:

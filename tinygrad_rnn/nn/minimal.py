@@ -79,7 +79,10 @@ class _ElementwiseCell(Module):
     def _options(self) -> dict:
         return {}
 
-    extra_repr = _CellBase.extra_repr
+    def extra_repr(self) -> str:  # (whether the bias parameter, "bias" or "bias_ih", is there)
+        names = [n for n, _ in self._shapes(1, 1, True) if n.startswith("bias")]
+        extra = "" if all(self._parameters.get(n) is not None for n in names) else ", bias=False"
+        return f"{self.input_size}, {self.hidden_size}{extra}"
 
 
 class MinGRUCell(_ElementwiseCell):
@@ -207,7 +210,7 @@ class IndRNNCell(_ElementwiseCell):
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "relu" else f", nonlinearity={self.nonlinearity!r}"
-        return _CellBase.extra_repr(self) + extra
+        return _ElementwiseCell.extra_repr(self) + extra
 
 
 def _check_activation(nonlinearity: Any, owner: str) -> str:

@@ -66,7 +66,7 @@ class GetItem(Function):
         items = index if isinstance(index, tuple) else (index,)
         arrays = [i for i, v in enumerate(items) if isinstance(v, (np.ndarray, list))]
         if arrays:  # beside an array an integer is an advanced index too (NumPy's rule)
-            if any(v is None or v is Ellipsis for v in items):
+            if any(v is None or v is Ellipsis or isinstance(v, (bool, np.bool_)) for v in items):
                 return None  # (where the advanced axes land: left to the step loop)
             arrays = [i for i, v in enumerate(items) if isinstance(v, (np.ndarray, list)) or (
                 isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))]

@@ -226,7 +226,7 @@ class Norm(Function):
             return g * sign(x)
         a = np.abs(x)
         with np.errstate(divide="ignore"):  # p < 1: 0**(p - 1) = inf, masked out below
-            r = np.where(a != 0, (a / safe) ** (p - 1), 0)  # (NaN: NaN)
+            r = np.where((a != 0) | np.isnan(y), (a / safe) ** (p - 1), 0)  # (NaN: NaN)
         return g * sign(x) * r * nonzero
 
 
