@@ -158,16 +158,22 @@ def test_second_ctrl_c_inside_a_step_names_the_step_on_disk(capsys, corpus, tmp_
     assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 2
 
 
+def _straight_and_interrupted(capsys, monkeypatch, args, tmp_path, step):
+    """The run `args` in tmp_path/straight to its end, and in tmp_path/split interrupted by a
+    Ctrl-C after `step` steps."""
+    code, _, err = run(capsys, *args, "--out", tmp_path / "straight")
+    assert code == 0, err
+    with monkeypatch.context() as m:
+        _interrupt_at(m, step)
+        code, _, err = run(capsys, *args, "--out", tmp_path / "split")
+        assert code == 130, err
+
+
 @pytest.mark.slow
 def test_cli_resume_is_bit_identical(capsys, corpus, tmp_path, monkeypatch):
     args = ["train", "--data", corpus, "--steps", "12", "--layers", "2", "--dropout", "0.3",
             "--lr-schedule", "cosine", "--checkpoint-every", "5", "--seed", "7", *TINY]
-    code, _, err = run(capsys, *args, "--out", tmp_path / "straight")
-    assert code == 0, err
-    with monkeypatch.context() as m:
-        _interrupt_at(m, 6)
-        code, _, err = run(capsys, *args, "--out", tmp_path / "split")
-        assert code == 130, err
+    _straight_and_interrupted(capsys, monkeypatch, args, tmp_path, 6)
     code, _, err = run(capsys, *args, "--out", tmp_path / "split", "--resume")
     assert code == 0, err
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.npz")
@@ -739,12 +745,7 @@ def test_a_resume_takes_the_runs_options_and_text_from_the_checkpoint(capsys, co
     args = ["train", "--data", corpus, "--steps", "10", "--layers", "2", "--optimizer", "sgd",
             "--lr-schedule", "cosine", "--clip-value", "0.5", "--checkpoint-every", "4",
             "--seed", "3", *TINY]
-    code, _, err = run(capsys, *args, "--out", tmp_path / "straight")
-    assert code == 0, err
-    with monkeypatch.context() as m:
-        _interrupt_at(m, 5)
-        code, _, err = run(capsys, *args, "--out", tmp_path / "split")
-        assert code == 130, err
+    _straight_and_interrupted(capsys, monkeypatch, args, tmp_path, 5)
     monkeypatch.chdir(tmp_path)  # (the text is found by the path the run recorded)
     code, _, err = run(capsys, "train", "--out", tmp_path / "split", "--resume", "--steps", "10",
                        "--quiet", "--sample-length", "0")
