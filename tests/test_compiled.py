@@ -673,3 +673,54 @@ def test_an_index_mixing_arrays_and_integers_hoists_only_where_numpy_keeps_the_a
         assert not compiled or scan_info()["path"] == "compiled"
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=int(__import__("os").environ.get("SCAN_EXAMPLES", 40)), deadline=None)
+@given(T=st.integers(4, 7), B=st.integers(1, 3), H=st.integers(1, 4), reverse=st.booleans(),
+       lstm=st.booleans(), mode=st.sampled_from(["hook", "doubling hook", "retain_grad",
+                                                  "grad()", "unused final"]),
+       seed=st.integers(0, 2**16))
+def test_the_final_state_is_the_last_output_for_hooks_retain_grad_and_grad(
+        T, B, H, reverse, lstm, mode, seed):
+    # eagerly the final state is the tensor the last step returned, so its gradient holds
+    # what reaches it through the outputs too: a hook, retain_grad and grad() see that sum on
+    # the compiled path as well, and a hook's change flows on into the steps before
+    rng = np.random.default_rng(seed)
+    xs0, w0 = rng.standard_normal((T, B, H)), rng.standard_normal((H, H)) * 0.5
+    weights = rng.standard_normal((B, H))  # of the final state in the loss
+    if lstm:
+        def step(x, s):
+            h, c = s
+            c = (c * (x + h @ w).sigmoid() + x.tanh())
+            return (c.tanh() * (x - h @ w).sigmoid(), c)
+        start = (Tensor(np.zeros((B, H))), Tensor(np.zeros((B, H))))
+    else:
+        def step(x, h):
+            return (x + h @ w).tanh()
+        start = Tensor(np.zeros((B, H)))
+    results = []
+    for compiled in (False, True):
+        xs, w = Tensor(xs0, requires_grad=True), Tensor(w0, requires_grad=True)
+        outs, final = scan(step, xs, start, reverse=reverse, compiled=compiled)
+        assert scan_info()["path"] == ("compiled" if compiled else "eager")
+        h = final[0] if lstm else final
+        seen = []
+        if mode in ("hook", "unused final"):
+            h.register_hook(lambda g: seen.append(g.data.copy()))
+        elif mode == "doubling hook":
+            h.register_hook(lambda g: (seen.append(g.data.copy()), g * 2)[1])
+        elif mode == "retain_grad":
+            h.retain_grad()
+        loss = (outs * outs).sum()
+        if mode != "unused final":
+            loss = loss + (h * Tensor(weights)).sum()
+        if mode == "grad()":
+            seen = [g.data for g in tg.grad(loss, [h, w])]
+        else:
+            loss.backward()
+            seen += [h.grad.data] if mode == "retain_grad" else []
+            seen += [w.grad.data, xs.grad.data]
+        results.append(seen)
+    assert len(results[0]) == len(results[1])
+    np.testing.assert_array_equal(results[0][0], results[1][0])  # what reaches the state
+    _assert_same(results[0][1:], results[1][1:], 1e-12)  # (w's sums in another order)

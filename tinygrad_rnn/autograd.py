@@ -309,12 +309,37 @@ def _run_hooks(entries: list, g: Any, several: bool) -> Any:
     return g
 
 
+def _fold_last_row(g: list, seq: int, row: int) -> list:
+    """g[row] += g[seq][-1], and that row of g[seq] (a copy) becomes -0.0, which adds as an
+    exact zero: the node's backward, adding the two again, gets the sum it would have."""
+    last = g[seq]
+    if last is None:
+        return g
+    g = list(g)
+    g[row] = np.array(last[-1]) if g[row] is None else g[row] + last[-1]
+    g[seq] = np.array(last)
+    g[seq][-1] = -0.0
+    return g
+
+
 def _before_node(ctx: Any, g: Any, outs: tuple, hooked: Any, inner: Any, obs: Any,
                  wanted: Any, leaf_out: dict) -> Any:
     """A node's gradient after its outputs' hooks; grad() inputs among its outputs get theirs;
     observers are told the node's backward starts."""
-    if hooked is not None and id(ctx) in hooked:
-        g = _run_hooks(hooked[id(ctx)], g, bool(outs))
+    entries = hooked.get(id(ctx)) if hooked is not None else None
+    alias = ctx.last_row_of
+    if alias is not None:
+        seq, row = alias
+        wants = inner.get(id(ctx), ()) if inner is not None else ()
+        if any(e[0] == row for e in entries or ()) or any(k == row for k, _ in wants):
+            # output `row` is eagerly the very tensor of output `seq`'s last row: its hooks
+            # and grad() see both parts of its gradient, after the hooks of the sequence
+            first = [e for e in entries if e[0] != row] if entries else []
+            g = _run_hooks(first, g, True) if first else g
+            g = _fold_last_row(g, seq, row)
+            entries = [e for e in entries if e[0] == row] if entries else None
+    if entries:
+        g = _run_hooks(entries, g, bool(outs))
     if inner is not None and id(ctx) in inner:
         for k, t in inner[id(ctx)]:
             if (g[k] if outs else g) is not None:

@@ -315,6 +315,7 @@ class Scan(Function):
 
     over_time = None  # a scan inside a step is not compiled
     none_for_missing = True  # outputs the loss does not use give nothing to what they read
+    last_row_of = (0, 1)  # the final state's first element is the last output row
 
     @staticmethod
     def forward(ctx, *arrays, plan=None, tap=None):

@@ -339,6 +339,10 @@ class Function:
     # True: backward gets None (not zeros) for an output that got no gradient (the sequence
     # compiler's Scan, which then gives nothing to what only reached unused results)
     none_for_missing = False
+    # (seq, row): output `row` is output `seq`'s last row, as one tensor in the eager graph
+    # (the sequence compiler's Scan: the final state and the last output); hooks, retain_grad
+    # and grad() on output `row` then see the gradient of both (autograd._fold_last_row)
+    last_row_of = None
 
     @property
     def released(self) -> bool:
