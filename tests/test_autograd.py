@@ -436,3 +436,46 @@ def test_errors_from_user_functions_get_the_op_name():
 
     with pytest.raises(ValueError, match=r"Strict: negative input \(input shapes \(2,\)\)"):
         Strict.apply(leaf([1.0, -1.0]))
+
+
+def test_backward_takes_torchs_gradient_inputs_and_create_graph_arguments(torch):
+    def both(make):
+        x, w = leaf([1.0, 2.0]), leaf([3.0, -1.0])
+        tx, tw = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                  for v in ([1.0, 2.0], [3.0, -1.0]))
+        return (x, w, make(x, w, tg)), (tx, tw, make(tx, tw, torch))
+
+    def grads(*ts):
+        return [None if t.grad is None else np.asarray(t.grad.numpy() if hasattr(
+            t.grad, "numpy") else t.grad.data) for t in ts]
+    (x, w, (m, y)), (tx, tw, (tm, ty)) = both(lambda x, w, lib: (x * 2, (x * 2 * w).sum()))
+    y.backward(inputs=[x, m], retain_graph=True)  # only into these: w gets nothing
+    ty.backward(inputs=[tx, tm], retain_graph=True)
+    for a, b in zip(grads(x, w, m), grads(tx, tw, tm)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    y.backward(gradient=Tensor(np.array(2.0)), inputs=x)  # PyTorch's keyword, one tensor
+    ty.backward(gradient=torch.tensor(2.0, dtype=torch.float64), inputs=tx)
+    np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+    assert w.grad is None and tw.grad is None
+    (x, w, (m, y)), (tx, tw, (tm, ty)) = both(lambda x, w, lib: (x * 2, (x * 2 * w).sum()))
+    m.retain_grad(), tm.retain_grad()  # retain_grad and inputs= together: one .grad
+    y.backward(inputs=[m, w])
+    ty.backward(inputs=[tm, tw])
+    for a, b in zip(grads(x, w, m), grads(tx, tw, tm)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError, match="inputs= cannot be empty"):
+        (x * w).sum().backward(inputs=[])
+    with pytest.raises(RuntimeError, match=r"inputs=: tensor 0 \(shape \(2,\)\) does not "
+                                           r"require grad"):
+        (x * w).sum().backward(inputs=[Tensor(np.ones(2))])
+    with pytest.raises(TypeError, match="gradient twice"):
+        (x * w).sum().backward(Tensor(np.array(1.0)), gradient=Tensor(np.array(1.0)))
+    with pytest.raises(NotImplementedError, match="create_graph=True.*plain arrays"):
+        (x * w).sum().backward(create_graph=True)
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        tg.grad((x * w).sum(), [x], create_graph=True)
+    assert tg.grad((x * w).sum(), [x], create_graph=False)[0] is not None

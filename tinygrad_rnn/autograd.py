@@ -413,23 +413,61 @@ def _deliver(node: Any, g: np.ndarray, wanted: dict | None, leaf_out: dict) -> N
         node.grad.data = node.grad.data + g
 
 
-def backward(t: Any, grad: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate gradients of t into `.grad` of every leaf behind it that requires grad."""
+def _no_create_graph(where: str, create_graph: Any) -> None:
+    if create_graph:
+        raise NotImplementedError(
+            f"{where}: create_graph=True (a gradient that is itself differentiable, for "
+            f"higher derivatives) is not supported: every backward here runs on plain arrays "
+            f"and records no graph. For a second derivative, differentiate numerically "
+            f"(tinygrad_rnn.gradcheck's finite differences) or write it out as ops")
+
+
+def backward(t: Any, grad: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Any = None) -> None:
+    """Accumulate gradients of t into `.grad` of every leaf behind it that requires grad, or,
+    with `inputs` (a tensor or a sequence, as in PyTorch), into those tensors' `.grad` only
+    (a non-leaf among them gets one too)."""
+    _no_create_graph("backward()", create_graph)
     if not t.requires_grad:
         raise RuntimeError(
             "backward() on a tensor that does not require grad: no input of the computation "
             "had requires_grad=True, or it ran under no_grad()"
         )
-    _run([t], [_seed(t, grad)], retain_graph, None)
+    if inputs is None:
+        _run([t], [_seed(t, grad)], bool(retain_graph), None)
+        return
+    ins = [inputs] if isinstance(inputs, _tensor.Tensor) else list(inputs)
+    if not ins:
+        raise RuntimeError("backward(): inputs= cannot be empty; leave it out to accumulate "
+                           "into every leaf")
+    for i, x in enumerate(ins):
+        if not isinstance(x, _tensor.Tensor) or not x.requires_grad:
+            what = (f"tensor {i} (shape {x.shape}) does not require grad"
+                    if isinstance(x, _tensor.Tensor) else f"item {i} is a {type(x).__name__}")
+            raise RuntimeError(f"backward(): inputs=: {what}; pass tensors that require grad")
+    wanted = {id(x): x for x in ins}
+    found = _run([t], [_seed(t, grad)], bool(retain_graph), wanted)
+    for k, x in wanted.items():
+        entry = _HOOKS.get(k)
+        if k in found and not (x._ctx is not None and entry is not None and entry.retain):
+            _deliver(x, found[k], None, {})  # (retain_grad already gave that one its .grad)
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool = False,
-         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
     """Gradients of `outputs` with respect to `inputs`, as a tuple, leaving `.grad` untouched.
 
     An input that the outputs do not depend on is an error, as in PyTorch, unless
     allow_unused=True (its gradient is then None) or materialize_grads=True (zeros).
+    PyTorch's argument order; `only_inputs` is ignored as there, `create_graph=True` and
+    `is_grads_batched=True` are not supported.
     """
+    _no_create_graph("grad()", create_graph)
+    if is_grads_batched:
+        raise NotImplementedError("grad(): is_grads_batched=True is not supported; call "
+                                  "grad() once per row of grad_outputs")
+    retain_graph = bool(retain_graph)
     Tensor = _tensor.Tensor
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)

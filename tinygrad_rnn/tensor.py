@@ -176,9 +176,17 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     __hash__ = object.__hash__
 
     # ----- autograd ---------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad."""
-        autograd.backward(self, grad, retain_graph=retain_graph)
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Any = None, *,
+                 gradient: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (with
+        `inputs`: of those tensors only). PyTorch's keyword `gradient=` names `grad`."""
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward() got the gradient twice (positionally and as "
+                                "gradient=); pass one")
+            grad = gradient
+        autograd.backward(self, grad, retain_graph, create_graph, inputs)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set requires_grad in place (leaves only) and return self."""
