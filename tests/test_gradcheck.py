@@ -278,3 +278,47 @@ def test_the_projected_path_catches_nan_too(monkeypatch):
     z.data[3] = -1.0
     with pytest.raises(GradcheckError, match=r"not finite at output index \(3,\)"):
         gradcheck(lambda x: FiniteBackwardOfNaN.apply(x), [z])
+
+
+def test_a_module_used_through_its_own_float64_parameters_is_checked_as_in_pytorch():
+    # the function closes over the module: gradcheck must perturb and differentiate the very
+    # tensors it is given (as PyTorch's does), or a wrong backward of a parameter passes
+    from tinygrad_rnn import nn
+    lin = nn.Linear(3, 2).double()
+    x = x64(np.random.default_rng(0).standard_normal((4, 3)))
+    before = lin.weight.data.copy()
+    assert gradcheck(lambda x, w, b: (lin(x) ** 2).sum(), [x, lin.weight, lin.bias])
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(lambda x, w, b: HalfSquare.apply(lin(x)).sum(),
+                  [x.detach(), lin.weight, lin.bias])
+    np.testing.assert_array_equal(lin.weight.data, before)  # put back exactly
+    assert lin.weight.grad is None  # and .grad untouched
+
+
+def test_a_function_that_uses_the_given_tensor_instead_of_its_copy_is_refused():
+    from tinygrad_rnn import nn
+    lin32 = nn.Linear(3, 2)  # float32: gradcheck passes a float64 copy the module never sees
+    x = x64(np.random.default_rng(0).standard_normal((4, 3)))
+    with pytest.raises(ValueError, match=r"fn uses input 1 \(shape \(2, 3\), float32\) "
+                                         r"itself.*functional_call"):
+        gradcheck(lambda x, w: (lin32(x.astype(np.float32)).double() * x.sum()).sum(),
+                  [x, lin32.weight])
+    # an input fn does not use at all passes, as in PyTorch (zero Jacobians on both sides)
+    assert gradcheck(lambda x, y: (x * x).sum(), [x, x64([1.0])])
+    assert gradcheck(lambda x, y: (x * x).sum(), [x, Tensor(np.ones(2, np.float32),
+                                                            requires_grad=True)])
+
+
+def test_an_error_inside_fn_leaves_the_inputs_as_they_were():
+    x = x64([0.5, -0.25, 2.0])
+    before = x.data.copy()
+    calls = [0]
+
+    def fn(x):
+        calls[0] += 1
+        if calls[0] > 3:  # during the finite differences
+            raise RuntimeError("boom")
+        return (x * x).sum()
+    with pytest.raises(RuntimeError, match="boom"):
+        gradcheck(fn, [x])
+    np.testing.assert_array_equal(x.data, before)

@@ -18,18 +18,57 @@ class GradcheckError(AssertionError):
 
 
 def _as_float64_inputs(inputs: Sequence[Any]) -> list:
+    """The inputs gradcheck differentiates: a float64 leaf in C order is the very tensor
+    given, so a function that closes over it (a module's parameter) sees the perturbations,
+    as in PyTorch; any other floating tensor is replaced by a float64 copy (the function then
+    only sees it through its arguments). Integer inputs (indices, targets) pass through."""
     out = []
-    for i, x in enumerate(inputs):
-        if isinstance(x, Tensor):
-            if x.dtype.kind == "f":  # integer inputs (indices, targets) pass through as they are
+    for x in inputs:
+        if isinstance(x, Tensor) and x.dtype.kind == "f":
+            d = x.data
+            if not (x._ctx is None and d.dtype == np.float64 and d.flags.c_contiguous
+                    and d.flags.writeable):
                 # C order: the finite differences perturb a flat view of it
-                out.append(Tensor(x.data.astype(np.float64, order="C"),
-                                  requires_grad=x.requires_grad))
-            else:
-                out.append(x)
-        else:
-            out.append(x)
+                x = Tensor(d.astype(np.float64, order="C"), requires_grad=x.requires_grad)
+        out.append(x)
     return out
+
+
+class _Restored:
+    """Puts an input's values back as they were when the block ends, even on an error."""
+
+    def __init__(self, x: Tensor):
+        self.flat = x.data.reshape(-1)  # a view: the input is C-contiguous
+
+    def __enter__(self) -> np.ndarray:
+        self.saved = self.flat.copy()
+        return self.flat
+
+    def __exit__(self, *exc: Any) -> None:
+        self.flat[:] = self.saved
+
+
+def _check_reached(out: Tensor, given: Sequence[Any], xs: list, wrt_idx: list) -> None:
+    """Refuse a float64 copy that the output does not depend on while it does depend on the
+    tensor given (fn closes over it, e.g. a float32 module's parameter): both Jacobians of
+    the copy would be zeros and pass unchecked. (An input that fn does not use at all is
+    fine, as in PyTorch: its Jacobians are zeros on both sides.)"""
+    copied = [i for i in wrt_idx if xs[i] is not given[i] and given[i].requires_grad]
+    if not copied:
+        return
+    pairs = [xs[i] for i in copied] + [given[i] for i in copied]
+    grads = autograd.grad(out, pairs, np.ones(out.shape, out.dtype), retain_graph=True,
+                          allow_unused=True)
+    n = len(copied)
+    for i, g_copy, g_given in zip(copied, grads[:n], grads[n:]):
+        if g_copy is None and g_given is not None:
+            raise ValueError(
+                f"gradcheck: fn uses input {i} (shape {given[i].shape}, {given[i].dtype}) "
+                f"itself rather than the argument it is passed, so its gradient would not be "
+                f"checked: gradcheck passes a float64 copy of a {given[i].dtype} input. "
+                f"Compute from the arguments (for a module's parameters: "
+                f"nn.utils.functional_call(module, {{'weight': w, ...}}, x)), or make the "
+                f"module float64 (module.double()) and pass its parameters.")
 
 
 def _output(fn: Callable, inputs: list) -> Tensor:
@@ -43,17 +82,17 @@ def _output(fn: Callable, inputs: list) -> Tensor:
 
 def _numeric_jacobian(fn: Callable, inputs: list, x: Tensor, eps: float, n_out: int) -> np.ndarray:
     """J[k, j] = d out_k / d x_j by central differences."""
-    flat = x.data.reshape(-1)
-    jac = np.zeros((n_out, flat.size))
-    for j in range(flat.size):
-        orig = flat[j]
-        flat[j] = orig + eps
-        plus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
-        flat[j] = orig - eps
-        minus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
-        flat[j] = orig
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: reported, not warned
-            jac[:, j] = (plus - minus) / (2 * eps)
+    jac = np.zeros((n_out, x.size))
+    with _Restored(x) as flat:
+        for j in range(flat.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            plus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
+            flat[j] = orig - eps
+            minus = _output(fn, inputs).data.astype(np.float64).reshape(-1)
+            flat[j] = orig
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: reported
+                jac[:, j] = (plus - minus) / (2 * eps)
     return jac
 
 
@@ -74,21 +113,23 @@ def _analytic_jacobian(fn: Callable, inputs: list, wrt: list, n_out: int, shape:
 def _one_sided_disagree(fn: Callable, inputs: list, x: Tensor, j: int, k: int, eps: float,
                         atol: float, rtol: float) -> bool:
     """True when left and right differences at element j differ: a kink, not a wrong backward."""
-    flat = x.data.reshape(-1)
-    orig = flat[j]
-    f0 = _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]
-    flat[j] = orig + eps
-    right = (_output(fn, inputs).data.astype(np.float64).reshape(-1)[k] - f0) / eps
-    flat[j] = orig - eps
-    left = (f0 - _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]) / eps
-    flat[j] = orig
+    with _Restored(x) as flat:
+        orig = flat[j]
+        f0 = _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]
+        flat[j] = orig + eps
+        right = (_output(fn, inputs).data.astype(np.float64).reshape(-1)[k] - f0) / eps
+        flat[j] = orig - eps
+        left = (f0 - _output(fn, inputs).data.astype(np.float64).reshape(-1)[k]) / eps
     return abs(right - left) > atol + rtol * max(abs(right), abs(left)) + 10 * eps
 
 
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Compare the analytic gradient of `fn` for every input that requires grad with central
-    finite differences, on float64 copies of the inputs.
+    finite differences, in float64: a float64 leaf is perturbed in place and put back
+    exactly (so fn may close over it, e.g. a float64 module's parameter), any other
+    floating input is replaced by a float64 copy (fn using the given tensor instead of
+    that copy is refused).
 
     Small problems compare the full Jacobian; large ones compare random projections
     v^T J u and fall back to the full Jacobian to explain a mismatch. Returns True, or raises
@@ -107,6 +148,8 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
                         "compute in the inputs' dtype so differences are not lost to rounding")
     n_out, shape = out.size, out.shape
     wrt = [xs[i] for i in wrt_idx]
+    if n_out:
+        _check_reached(out, inputs, xs, wrt_idx)
     rng = np.random.default_rng(0)
 
     failure = None
@@ -122,13 +165,12 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
                 (g,) = autograd.grad(_output(fn, xs), [x], v.reshape(shape),
                                      materialize_grads=True)
                 analytic = float(g.data.reshape(-1) @ u)
-                flat = x.data.reshape(-1)
-                orig = flat.copy()
-                flat += eps * u
-                plus = float(_output(fn, xs).data.reshape(-1) @ v)
-                flat[:] = orig - eps * u
-                minus = float(_output(fn, xs).data.reshape(-1) @ v)
-                flat[:] = orig
+                with _Restored(x) as flat:
+                    orig = flat.copy()
+                    flat += eps * u
+                    plus = float(_output(fn, xs).data.reshape(-1) @ v)
+                    flat[:] = orig - eps * u
+                    minus = float(_output(fn, xs).data.reshape(-1) @ v)
                 numeric = (plus - minus) / (2 * eps)
                 # spelled so that NaN or inf on either side is a mismatch (NaN fails `>` too)
                 if not (np.isfinite(analytic) and np.isfinite(numeric)
@@ -190,7 +232,7 @@ def _compare_full(fn, xs, x, i, n_out, shape, eps, atol, rtol) -> str | None:
 def max_gradient_error(fn: Callable[..., Tensor], inputs: Sequence[Any],
                        eps: float = 1e-6) -> tuple:
     """(largest |analytic - numeric| Jacobian entry, largest |numeric| entry) over every input
-    that requires grad, on float64 copies: gradcheck's own Jacobians, for reporting."""
+    that requires grad, in float64 as gradcheck takes them: its own Jacobians, for reporting."""
     xs = _as_float64_inputs(inputs if not isinstance(inputs, Tensor) else (inputs,))
     out = _output(fn, xs)
     worst, scale = 0.0, 0.0
