@@ -328,3 +328,22 @@ def test_a_scalar_boolean_beside_an_index_array_is_not_hoisted():
     outs = [tg.scan(lambda x_t, s: x_t[idx] * 1.0, Tensor(xs), None, compiled=c)[0].data
             for c in (True, False)]
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int64, bool])
+def test_an_integer_tensor_to_a_negative_integer_power_is_refused_as_in_torch(torch, dtype):
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        torch.ones(2, dtype=getattr(torch, np.dtype(dtype).name)) ** -3
+    with pytest.raises(ValueError, match=r"integer tensor .* negative integer power \(-3\)"):
+        tg.Tensor(np.array([1, 2], dtype)) ** -3  # uint8 wrapped -3 to 253 before
+    np.testing.assert_array_equal((tg.Tensor(np.array([1, 2], np.uint8)) ** 2).data, [1, 4])
+
+
+def test_binary_cross_entropy_target_gradient_at_the_ends_is_torchs(torch):
+    x, t = np.array([0.0, 1.0, 0.3]), np.array([1.0, 0.0, 0.5])
+    ours_t = tg.Tensor(t, requires_grad=True)
+    F.binary_cross_entropy(tg.Tensor(x), ours_t, reduction="sum").backward()
+    theirs_t = torch.tensor(t, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(torch.tensor(x), theirs_t,
+                                             reduction="sum").backward()
+    np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-14)  # inf, -inf

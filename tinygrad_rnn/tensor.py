@@ -312,6 +312,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
     def __pow__(self, other: Any) -> "Tensor":
         if other.__class__ is Tensor:
             return ops.Pow.apply(*_promoted(self, other))
+        if isinstance(other, (int, np.integer)) and not isinstance(other, (bool, np.bool_)) \
+                and other < 0 and self.dtype.kind in "iub":  # (uint8 would wrap it to 253)
+            raise ValueError(f"pow: an integer tensor ({self.dtype}) to a negative integer "
+                             f"power ({other}) is not allowed, as in PyTorch; convert it "
+                             f"first, e.g. t.float() ** {other}")
         return ops.Pow.apply(*self._pair(other))
 
     def __rpow__(self, other: Any) -> "Tensor":

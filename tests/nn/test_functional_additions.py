@@ -490,6 +490,8 @@ def test_loss_module_argument_errors():
         nn.L1Loss(reduction="batchmean")
     with pytest.raises(ValueError, match="KLDivLoss: reduction must be one of"):
         nn.KLDivLoss(reduction="avg")
+    with pytest.raises(TypeError, match="KLDivLoss: log_target must be a bool, got str"):
+        nn.KLDivLoss(log_target="no")  # (was taken as True; F.kl_div and torch refuse it)
     with pytest.raises(ValueError, match="SmoothL1Loss: beta"):
         nn.SmoothL1Loss(beta=-1.0)
     with pytest.raises(ValueError, match="HuberLoss: delta must be positive"):

@@ -135,6 +135,30 @@ def test_all_targets_ignored_give_nan_mean_and_zero_gradient(loss):
     assert loss(Tensor(np.ones((2, 3))), np.array([-100, -100]), "sum").data == 0
 
 
+@pytest.mark.parametrize("loss,kw", [
+    (F.cross_entropy, {}), (F.cross_entropy, dict(label_smoothing=0.2)),
+    (lambda x, t, **kw: F.nll_loss(x.log_softmax(-1), t, **kw), {})])
+def test_kept_targets_whose_weights_sum_to_zero_give_nan_gradients_as_in_pytorch(loss, kw):
+    # (all targets ignored: zero gradient, above; kept ones of weight 0: 0 / 0 in PyTorch's
+    # gradient too, so NaN everywhere, also where label smoothing makes a row's loss nonzero)
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    out = loss(x, np.array([0, 0, 0]), weight=np.array([0.0, 1, 1, 1]), **kw)
+    assert np.isnan(out.data)
+    out.backward()
+    assert np.isnan(x.grad.data).all()
+    x.grad = None
+    loss(x, np.array([0, 0, 0]), ignore_index=0, weight=np.ones(4), **kw).backward()
+    np.testing.assert_array_equal(x.grad.data, 0.0)  # every target ignored: zeros
+
+
+def test_probability_targets_refuse_an_ignore_index_that_could_name_a_class():
+    x, t = Tensor(np.zeros((3, 4))), np.full((3, 4), 0.25)
+    with pytest.raises(ValueError, match=r"ignore_index \(0\) does not apply to "
+                                         r"class-probability targets"):
+        F.cross_entropy(x, t, ignore_index=0)
+    assert np.isfinite(F.cross_entropy(x, t, ignore_index=-1).data)  # as PyTorch
+
+
 def test_label_smoothing_formula_by_hand():
     x = np.array([[1.0, 2.0, 0.5]])
     logp = x - np.log(np.exp(x).sum())

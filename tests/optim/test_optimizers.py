@@ -156,6 +156,41 @@ def test_matches_torch(name, kw, torch):
                                    err_msg=f"{name} parameter {i} after 20 steps")
 
 
+LERP_CONFIGS = [  # a moving average's weight at or above 0.5 (beta1 or alpha at or below 0.5)
+    ("Adam", dict(lr=0.5, betas=(0.0, 0.999))),
+    ("Adam", dict(lr=0.1, betas=(0.3, 0.9), amsgrad=True)),
+    ("AdamW", dict(lr=0.1, betas=(0.5, 0.99))),
+    ("RMSprop", dict(lr=0.01, alpha=0.1, centered=True)),
+    ("RMSprop", dict(lr=0.01, alpha=0.5, centered=True, momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("name,kw", LERP_CONFIGS,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"
+                              for n, kw in LERP_CONFIGS])
+def test_float32_moving_averages_round_as_torchs_lerp(name, kw, torch):
+    # torch's lerp_ computes end - (end - start) * (1 - w) for a weight w >= 0.5; the other
+    # spelling differs in float32's last bits, and the steps carry the difference on
+    init, grads = make_problem(7, 20, np.float32)
+    scales = np.where(np.arange(20) % 2 == 0, 1e3, 1e-3).astype(np.float32)  # g - m cancels
+    grads = [[g * s for g in step] for step, s in zip(grads, scales)]
+    params, opt = run(name, kw, init, grads)
+    tparams = [torch.tensor(x.copy(), requires_grad=True) for x in init]
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step_grads in grads:
+        for p, g in zip(tparams, step_grads):
+            p.grad = torch.tensor(g)
+        topt.step()
+    key = "exp_avg" if name.startswith("Adam") else "grad_avg"
+    for i, (p, tp) in enumerate(zip(params, tparams)):
+        np.testing.assert_allclose(opt.state_dict()["state"][i][key],
+                                   topt.state_dict()["state"][i][key].numpy(), rtol=1e-6,
+                                   atol=1e-9, err_msg=f"{name} {key} {i} after 20 steps")
+        # (a few float32 ulps stay: torch's addcmul/addcdiv kernels fuse multiply and add)
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name} parameter {i} after 20 steps")
+
+
 # ----- state dict round trip ------------------------------------------------------------------
 def _file_round_trip(state_dict, tmp_path):
     save_checkpoint(tmp_path / "optim.npz", {"optimizer": state_dict})

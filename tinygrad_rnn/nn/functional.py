@@ -356,10 +356,14 @@ def _kept_targets(logits: Tensor, target: Any, op: str, ignore_index: int | None
     return t, (ignored if ignored is not None and ignored.any() else None)
 
 
-def _mean_over_kept(losses: Tensor, n_kept: int) -> Tensor:
-    """The mean over the targets not ignored; NaN with zero gradient when all are, as in
-    PyTorch (0 / 0 without NumPy's warning)."""
-    return losses.sum() / n_kept if n_kept else losses.sum() + float("nan")
+def _mean_over_kept(losses: Tensor, n_kept: float, nan_gradient: bool = False) -> Tensor:
+    """The mean over the targets not ignored (n_kept of them, or their summed weight). At
+    n_kept 0, NaN as in PyTorch (0 / 0 without NumPy's warning): with zero gradient when
+    every target is ignored, with NaN gradients (nan_gradient) when targets are kept but
+    their weights sum to 0."""
+    if n_kept:
+        return losses.sum() / n_kept
+    return losses.sum() * float("nan") if nan_gradient else losses.sum() + float("nan")
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
@@ -385,6 +389,10 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean",
     probs = target.data if isinstance(target, Tensor) else np.asarray(target)
     if probs.dtype.kind == "f":
         if probs.shape == logits.shape and logits.ndim:
+            if ignore_index >= 0:  # (a negative one can never match a class: allowed)
+                raise ValueError(f"cross_entropy: ignore_index ({ignore_index}) does not "
+                                 f"apply to class-probability targets, as in PyTorch; leave "
+                                 f"it out, or give a weight of 0 to the class")
             return _cross_entropy_of_probabilities(logits, target, e, weight, reduction)
         raise TypeError(f"cross_entropy: target must hold integer class indices of shape "
                         f"{logits.shape[:-1]}, or class probabilities of the logits' shape "
@@ -444,7 +452,7 @@ def _weighted_cross_entropy(x: Tensor, t: np.ndarray, ignored: np.ndarray | None
         smooth = -(lp * Tensor(w)).sum(-1)
         losses = nll * Tensor((1 - e) * wt) + smooth * Tensor(
             np.where(kept, e / x.shape[-1], 0).astype(w.dtype))
-    return _weighted_reduction(losses, wt, reduction)
+    return _weighted_reduction(losses, wt, reduction, kept)
 
 
 def _row_weights(t: np.ndarray, ignored: np.ndarray | None, w: np.ndarray) -> tuple:
@@ -455,14 +463,15 @@ def _row_weights(t: np.ndarray, ignored: np.ndarray | None, w: np.ndarray) -> tu
     return kept, safe, np.where(kept, w[safe], 0).astype(w.dtype)
 
 
-def _weighted_reduction(losses: Tensor, wt: np.ndarray, reduction: str) -> Tensor:
-    """Weighted per-row losses as they are, summed, or averaged over the rows' summed
+def _weighted_reduction(losses: Tensor, wt: np.ndarray, reduction: str,
+                        kept: np.ndarray) -> Tensor:
+    """Weighted per-row losses as they are, summed, or averaged over the kept rows' summed
     weights (PyTorch's mean with class weights)."""
     if reduction == "none":
         return losses
     if reduction == "sum":
         return losses.sum()
-    return _mean_over_kept(losses, float(wt.sum()))
+    return _mean_over_kept(losses, float(wt.sum()), nan_gradient=bool(kept.any()))
 
 
 def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",
@@ -481,9 +490,9 @@ def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean",
     rows = log_probs.reshape(-1, n_classes)
     if weight is not None:
         w = _class_weights(weight, n_classes, log_probs.dtype, "nll_loss")
-        _, safe, wt = _row_weights(flat, ignored, w)
+        kept, safe, wt = _row_weights(flat, ignored, w)
         losses = -rows[np.arange(flat.size), safe] * Tensor(wt)
-        out = _weighted_reduction(losses, wt, reduction)
+        out = _weighted_reduction(losses, wt, reduction, kept)
         return out.reshape(lead) if reduction == "none" else out
     if ignored is None:
         return _reduce(-rows[np.arange(flat.size), flat].reshape(lead), reduction)

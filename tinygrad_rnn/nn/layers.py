@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn._validate import (
-    check_choice, check_int, check_number, dtype_mismatch, torch_names,
+    check_bool, check_choice, check_int, check_number, dtype_mismatch, torch_names,
 )
 from tinygrad_rnn.methods.elementwise import gelu_approximate, softplus_options
 from tinygrad_rnn.methods.movement import flatten_names
@@ -430,7 +430,7 @@ class KLDivLoss(_Loss):
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         Module.__init__(self)  # _Loss would refuse "batchmean"
         self.reduction = check_choice(reduction, "reduction", "KLDivLoss", F._KL_REDUCTIONS)
-        self.log_target = bool(log_target)
+        self.log_target = check_bool(log_target, "log_target", "KLDivLoss")  # as F.kl_div
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.kl_div(input, target, self.reduction, self.log_target)

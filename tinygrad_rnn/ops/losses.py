@@ -53,7 +53,7 @@ def _pair(ctx, gx):
 
 
 class BinaryCrossEntropy(Function):
-    """y = -(t log x + (1 - t) log(1 - x)), logs clamped at -100;  dx = g (x - t) / max(x (1 - x), 1e-12);  dt = g (log(1 - x) - log x)"""  # noqa: E501
+    """y = -(t log x + (1 - t) log(1 - x)), logs clamped at -100;  dx = g (x - t) / max(x (1 - x), 1e-12);  dt = g (log(1 - x) - log x) = -g logit(x), unclamped"""  # noqa: E501
 
     over_time = staticmethod(same_over_time)
 
@@ -71,9 +71,9 @@ class BinaryCrossEntropy(Function):
         # keeps x = 0 or 1 finite
         gx = g * (x - t) / np.maximum(x * (1 - x), 1e-12) if need[0] else None
         gt = None
-        if need[1]:
-            lx, l1x = _clamped_logs(x)
-            gt = g * (l1x - lx)
+        if need[1]:  # -logit(x), PyTorch's spelling: unclamped, so +-inf at x = 0 or 1
+            with np.errstate(divide="ignore"):
+                gt = g * -np.log(x / (1 - x))
         return gx, gt
 
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from tinygrad_rnn._validate import check_bool
-from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative, _check_range
+from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative, _check_range, lerp_
 
 
 class Adam(Optimizer):
@@ -60,10 +60,9 @@ class Adam(Optimizer):
         elif wd != 0:
             g = g + wd * p
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = np.subtract(g, m, out=np.empty_like(p))  # one scratch array, reused below
-        # m moves toward g by (1 - beta1), the same interpolation PyTorch's lerp performs
-        tmp *= 1 - beta1
-        m += tmp
+        # m moves toward g by (1 - beta1), rounded as PyTorch's lerp; one scratch array,
+        # reused below
+        tmp = lerp_(m, g, 1 - beta1, np.empty_like(p))
         np.multiply(g, g, out=tmp)
         tmp *= 1 - beta2
         v *= beta2

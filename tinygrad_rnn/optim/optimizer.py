@@ -247,6 +247,21 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray) -> np.ndarray:
+    """start += weight * (end - start) in place, rounded as PyTorch's lerp: for |weight| >= 0.5
+    it is end - (end - start) * (1 - weight), which keeps more bits there. `scratch` (start's
+    shape and dtype) receives the scaled difference and is returned."""
+    np.subtract(end, start, out=scratch)
+    w = start.dtype.type(weight)  # the weight in the arrays' precision, as torch's opmath
+    if abs(w) < 0.5:
+        scratch *= w
+        start += scratch
+    else:
+        scratch *= start.dtype.type(1) - w
+        np.subtract(end, scratch, out=start)
+    return scratch
+
+
 def _check_nonnegative(opt: str, group: dict[str, Any], *names: str) -> None:
     """Hyperparameters that must be numbers >= 0 (NaN is refused too)."""
     for name in names:

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from tinygrad_rnn._validate import check_bool
-from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative
+from tinygrad_rnn.optim.optimizer import Optimizer, _check_nonnegative, lerp_
 
 
 class RMSprop(Optimizer):
@@ -56,7 +56,7 @@ class RMSprop(Optimizer):
         v += (1 - alpha) * g * g
         if group["centered"]:
             a = state["grad_avg"]
-            a += (1 - alpha) * (g - a)
+            lerp_(a, g, 1 - alpha, np.empty_like(a))  # (PyTorch's rounding: optimizer.lerp_)
             avg = np.sqrt(v - a * a)
         else:
             avg = np.sqrt(v)
