@@ -127,6 +127,17 @@ def run(name, kw, init, grads, opt=None, params=None):
     return params, opt
 
 
+def run_torch(torch, name, kw, init, grads):
+    """The same steps with torch's optimizer: (its parameters, the optimizer)."""
+    tparams = [torch.tensor(x.copy(), requires_grad=True) for x in init]
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    for step_grads in grads:
+        for p, g in zip(tparams, step_grads):
+            p.grad = torch.tensor(g)
+        topt.step()
+    return tparams, topt
+
+
 # ----- against the formulas -------------------------------------------------------------------
 @pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
 def test_matches_formula_step_by_step(name, kw):
@@ -145,12 +156,7 @@ def test_matches_formula_step_by_step(name, kw):
 def test_matches_torch(name, kw, torch):
     init, grads = make_problem(2, 20)
     params, _ = run(name, kw, init, grads)
-    tparams = [torch.tensor(x.copy(), requires_grad=True) for x in init]
-    topt = getattr(torch.optim, name)(tparams, **kw)
-    for step_grads in grads:
-        for p, g in zip(tparams, step_grads):
-            p.grad = torch.tensor(g)
-        topt.step()
+    tparams, topt = run_torch(torch, name, kw, init, grads)
     for i, (p, tp) in enumerate(zip(params, tparams)):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6, atol=1e-12,
                                    err_msg=f"{name} parameter {i} after 20 steps")
@@ -175,12 +181,7 @@ def test_float32_moving_averages_round_as_torchs_lerp(name, kw, torch):
     scales = np.where(np.arange(20) % 2 == 0, 1e3, 1e-3).astype(np.float32)  # g - m cancels
     grads = [[g * s for g in step] for step, s in zip(grads, scales)]
     params, opt = run(name, kw, init, grads)
-    tparams = [torch.tensor(x.copy(), requires_grad=True) for x in init]
-    topt = getattr(torch.optim, name)(tparams, **kw)
-    for step_grads in grads:
-        for p, g in zip(tparams, step_grads):
-            p.grad = torch.tensor(g)
-        topt.step()
+    tparams, topt = run_torch(torch, name, kw, init, grads)
     key = "exp_avg" if name.startswith("Adam") else "grad_avg"
     for i, (p, tp) in enumerate(zip(params, tparams)):
         np.testing.assert_allclose(opt.state_dict()["state"][i][key],
