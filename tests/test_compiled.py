@@ -724,3 +724,51 @@ def test_the_final_state_is_the_last_output_for_hooks_retain_grad_and_grad(
     assert len(results[0]) == len(results[1])
     np.testing.assert_array_equal(results[0][0], results[1][0])  # what reaches the state
     _assert_same(results[0][1:], results[1][1:], 1e-12)  # (w's sums in another order)
+
+
+class MaskedCells:
+    """Steps with the idioms of masks and cut gradients: comparisons, where, masked_fill,
+    logical and bitwise ops on masks, detach, all built inside the step from its values."""
+
+    @staticmethod
+    def leaky_where(x, h, w):
+        pre = x + h @ w
+        return tg.where(pre > 0, pre, 0.1 * pre)
+
+    @staticmethod
+    def masked_fill(x, h, w):
+        pre = (x + h @ w).tanh()
+        return pre.masked_fill((pre < -0.5) | (x > 1.0), 0.0)
+
+    @staticmethod
+    def logical(x, h, w):
+        pre = x + h @ w
+        keep = tg.logical_and(pre > -1.0, ~(pre >= 1.0))
+        return tg.where(keep, pre, pre.tanh()) * (x != 0).float()
+
+    @staticmethod
+    def detached_gate(x, h, w):
+        gate = (h @ w).sigmoid().detach()  # no gradient through the gate
+        return (x + h @ w).tanh() * gate + h * (1 - gate)
+
+
+@pytest.mark.parametrize("name", ["leaky_where", "masked_fill", "logical", "detached_gate"])
+@settings(max_examples=int(__import__("os").environ.get("SCAN_EXAMPLES", 40)) // 4 + 1,
+          deadline=None)
+@given(T=st.integers(4, 7), B=st.integers(1, 3), H=st.integers(1, 4), seed=st.integers(0, 999))
+def test_masks_where_and_detach_inside_a_step_compile_with_the_eager_numbers(name, T, B, H,
+                                                                             seed):
+    rng = np.random.default_rng(seed)
+    xs0, w0 = rng.standard_normal((T, B, H)) * 1.5, rng.standard_normal((H, H))
+    step_of = getattr(MaskedCells, name)
+    results = []
+    for compiled in (False, True):
+        xs, w = Tensor(xs0, requires_grad=True), Tensor(w0, requires_grad=True)
+        outs, h = scan(lambda x, h: step_of(x, h, w), xs, Tensor(np.full((B, H), 0.1)),
+                       compiled=compiled)
+        info = scan_info()
+        assert info["path"] == ("compiled" if compiled else "eager"), info["why"]
+        ((outs * outs).sum() + h.sum()).backward()
+        results.append([outs.data, h.data, xs.grad.data, w.grad.data])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    _assert_same(results[0], results[1], 1e-12)

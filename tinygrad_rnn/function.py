@@ -343,6 +343,9 @@ class Function:
     # (the sequence compiler's Scan: the final state and the last output); hooks, retain_grad
     # and grad() on output `row` then see the gradient of both (autograd._fold_last_row)
     last_row_of = None
+    # False for an op whose results never take a gradient, so that no node is ever recorded
+    # (comparisons, detach): the op table's gradcheck walk does not look for it in graphs
+    differentiable = True
 
     @property
     def released(self) -> bool:

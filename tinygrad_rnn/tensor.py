@@ -150,7 +150,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (requires_grad=False)."""
-        return Tensor(self.data)
+        return ops.Detach.apply(self)
 
     @staticmethod
     def from_numpy(array: np.ndarray) -> "Tensor":
@@ -344,10 +344,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
             return ufunc is np.not_equal
         a, b = _promoted(self, self._operand(other))
         try:
-            return Tensor(ufunc(a.data, b.data))
+            np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
                              f"broadcast together") from None
+        return ops.Logical.apply(a, b, ufunc=ufunc)
 
     def _bitwise(self, other: Any, ufunc: np.ufunc, symbol: str, swap: bool = False) -> "Tensor":
         """a & b, a | b, a ^ b of bool or integer tensors (no gradient), as PyTorch."""
@@ -359,10 +360,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if swap:
             a, b = b, a
         try:
-            return Tensor(ufunc(a.data, b.data))
+            np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast "
                              f"together") from None
+        return ops.Logical.apply(a, b, ufunc=ufunc)
 
     def __and__(self, other: Any) -> "Tensor":
         return self._bitwise(other, np.bitwise_and, "&")
@@ -387,7 +389,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if self.data.dtype.kind not in "biu":
             raise TypeError(f"~ needs a bool or integer tensor, got {self.dtype}; for a mask "
                             f"use a comparison, e.g. ~(x > 0)")
-        return Tensor(np.invert(self.data))
+        return ops.Logical.apply(self, ufunc=np.invert)
 
     def __abs__(self) -> "Tensor":
         return self.abs()

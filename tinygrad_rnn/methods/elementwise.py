@@ -300,29 +300,43 @@ def clip(t: "Tensor", min: float | None = None, max: float | None = None) -> "Te
     return t.clip(min, max)
 
 
-def _truth(x: Any) -> np.ndarray:
+def _truth(x: Any) -> Any:
+    """x as a bool tensor: a bool Tensor as it is, another Tensor through x != 0 (an op, so
+    that a step using it still compiles), anything else as an array of bools."""
     Tensor = _tensor.Tensor
-    return np.asarray(x.data if isinstance(x, Tensor) else x).astype(bool, copy=False)
+    if isinstance(x, Tensor):
+        return x if x.dtype == bool else ops.Logical.apply(x, 0, ufunc=np.not_equal)
+    return np.asarray(x).astype(bool, copy=False)
+
+
+def _logical(ufunc: np.ufunc, *xs: Any) -> "Tensor":
+    truths = [_truth(x) for x in xs]
+    try:
+        np.broadcast_shapes(*(t.shape for t in truths))
+    except ValueError:
+        raise ValueError(f"{ufunc.__name__}: shapes {[t.shape for t in truths]} do not "
+                         f"broadcast together") from None
+    return ops.Logical.apply(*truths, ufunc=ufunc)
 
 
 def logical_not(t: Any) -> "Tensor":
     """not t, elementwise, as a bool tensor (any dtype: nonzero is true); no gradient."""
-    return _tensor.Tensor(np.logical_not(_truth(t)))
+    return _logical(np.logical_not, t)
 
 
 def logical_and(a: Any, b: Any) -> "Tensor":
     """a and b, elementwise (broadcast), as a bool tensor; no gradient."""
-    return _tensor.Tensor(np.logical_and(_truth(a), _truth(b)))
+    return _logical(np.logical_and, a, b)
 
 
 def logical_or(a: Any, b: Any) -> "Tensor":
     """a or b, elementwise (broadcast), as a bool tensor; no gradient."""
-    return _tensor.Tensor(np.logical_or(_truth(a), _truth(b)))
+    return _logical(np.logical_or, a, b)
 
 
 def logical_xor(a: Any, b: Any) -> "Tensor":
     """a xor b, elementwise (broadcast), as a bool tensor; no gradient."""
-    return _tensor.Tensor(np.logical_xor(_truth(a), _truth(b)))
+    return _logical(np.logical_xor, a, b)
 
 
 def where(cond: Any, a: Any, b: Any) -> "Tensor":
@@ -337,7 +351,9 @@ def where(cond: Any, a: Any, b: Any) -> "Tensor":
         a, b = a._pair(b)      # other side takes the tensor's)
     else:
         b, a = b._pair(a)
-    return ops.Where.apply(Tensor(c.astype(bool)), a, b)
+    # a bool Tensor as it is (a mask made by an op inside a recurrent step stays on the tape)
+    mask = cond if isinstance(cond, Tensor) and c.dtype == bool else Tensor(c.astype(bool))
+    return ops.Where.apply(mask, a, b)
 
 
 def _value_tensor(v: Any) -> "Tensor":

@@ -264,7 +264,7 @@ class MovementMethods:
                             f"{type(value).__name__}")
         else:
             value = function.as_number(fill_value(value, self.dtype, "masked_fill"))
-        return ops.Where.apply(Tensor(m), value, self)
+        return ops.Where.apply(mask if isinstance(mask, Tensor) else Tensor(m), value, self)
 
 
 def fill_value(value: Any, dtype: Any, op: str) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The built-in ops, one Function subclass each."""
 from tinygrad_rnn.ops.activation import ELU, GELU, GELUTanh, LeakyReLU, LogSigmoid, SiLU, Softplus
 from tinygrad_rnn.ops.elementwise import (
-    Abs, Add, AsType, Clip, Cos, Div, Exp, Expm1, FloorDiv, Log, Log1p, Maximum, Minimum, Mul,
-    Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh, Where,
+    Abs, Add, AsType, Clip, Cos, Detach, Div, Exp, Expm1, FloorDiv, Log, Log1p, Logical, Maximum,
+    Minimum, Mul, Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh,
+    Where,
 )
 from tinygrad_rnn.ops.linalg import Einsum, MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect

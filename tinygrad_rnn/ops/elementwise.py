@@ -357,6 +357,46 @@ class Where(Function):
         return None, da, db
 
 
+class Logical(Function):
+    """out = f(a) or f(a, b) for a comparison, logical or bitwise ufunc f (bool or integer
+    values);  no gradient (piecewise constant)
+
+    One op for them all, so that a mask built inside a recurrent step from the step's values
+    is recorded like any op and the step still compiles."""
+
+    over_time = staticmethod(same_over_time)
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, *arrays, ufunc=None):
+        return ufunc(*arrays)
+
+    @staticmethod
+    def backward(ctx, g):  # (never reached: its values are not floating)
+        return (None,) * len(ctx.parents)
+
+
+class Detach(Function):
+    """y = x, the same memory, cut from the graph;  no gradient"""
+
+    over_time = staticmethod(same_over_time)
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):  # (never reached: apply records no node)
+        return None
+
+    @classmethod
+    def apply(cls, x):
+        out = super().apply(x)  # (recorded on a step's tape, as any op)
+        out.requires_grad, out._ctx = False, None
+        return out
+
+
 class AsType(Function):
     """y = x as dtype (a copy laid out as x, or in C order with order="C");  dx = g as x.dtype"""
 
