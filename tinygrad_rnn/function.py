@@ -343,6 +343,9 @@ class Function:
     # (the sequence compiler's Scan: the final state and the last output); hooks, retain_grad
     # and grad() on output `row` then see the gradient of both (autograd._fold_last_row)
     last_row_of = None
+    # ((inputs), (outputs)) whose axis 0 is time (the fused sequence layers): an anomaly
+    # report names the time step and the index within it for those arrays only
+    time_axes = None
 
     @property
     def released(self) -> bool:
