@@ -52,6 +52,7 @@ class _Recorder(function.Observer):
         self.ops: list = []
         self.tainted: str | None = None
         self.numbers: dict = {}  # id -> the 0-d tensors made from numbers written in the code
+        self.where: list = []  # per op (line, module): _WatchingRecorder
 
     def number(self, t: Tensor) -> None:
         self.numbers[id(t)] = t
@@ -68,6 +69,16 @@ class _Recorder(function.Observer):
         self.tainted = self.tainted or f"changes a tensor in place ({how})"
 
 
+class _WatchingRecorder(_Recorder):
+    """In anomaly mode: also where each op was made (the user's line, the module), which the
+    reports of the replayed steps name (once per op of a recorded step, not per step)."""
+
+    def after(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
+        super().after(cls, ctx, parents, kwargs, result)
+        self.where.append((ctx.__dict__.get("anomaly_site") or anomaly.user_line(),
+                           anomaly.calling_module()))
+
+
 def _structure(state: Any) -> tuple:
     """A state (Tensor or tuple of Tensors) as a tuple of Tensors."""
     if isinstance(state, Tensor):
@@ -79,12 +90,12 @@ def _structure(state: Any) -> tuple:
 
 def _record(step: Callable, x: Tensor, state: Any) -> tuple:
     """One real step, as the loop would run it (graph, random draws, in-place changes and
-    all), with every op applied on the tape: ((ops, numbers, what taints it), new state).
-    An error is the loop's own error at that step."""
-    rec = _Recorder()
+    all), with every op applied on the tape: ((ops, numbers, what taints it, where each op
+    was made), new state). An error is the loop's own error at that step."""
+    rec = _WatchingRecorder() if anomaly.is_anomaly_enabled() else _Recorder()
     with function.observe(rec):
         new = step(x, state)
-    return (rec.ops, rec.numbers, rec.tainted), new
+    return (rec.ops, rec.numbers, rec.tainted, rec.where), new
 
 
 def _same_random(a: tuple, b: tuple) -> bool:
@@ -114,7 +125,7 @@ class _Tape:
     """One recorded step, wired by references instead of Tensors."""
 
     def __init__(self, recorded: tuple, x: Any, state: tuple, new: tuple):
-        ops, self.numbers, _ = recorded
+        ops, self.numbers, _, self.where = recorded  # (where: [] unless in anomaly mode)
         xs = x if isinstance(x, tuple) else (x,)
         where: dict = {id(xi): ("x", i) for i, xi in enumerate(xs)}
         for i, s in enumerate(state):
@@ -208,6 +219,7 @@ class _Plan:
         self.n_outputs: list = []
         self.slot_base: list = []
         self.sources: dict = {"forward": None, "backward": None}  # the generated replay
+        self.where: list = []  # per recurrent op (line, module) of its recorded op, or []
 
 
 def _run_once(cls: type, plain: dict, keyed: tuple, values: list) -> Any:
@@ -225,10 +237,35 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, prefix: list,
     before (`prefix`), the given state's first element, then the replayed steps'; and the
     final state as a tuple)."""
     seqs = xs if isinstance(xs, tuple) else (xs,)
+    hoisted: list = []
+    if not anomaly.is_anomaly_enabled():
+        plan, captured = _plan(tape, seqs, rest, state, hoisted, None)
+    else:  # reports of the ops run once over all steps name the step, as the loop's would
+        with anomaly.over_time(list(rest), hoisted, seqs) as over:
+            plan, captured = _plan(tape, seqs, rest, state, hoisted, over)
+        if tape.where:  # (each recurrent op's ctx is its recorded op's, until _wire)
+            of = {id(op[4]): m for m, op in enumerate(tape.ops)}
+            plan.where = [tape.where[of[id(op[4])]] for op in plan.ops]
+    plan.n_prefix = len(prefix)
+    _wire(plan, hoisted, captured, state)
+    try:
+        results = Scan.apply(*hoisted, *captured, *state, *prefix, plan=plan, tap=tap)
+    except anomaly.AnomalyError:
+        _LAST_PLAN[0] = plan  # (scan_info: the source of the replay that raised)
+        raise
+    _LAST_PLAN[0] = plan  # (after the forward: a scan that raised shows no source of its own)
+    return results[0], tuple(results[1:])
+
+
+def _plan(tape: _Tape, seqs: tuple, rest: list, state: tuple, hoisted: list,
+          over: Any) -> tuple:
+    """Runs the captured-once and hoisted ops (appending the hoisted values to `hoisted`):
+    (the plan of the recurrent ops, the captured values); `over` (anomaly mode) is told each
+    op's line and module as it runs."""
     T = seqs[0].shape[0]
     # the replayed steps, in replay order (time 3 .. T-1, or T-4 .. 0 for a reverse scan)
     index = slice(rest[0], None) if rest[-1] == T - 1 else slice(rest[0], None, -1)
-    hoisted: list = [x[index] for x in seqs]
+    hoisted.extend(x[index] for x in seqs)
     captured: list = list(tape.captured)
     loop: dict = {("x", i): ("H", i) for i in range(len(seqs))}
     for j in range(len(captured)):
@@ -256,6 +293,8 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, prefix: list,
             plan.multi.append(tape.multi[m])
             plan.n_outputs.append(len(names))
             continue
+        if over is not None and tape.where:
+            over.site, over.layer = tape.where[m]
         pool = captured if kind == "C" else hoisted
         res = _run_once(cls, kw, keyed, [hoisted[j] if s == "H" else captured[j]
                                          for s, j in ins])
@@ -269,11 +308,7 @@ def _build(tape: _Tape, xs: Any, rest: list, state: tuple, prefix: list,
     plan.shapes_h = [h.shape[1:] for h in hoisted]
     plan.shapes_c = [c.shape for c in captured]
     plan.shapes_s = [t.shape for t in state]
-    plan.n_prefix = len(prefix)
-    _wire(plan, hoisted, captured, state)
-    results = Scan.apply(*hoisted, *captured, *state, *prefix, plan=plan, tap=tap)
-    _LAST_PLAN[0] = plan  # (after the forward: a scan that raised shows no source of its own)
-    return results[0], tuple(results[1:])
+    return plan, captured
 
 
 def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
@@ -292,8 +327,8 @@ def _wire(plan: _Plan, hoisted: list, captured: list, state: tuple) -> None:
         # e.g. h @ W: its backward, called once with every step's h and gradient stacked,
         # gives dW as one GEMM over all steps' rows; that needs an op whose ctx holds only
         # saved inputs and that runs over a leading time axis
-        if takes and not plan.multi[m] and set(ctx.__dict__) - {"anomaly_site"} <= {
-                "saved_arrays"} \
+        if takes and not plan.multi[m] and {k for k in ctx.__dict__ if not k.startswith(
+                "anomaly_")} <= {"saved_arrays"} \
                 and None not in which and cls.over_time(plain, plan.shapes[m], stacked) is not None:
             plan.batched[m] = (which, tuple(_Slot(i in takes) for i in range(len(refs))))
             for i in takes:
@@ -331,8 +366,11 @@ class Scan(Function):
                 plain = {**plain, **prepare(plain, fixed)}
             kws.append(plain)
         watch = anomaly.is_anomaly_enabled()
-        site = anomaly.user_line() if watch else None
-        layer = anomaly.calling_module() if watch else ""
+        check = None
+        if watch:  # the reports name each op's own line and module, and the time step
+            check = ctx.check = anomaly.Replay(
+                [op[0].__name__ for op in plan.ops], plan.shapes, plan.where, plan.times,
+                anomaly.calling_module(), anomaly.user_line(), _held_inputs(plan, arrays))
         run = replay.forward_function(plan, tuple(bool(kw) for kw in kws), watch)
         steps: list = [None] * plan.steps  # per step: the ops' ctxs
         stash = {m: [None] * plan.steps for m in plan.batched}  # their saved arrays
@@ -345,14 +383,12 @@ class Scan(Function):
             states[i] = out
         states[p] = state[0]
         seq = states[p + 1:]
-        final = run(plan.steps, hoisted, captured, state, seq, steps, stash, kws,
-                    anomaly.check_step, plan.times, site, layer)
+        final = run(plan.steps, hoisted, captured, state, seq, steps, stash, kws, check)
         ctx.before = states[p:-1]
         ctx.plan, ctx.steps, ctx.stash, ctx.arrays = plan, steps, stash, (hoisted, captured)
         # so an in-place change of an input, or of the outputs (they share `states`), is
         # caught before backward reads them
         ctx.save_for_backward(*arrays, states)
-        ctx.site, ctx.layer = site, layer
         ctx.dtypes = [a.dtype for a in arrays]
         # the outputs with the state they start from in row 0: the whole sequence's outputs
         # as they are, without a copy to put the first step's in front
@@ -362,7 +398,13 @@ class Scan(Function):
     def backward(ctx, g_all, *g_final):
         plan = ctx.plan
         routes, slot_meta = _routes(plan, ctx.dtypes)
-        run = replay.backward_function(plan, routes, slot_meta, anomaly.is_anomaly_enabled())
+        watch = anomaly.is_anomaly_enabled()
+        run = replay.backward_function(plan, routes, slot_meta, watch)
+        check = None
+        if watch:  # (a forward outside anomaly mode kept no report of its own)
+            check = ctx.__dict__.get("check") or anomaly.Replay(
+                [op[0].__name__ for op in plan.ops], plan.shapes, plan.where, plan.times, "",
+                None, _held_inputs(plan, ctx.arrays[0] + ctx.arrays[1]))
         g_h: list = [None] * plan.n_hoisted  # (steps, ...) buffers, allocated on first use
         g_c: list = [None] * plan.n_captured
         kept: dict = {m: [None] * plan.steps for m in plan.batched}  # per-step gradients
@@ -370,8 +412,8 @@ class Scan(Function):
         # without retain_graph each step's contexts are freed as soon as its backward ran,
         # as the engine frees each node of an eager loop: the peak stays the loop's
         g_state = list(run(plan.steps, None if g_all is None else g_all[p + 1:], g_final,
-                           ctx.steps, kept, g_h, g_c, ctx.tap, plan.times, anomaly.check_step,
-                           ctx.site, ctx.layer, not autograd.retains_graph()))
+                           ctx.steps, kept, g_h, g_c, ctx.tap, plan.times, check,
+                           not autograd.retains_graph()))
         if g_all is not None:  # row p: the first state element it started from
             g_state[0] = g_all[p] if g_state[0] is None else g_state[0] + g_all[p]
         memo: dict = {}  # stacks of the same arrays (ops share gradients and inputs): once
@@ -382,6 +424,18 @@ class Scan(Function):
                 g_c[j] = pg if g_c[j] is None else g_c[j] + pg
         return tuple(g_h) + tuple(g_c) + tuple(g_state) + tuple(
             None if g_all is None else np.array(g_all[i]) for i in range(p))
+
+
+def _held_inputs(plan: _Plan, arrays: tuple) -> Callable:
+    """values(m, k) for anomaly.Replay: the inputs of recurrent op m at replayed step k that
+    backward still has (hoisted rows and captured values; None for the others, outputs of
+    the step that the forward checked)."""
+    nh = plan.n_hoisted
+
+    def values(m: int, k: int) -> list:
+        return [arrays[r[1]][k] if r[0] == "H" else arrays[nh + r[1]] if r[0] == "C" else None
+                for r in plan.ops[m][1]]
+    return values
 
 
 def _prepare_of(cls: type) -> Callable | None:
@@ -523,25 +577,30 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
     def at(t: int) -> Any:
         return tuple(x[t] for x in seqs) if isinstance(xs, tuple) else xs[t]
     order = list(range(T - 1, -1, -1)) if reverse else list(range(T))
-    state = _step_at(step, at, order[0], state)
-    outs = [_tapped(_output(state), tap, order[0])]
-    rest = order[1:]
     why = None
     if not compiled:
         why = "compiled=False"
-    elif len(rest) < 3:
+    elif T < 4:
         why = "fewer than 4 steps"
     elif function.observing(_Recorder):
         why = "a scan inside a step that is being recorded"
+    # (what scan_info says should steps 0-2 raise: they run as the loop runs them)
+    _LAST.update(path="eager", why=why or "an error in steps 0-2, which run on the eager "
+                 "loop before the rest is compiled")
+    # in anomaly mode each eager step's ops remember their time step (for backward)
+    step_at = _step_watched if anomaly.is_anomaly_enabled() else _step_plain
+    state = step_at(step, at, order[0], state)
+    outs = [_tapped(_output(state), tap, order[0])]
+    rest = order[1:]
     if why is None:
         # steps 1 and 2 run as the loop runs them, recorded on the way: whatever is decided,
         # every step runs once, with its draws, changes and side effects, in order
         s0, before = state, _random_states()
-        x1 = _step_at(lambda x, s: x, at, rest[0], None)  # (an anomaly names the step)
-        rec1, state = _step_at(_record, at, rest[0], state, step=step, x=x1)
+        x1 = step_at(lambda x, s: x, at, rest[0], None)  # (an anomaly names the step)
+        rec1, state = step_at(_record, at, rest[0], state, step=step, x=x1)
         outs.append(_tapped(_output(state), tap, rest[0]))
-        s1, x2 = state, _step_at(lambda x, s: x, at, rest[1], None)
-        rec2, state = _step_at(_record, at, rest[1], state, step=step, x=x2)
+        s1, x2 = state, step_at(lambda x, s: x, at, rest[1], None)
+        rec2, state = step_at(_record, at, rest[1], state, step=step, x=x2)
         outs.append(_tapped(_output(state), tap, rest[1]))
         drew = not _same_random(before, _random_states())
         rest = rest[2:]
@@ -551,6 +610,9 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
             seq, finals = _build(tape, xs, rest, _structure(state), outs[:-1], tap)
         except NotStatic as e:
             why = str(e)
+        except anomaly.AnomalyError:
+            _LAST.update(path="compiled", why=None)  # (the path that raised)
+            raise
         else:
             _LAST.update(path="compiled", why=None)
             if reverse:  # Scan's rows are in the order the steps ran
@@ -558,13 +620,13 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
             return seq, (finals if isinstance(state, tuple) else finals[0])
     _LAST.update(path="eager", why=why)
     for t in rest:
-        state = _step_at(step, at, t, state)
+        state = step_at(step, at, t, state)
         outs.append(_tapped(_output(state), tap, t))
     return stack(outs[::-1] if reverse else outs, axis=0), state
 
 
-def _step_at(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
-             x: Any = None) -> Any:
+def _step_plain(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
+                x: Any = None) -> Any:
     """One step (run(x_t, state), or run(step, x, state) for a recording); an anomaly says
     which time step it came from."""
     try:
@@ -576,6 +638,14 @@ def _step_at(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
         return run(step, x, state)
     except anomaly.AnomalyError as e:
         raise anomaly.at_step(e, t) from None
+
+
+def _step_watched(run: Callable, at: Callable, t: int, state: Any, step: Any = None,
+                  x: Any = None) -> Any:
+    """_step_plain in anomaly mode: the step's ops remember time step t, so that a backward
+    report names it too."""
+    with anomaly.time_step(t):
+        return _step_plain(run, at, t, state, step, x)
 
 
 def _describe(state: Any) -> str:

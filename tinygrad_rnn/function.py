@@ -346,6 +346,9 @@ class Function:
     # False for an op whose results never take a gradient, so that no node is ever recorded
     # (comparisons, detach): the op table's gradcheck walk does not look for it in graphs
     differentiable = True
+    # ((inputs), (outputs)) whose axis 0 is time (the fused sequence layers): an anomaly
+    # report names the time step and the index within it for those arrays only
+    time_axes = None
 
     @property
     def released(self) -> bool:

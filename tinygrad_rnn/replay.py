@@ -78,11 +78,11 @@ def _tuple(names: list) -> str:
 
 
 def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
-    """forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check, times, site,
-    layer) -> final state: every step's ops in tape order on plain arrays."""
+    """forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check) -> final state:
+    every step's ops in tape order on plain arrays; with watch, check.forward(m, k, outputs,
+    inputs) after each op (an anomaly.Replay)."""
     nh, nc, ns = plan.n_hoisted, plan.n_captured, len(plan.shapes_s)
-    out = ["def forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check, times, "
-           "site, layer):"]
+    out = ["def forward(steps, hoisted, captured, state, seq, ctxs, stash, kws, check):"]
     if nh:
         out.append(f"    {_tuple([f'H{j}' for j in range(nh)])} = hoisted")
     if nc:
@@ -112,8 +112,7 @@ def forward_source(plan: Any, has_kw: tuple, watch: bool) -> str:
             if plan.out_meta[m][0][0] == ():  # a 0-d result may come back as a NumPy scalar
                 out.append(f"        v{m} = asarray(v{m})")
         if watch:
-            out.append(f"        check(NAME{m}, {_tuple(outs)}, times[k], 'forward', site, "
-                       f"layer)")
+            out.append(f"        check.forward({m}, k, {_tuple(outs)}, {_tuple(vals)})")
         if m in plan.batched:
             out.append(f"        ST{m}[k] = c{m}.saved_arrays")
         if dead[m]:  # values no later op reads: freed now, so that the step's next
@@ -154,7 +153,7 @@ def forward_function(plan: Any, has_kw: tuple, watch: bool) -> Any:
     namespace: dict = {"asarray": np.asarray}
     for m, (cls, refs, plain, keyed, slots) in enumerate(plan.ops):
         namespace.update({f"T{m}": cls, f"N{m}": cls.__new__, f"F{m}": cls.forward,
-                          f"P{m}": slots, f"NAME{m}": cls.__name__})
+                          f"P{m}": slots})
     return types.FunctionType(code, namespace, "forward")
 
 
@@ -218,9 +217,10 @@ def _deliver(out: list, route: tuple, expr: str, owner: str, index: int, const: 
 
 def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
                     constants: dict, tiled: frozenset = frozenset()) -> str:
-    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, site, layer,
-    free) -> gradient of the initial state: every step newest first, each op's backward in
-    reverse tape order; with free, each step's contexts are dropped once it is done. A
+    """backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, free) ->
+    gradient of the initial state: every step newest first, each op's backward in reverse
+    tape order (with watch, check.backward(m, k, input gradients, output gradients) after
+    each); with free, each step's contexts are dropped once it is done. A
     gradient that never arrives (g_seq, an element of g_final) is None, and so stays what
     only it would have reached."""
     const = _Names(constants)
@@ -228,7 +228,7 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
     first_state = len(slot_meta) - ns
     slots = range(len(slot_meta))
     out = ["def backward(steps, g_seq, g_final, ctxs, kept, g_h, g_c, tap, times, check, "
-           "site, layer, free):"]
+           "free):"]
     out.append(f"    {_tuple([f'gS{i}' for i in range(ns)])} = g_final")
     out += [f"    GH{j} = g_h[{j}]" for j in range(nh)]
     out += [f"    GC{j} = g_c[{j}]" for j in range(nc)]
@@ -253,7 +253,7 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
     for i, route in enumerate(routes[-1]):
         _deliver(out, route, f"gS{i}", "Scan", i, const, "        ", shared)
     for m in range(len(plan.ops) - 1, -1, -1):
-        cls, refs = plan.ops[m][0], plan.ops[m][1]
+        refs = plan.ops[m][1]
         base = plan.slot_base[m]
         if plan.multi[m]:
             mine = [base + i for i in range(plan.n_outputs[m])]
@@ -261,20 +261,20 @@ def backward_source(plan: Any, routes: list, slot_meta: list, watch: bool,
             args = ", ".join(f"(zeros(*{const('M', slot_meta[s])}) if s{s} is None else s{s})"
                              for s in mine)
             out.append(f"            r = B{m}(c{m}, {args})")
+            incoming = _tuple([f"s{s}" for s in mine])
         else:
             out.append(f"        if s{base} is not None:")
             if m in plan.batched:
                 out.append(f"            KP{m}[k] = s{base}")
             out.append(f"            r = B{m}(c{m}, s{base})")
+            incoming = f"(s{base},)"
         n_in = len(refs)
         out.append("            if r.__class__ is not tuple:")
         out.append("                r = (r,)")
         out.append(f"            if len(r) != {n_in}:")
         out.append(f"                wrong_count(T{m}, len(r), {n_in})")
         if watch:
-            out.append(f"            check({cls.__name__!r}, [p.values if p.__class__ is "
-                       f"IndexedGrad else p for p in r if p is not None], times[k], "
-                       f"'backward', site, layer)")
+            out.append(f"            check.backward({m}, k, r, {incoming})")
         for i, route in enumerate(routes[m]):
             if route is not None:
                 _deliver(out, route, f"r[{i}]", f"T{m}", i, const, "            ", shared,

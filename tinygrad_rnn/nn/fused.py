@@ -136,6 +136,8 @@ class RNNSequence(Function):
               dW_hh = sum_t dz_t^T h_{t-1}, dW_ih = dz^T x, db = sum dz, dx = dz W_ih.
     """
 
+    time_axes = ((0,), (0,))  # x and out; states and weights have no time axis
+
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh",
                 reverse=False, tap=None):
@@ -251,6 +253,8 @@ class LSTMSequence(Function):
       dc_{t-1} = dc_t * f,  dh_{t-1} = da_t W_hh
     then dW_hh = sum_t da_t^T h_{t-1}, dW_ih = da^T x, db = sum da, dx = da W_ih.
     """
+
+    time_axes = ((0,), (0,))  # x and out; states and weights have no time axis
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, lengths=None,
@@ -411,6 +415,8 @@ class GRUSequence(Function):
     then dW_hh = sum_t [da_r, da_z, dq]^T h_{t-1}, db_hh = sum [da_r, da_z, dq],
     dW_ih = [da_r, da_z, da_n]^T x, db_ih = sum [da_r, da_z, da_n], dx = [...] W_ih.
     """
+
+    time_axes = ((0,), (0,))  # x and out; states and weights have no time axis
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, tap=None):
