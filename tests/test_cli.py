@@ -529,6 +529,17 @@ def test_train_logs_gradient_diagnostics_and_draws_grad_flow(capsys, corpus, tmp
         assert (out_dir / "loss.png").exists()
 
 
+@pytest.mark.parametrize("cell", ["mingru", "minlstm", "indrnn"])
+def test_every_cell_draws_grad_flow(capsys, corpus, tmp_path, cell):
+    """--help promises grad_flow.png in the output folder: the cells without a step loop too."""
+    pytest.importorskip("matplotlib")
+    out_dir = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--data", corpus, "--steps", "3", "--out", out_dir,
+                       "--cell", cell, *TINY)
+    assert code == 0, err
+    assert (out_dir / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_grad_flow_recording_leaves_the_run_bit_identical(capsys, corpus, tmp_path, monkeypatch):
     args = ["train", "--data", corpus, "--steps", "7", "--layers", "2", "--dropout", "0.3",
             "--seed", "3", *TINY]

@@ -3,6 +3,8 @@ import builtins
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.debug import plot_grad_flow
@@ -53,12 +55,43 @@ def test_no_bands_when_the_data_stay_far_from_them(plt):
 def test_bad_norms(plt):
     with pytest.raises(TypeError, match="non-empty dict"):
         plot_grad_flow([1.0, 2.0])
-    with pytest.raises(TypeError, match="non-empty dict"):
+    with pytest.raises(ValueError, match="norms is empty.*recorded nothing.*GradFlow itself"):
         plot_grad_flow({})
     with pytest.raises(ValueError, match="1-D"):
         plot_grad_flow({"a": np.ones((2, 2))})
     with pytest.raises(ValueError, match="negative"):
         plot_grad_flow({"a": [1.0, -1.0]})
+
+
+@settings(max_examples=20, deadline=None)
+@given(T=st.integers(1, 60))
+def test_the_time_axis_has_integer_ticks(T):
+    """Time steps are whole: no tick at 2.5 whatever the length."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plot_grad_flow({"a": np.arange(1.0, T + 1)})
+    try:
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        lo, hi = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert shown and all(float(t).is_integer() for t in shown), shown
+    finally:
+        plt.close(fig)
+
+
+def test_a_grad_flow_record_plots_and_an_empty_one_says_why(plt):
+    gru = tg.nn.GRU(2, 3)
+    with tg.nn.record_grad_flow(gru) as flow:
+        out, _ = gru(tg.randn(6, 1, 2))
+        out.sum().backward()
+    fig = plot_grad_flow(flow)  # the GradFlow itself: its `norms`
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), flow.norms["gru layer 0"])
+    with tg.nn.record_grad_flow(gru) as empty:
+        gru(tg.randn(6, 1, 2))  # no backward
+    with pytest.raises(ValueError, match="GRU.*'gru layer 0' ran forward.*no backward"):
+        plot_grad_flow(empty)
 
 
 def test_clear_error_without_matplotlib(monkeypatch):

@@ -604,6 +604,15 @@ def test_grad_flow_values_match_the_layers_own_recording():
     np.testing.assert_allclose(got["LSTM layer 0"], flow.norms["rnn layer 0"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("cell,kind", [("mingru", "MinGRU"), ("minlstm", "MinLSTM"),
+                                       ("indrnn", "IndRNN")])
+def test_grad_flow_records_the_cells_without_a_step_loop(cell, kind):
+    trainer = _setup(cell=cell, layers=2, dropout=0.0)
+    norms = cb.GradientFlow(trainer.callbacks[0].windows).record(trainer)
+    assert sorted(norms) == [f"{kind} layer 0", f"{kind} layer 1"]
+    assert all(v.shape == (8,) and np.all(np.isfinite(v)) for v in norms.values())
+
+
 def test_grad_flow_png_only_when_matplotlib_is_installed(tmp_path):
     val = _setup().callbacks[0].windows
     trainer = _setup(tmp_path, extra=[cb.GradientFlow(val, tmp_path / "grad_flow.png")])

@@ -71,12 +71,25 @@ def retains_graph() -> bool:
     return _RETAINING[0]
 
 
+_PASSES = [0, 0]  # backward passes begun so far; the one running now (0: none)
+
+
+def backward_pass() -> int:
+    """The number of the backward pass running now: every backward() and grad() call is
+    one, counted from 1 (0 outside them). A hook or a Function's backward that keeps what it
+    sees (nn.record_grad_flow) tells two passes through one graph apart by it."""
+    return _PASSES[1]
+
+
 def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
     previous, _RETAINING[0] = _RETAINING[0], retain_graph
+    outer = _PASSES[1]
+    _PASSES[0] += 1
+    _PASSES[1] = _PASSES[0]
     try:
         return _propagate(roots, seeds, retain_graph, wanted)
     finally:
-        _RETAINING[0] = previous
+        _RETAINING[0], _PASSES[1] = previous, outer
 
 
 def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,

@@ -677,7 +677,9 @@ def _check_state(before: Any, after: Any, t: int) -> None:
 def _tapped(h: Tensor, tap: Callable | None, t: int) -> Tensor:
     """h, whose whole gradient goes to tap(t, g) during backward (when tap is given)."""
     if tap is not None and h.requires_grad:
-        h.register_hook(lambda g: tap(t, g.data))
+        def hook(g: Tensor) -> None:  # whatever tap returns: a hook's value would replace g
+            tap(t, g.data)
+        h.register_hook(hook)
     return h
 
 

@@ -27,9 +27,17 @@ def _has_display() -> bool:
 
 
 def _checked(norms: Any) -> dict:
-    if not hasattr(norms, "items") or not norms:
+    if hasattr(norms, "why_empty") and hasattr(norms, "norms"):  # a GradFlow record
+        if norms.why_empty is not None:
+            raise ValueError(f"plot_grad_flow: nothing to plot: {norms.why_empty}")
+        norms = norms.norms
+    if not hasattr(norms, "items"):
         raise TypeError("plot_grad_flow: norms must be a non-empty dict {name: 1-D array of "
                         f"per-time-step gradient norms}}, got {type(norms).__name__}")
+    if not norms:
+        raise ValueError("plot_grad_flow: norms is empty: the record_grad_flow block recorded "
+                         "nothing (pass the GradFlow itself, plot_grad_flow(flow, path), to "
+                         "be told which module and why)")
     out = {}
     for name, v in norms.items():
         a = np.asarray(getattr(v, "data", v), dtype=np.float64)
@@ -43,15 +51,18 @@ def _checked(norms: Any) -> dict:
     return out
 
 
-def plot_grad_flow(norms: dict, path: Any = None, title: str = "Gradient flow through time",
+def plot_grad_flow(norms: Any, path: Any = None, title: str = "Gradient flow through time",
                    vanishing: float = 1e-6, exploding: float = 1e3) -> Any:
     """Plot ||dL/dh_t|| against the time step t, one curve per layer/direction, log y.
 
-    norms: {name: 1-D array}, e.g. {"layer 0": ..., "layer 0 reverse": ...}. Norms below
-    `vanishing` and above `exploding` lie in shaded bands; each legend entry gives the curve's
-    ratio first step / last step (< 1: the gradient fades going back in time). Zero or
-    non-finite norms are left out of the curve (a log axis cannot show them) and counted in
-    the legend. Saves a PNG to `path` when given; returns the matplotlib Figure.
+    norms: {name: 1-D array}, e.g. {"layer 0": ..., "layer 0 reverse": ...}, or the GradFlow
+    of `nn.record_grad_flow` itself (its `norms`; an empty one raises with why). As there, t
+    counts the steps in the order each direction ran them, so the gradient travels from the
+    last t to t = 0 for a reverse direction too. Norms below `vanishing` and above
+    `exploding` lie in shaded bands; each legend entry gives the curve's ratio first step /
+    last step (< 1: the gradient fades going back in time). Zero or non-finite norms are left
+    out of the curve (a log axis cannot show them) and counted in the legend. The time axis
+    has integer ticks. Saves a PNG to `path` when given; returns the matplotlib Figure.
     """
     curves = _checked(norms)
     plt = _matplotlib()
@@ -83,7 +94,9 @@ def plot_grad_flow(norms: dict, path: Any = None, title: str = "Gradient flow th
                    label=f"exploding (> {exploding:g})")
     ax.set_ylim(max(bottom, lo / 10) if lo >= vanishing * 100 else bottom,
                 min(top, hi * 10) if hi <= exploding / 100 else top)
-    ax.set_xlabel("time step t")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole steps only
+    ax.set_xlabel("time step t (in the order the direction runs)")
     ax.set_ylabel("||dL/dh_t||")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)

@@ -17,14 +17,14 @@ Shapes as nn.RNN (L = num_layers, D = 2 if bidirectional else 1, H = hidden_size
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from tinygrad_rnn import ops
 from tinygrad_rnn._validate import check_choice, dtype_mismatch
 from tinygrad_rnn.methods.recurrence import linear_recurrence
-from tinygrad_rnn.nn import init
+from tinygrad_rnn.nn import grad_flow, init
 from tinygrad_rnn.nn.cells import _CellBase, check_sizes
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.nn.recurrent import RNNBase, _SequenceRunner, _state_argument, _within_lengths
@@ -115,12 +115,13 @@ class MinGRUCell(_ElementwiseCell):
 
     @staticmethod
     def sequence(x: Tensor, h0: Tensor | None, weight: Tensor, bias: Tensor | None = None,
-                 reverse: bool = False) -> Tensor:
-        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H)."""
+                 reverse: bool = False, tap: Callable | None = None) -> Tensor:
+        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H); tap(t, dL/dh_t)
+        in backward when given."""
         H = weight.shape[0] // 2
         g = _affine(x, weight, bias)
         z = g[:, :, :H].sigmoid()
-        return linear_recurrence(1 - z, z * g[:, :, H:], h0, reverse)
+        return linear_recurrence(1 - z, z * g[:, :, H:], h0, reverse, tap)
 
 
 class MinLSTMCell(_ElementwiseCell):
@@ -156,14 +157,15 @@ class MinLSTMCell(_ElementwiseCell):
 
     @staticmethod
     def sequence(x: Tensor, h0: Tensor | None, weight: Tensor, bias: Tensor | None = None,
-                 reverse: bool = False) -> Tensor:
-        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H)."""
+                 reverse: bool = False, tap: Callable | None = None) -> Tensor:
+        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H); tap(t, dL/dh_t)
+        in backward when given."""
         H = weight.shape[0] // 3
         g = _affine(x, weight, bias)
         f = g[:, :, :H].sigmoid()
         i = g[:, :, H:2 * H].sigmoid()
         s = f + i
-        return linear_recurrence(f / s, i / s * g[:, :, 2 * H:], h0, reverse)
+        return linear_recurrence(f / s, i / s * g[:, :, 2 * H:], h0, reverse, tap)
 
 
 class IndRNNCell(_ElementwiseCell):
@@ -202,11 +204,13 @@ class IndRNNCell(_ElementwiseCell):
     @staticmethod
     def sequence(x: Tensor, h0: Tensor | None, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Tensor | None = None, reverse: bool = False,
-                 nonlinearity: str = "relu") -> Tensor:
-        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H)."""
+                 nonlinearity: str = "relu", tap: Callable | None = None) -> Tensor:
+        """Every step over x (T, B, I) from h0 (B, H) or None: h (T, B, H); tap(t, dL/dh_t)
+        in backward when given."""
         p = _affine(x, weight_ih, bias_ih)
         inputs = (p, weight_hh) if h0 is None else (p, weight_hh, h0)
-        return ops.IndRecurrence.apply(*inputs, reverse=reverse, nonlinearity=nonlinearity)
+        return ops.IndRecurrence.apply(*inputs, reverse=reverse, nonlinearity=nonlinearity,
+                                       tap=tap)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "relu" else f", nonlinearity={self.nonlinearity!r}"
@@ -269,17 +273,22 @@ class _ElementwiseLayer(_SequenceRunner):
                        reverse: bool, lengths: np.ndarray | None = None) -> tuple:
         """(outputs (T, B, H) in input time order, final state (B, H)) of one layer-direction.
         With lengths a reverse direction reverses each sequence within its own length (one
-        gather each way) and runs forwards; the final state is taken at each length."""
+        gather each way) and runs forwards; the final state is taken at each length. A
+        recording (nn.record_grad_flow) counts the steps as the direction runs them, as
+        RNNBase's."""
         weights = self._layer_weights(layer, direction)
+        tap = grad_flow.tap_for(self, layer, direction,
+                                seq.shape[0] if reverse and lengths is None else None)
+        extra = {**self._options(), **({} if tap is None else {"tap": tap})}
         if lengths is None:
-            out = self._cell.sequence(seq, state, *weights, reverse=reverse, **self._options())
+            out = self._cell.sequence(seq, state, *weights, reverse=reverse, **extra)
             return out, out[0] if reverse else out[-1]
         T, B = seq.shape[0], seq.shape[1]
         batch = np.arange(B)
         flip = _within_lengths(lengths, T) if reverse else None
         if flip is not None:
             seq = seq[flip, batch]
-        out = self._cell.sequence(seq, state, *weights, **self._options())
+        out = self._cell.sequence(seq, state, *weights, **extra)
         final = out[lengths - 1, batch]
         valid = np.arange(T)[:, None, None] < lengths[None, :, None]  # (T, B, 1)
         out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))

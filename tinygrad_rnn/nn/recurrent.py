@@ -185,10 +185,14 @@ class _SequenceRunner(Module):
         With lengths, a reverse direction first reverses each sequence within its own length
         (so every direction starts at step 0 of every sequence); past a sequence's length the
         state is held (kernels: the final state is taken at each sequence's last step) and
-        the output is zero, so padding gets exactly zero gradient."""
+        the output is zero, so padding gets exactly zero gradient. A recording
+        (nn.record_grad_flow) counts the steps as the direction runs them on every path: a
+        kernel and scan hand over input time, which a reverse run without lengths turns
+        around (reverse_steps)."""
         kernel = self._kernel()
         weights = self._layer_weights(layer, direction) if kernel is not None else None
-        tap = grad_flow.tap_for(self, layer, direction)
+        tap = grad_flow.tap_for(self, layer, direction,
+                                seq.shape[0] if reverse and lengths is None else None)
         extra = self._step_options() if tap is None else {**self._step_options(), "tap": tap}
         if lengths is None:
             if kernel is not None:

@@ -64,7 +64,8 @@ class LinearRecurrence(Function):
     """h_t = a_t h_{t-1} + b_t;  dh_t = g_t + a_{t+1} dh_{t+1}, da_t = dh_t h_{t-1}, db_t = dh_t
 
     over the leading (time) axis, h_{-1} = h0 (zeros when absent), dh0 = a_0 dh_0; with
-    reverse=True time runs T-1 .. 0 (h_T = h0) and the adjoint the other way.
+    reverse=True time runs T-1 .. 0 (h_T = h0) and the adjoint the other way. tap(t, dh_t),
+    when given, gets each step's whole gradient in backward (nn.record_grad_flow).
     """
 
     @staticmethod
@@ -72,13 +73,13 @@ class LinearRecurrence(Function):
         return None
 
     @staticmethod
-    def forward(ctx, a, b, h0=None, reverse=False):
+    def forward(ctx, a, b, h0=None, reverse=False, tap=None):
         T, nd, step = _step_shape("linear_recurrence", a, b, h0)
         dtype = np.result_type(a, b) if h0 is None else np.result_type(a, b, h0)
         av, bv = _over_time(a, T, nd), _over_time(b, T, nd)
         h = _recur(av, bv, h0, np.empty((T,) + step, dtype=dtype), reverse)
         ctx.save_for_backward(av, h, h0)
-        ctx.reverse = reverse
+        ctx.reverse, ctx.tap = reverse, tap
         return h
 
     @staticmethod
@@ -100,6 +101,9 @@ class LinearRecurrence(Function):
             _recur(av[fwd], g_b[inner], dh[last], dh[inner], not rev)
         else:
             dh[...] = g
+        if ctx.tap is not None:
+            for t in _order(T, not rev):  # as the backward runs: the forward's last step first
+                ctx.tap(t, dh[t])
         first = 0 if not rev else T - 1
         da = None
         if needs[0]:
@@ -127,7 +131,8 @@ class IndRecurrence(Function):
     """h_t = act(p_t + u h_{t-1});  dq_t = act'(h_t) (g_t + u dq_{t+1}), dp = dq, du = sum dq h_prev
 
     IndRNN's loop: act relu | tanh (act' from the saved output), u one weight per unit
-    (last axis), h_{-1} = h0 (zeros when absent), dh0 = u dq_0; reverse as LinearRecurrence.
+    (last axis), h_{-1} = h0 (zeros when absent), dh0 = u dq_0; reverse and tap(t, dh_t) (dh_t
+    = g_t + u dq_{t+1}, the whole gradient of h_t) as LinearRecurrence.
     """
 
     @staticmethod
@@ -135,7 +140,7 @@ class IndRecurrence(Function):
         return None
 
     @staticmethod
-    def forward(ctx, p, u, h0=None, reverse=False, nonlinearity="relu"):
+    def forward(ctx, p, u, h0=None, reverse=False, nonlinearity="relu", tap=None):
         if nonlinearity not in ("relu", "tanh"):
             raise ValueError(f"indrnn recurrence: nonlinearity must be 'relu' or 'tanh', got "
                              f"{nonlinearity!r}")
@@ -158,7 +163,7 @@ class IndRecurrence(Function):
                 np.tanh(o, out=o)
             prev = o
         ctx.save_for_backward(u, h, h0)
-        ctx.reverse, ctx.relu = reverse, is_relu
+        ctx.reverse, ctx.relu, ctx.tap = reverse, is_relu, tap
         return h
 
     @staticmethod
@@ -171,14 +176,18 @@ class IndRecurrence(Function):
         d = (h != 0).astype(h.dtype) if ctx.relu else 1 - h * h
         g_b = np.broadcast_to(g, h.shape)
         dq = np.empty(h.shape, dtype=d.dtype)
-        nxt = None
+        nxt, tap = None, ctx.tap
         for t in _order(T, not rev):  # from the forward's last step to its first
             o = dq[t, ...]
             if nxt is None:
+                if tap is not None:
+                    tap(t, g_b[t])
                 np.multiply(d[t], g_b[t], out=o)
             else:
                 np.multiply(u, nxt, out=o)
                 np.add(o, g_b[t], out=o)
+                if tap is not None:
+                    tap(t, o)
                 np.multiply(o, d[t], out=o)
             nxt = o
         first = 0 if not rev else T - 1
