@@ -254,6 +254,14 @@ def test_render_checks_its_arguments(tmp_path):
         tg.render("digraph G {}", tmp_path / "g", format="gif")
     with pytest.raises(TypeError, match="DOT text"):
         tg.render(3, tmp_path / "g")
+    with pytest.raises(ValueError, match=r"names png but format='svg'.*ending in \.svg"):
+        tg.render("digraph G {}", tmp_path / "g.png", format="svg")  # (was SVG in a .png)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_takes_the_format_from_the_suffix(tmp_path):
+    assert tg.render("digraph G { a -> b }", tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    assert b"<svg" in tg.render("digraph G { a -> b }", tmp_path / "g").read_bytes()[:1000]
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

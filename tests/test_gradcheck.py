@@ -322,3 +322,26 @@ def test_an_error_inside_fn_leaves_the_inputs_as_they_were():
     with pytest.raises(RuntimeError, match="boom"):
         gradcheck(fn, [x])
     np.testing.assert_array_equal(x.data, before)
+
+
+class TanhInPlace(Function):
+    """tanh written into its input (a forward that must not be gradchecked as it is)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.tanh(x, out=x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_arrays
+        return g * (1 - y * y)
+
+
+def test_a_function_that_changes_its_input_in_place_is_named_not_called_a_kink():
+    x = x64([0.5, -0.25, 1.5])
+    before = x.data.copy()
+    with pytest.raises(ValueError, match=r"fn changed input 0 \(shape \(3,\)\) in place"):
+        gradcheck(lambda x: TanhInPlace.apply(x).sum(), [x])
+    np.testing.assert_array_equal(x.data, before)  # put back

@@ -347,3 +347,15 @@ def test_binary_cross_entropy_target_gradient_at_the_ends_is_torchs(torch):
     torch.nn.functional.binary_cross_entropy(torch.tensor(x), theirs_t,
                                              reduction="sum").backward()
     np.testing.assert_allclose(ours_t.grad.data, theirs_t.grad.numpy(), rtol=1e-14)  # inf, -inf
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "norm"])
+def test_dim_empty_reduces_every_axis_as_torch_and_axis_empty_none_as_numpy(torch, name):
+    x = np.arange(6.0).reshape(2, 3)
+    ours = getattr(tg.Tensor(x), name)(dim=())
+    theirs = getattr(torch.tensor(x), name)(dim=())
+    assert ours.shape == tuple(theirs.shape) == ()
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12)
+    assert getattr(tg, name)(tg.Tensor(x), dim=[]).shape == ()
+    if name == "sum":  # NumPy's axis=() reduces nothing
+        assert tg.Tensor(x).sum(axis=()).shape == np.sum(x, axis=()).shape == (2, 3)

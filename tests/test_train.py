@@ -1,7 +1,9 @@
 """The training loop: learning, TBPTT, clipping, bit-identical resume, guards, interrupts."""
 import csv
 import os
+import re
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -732,3 +734,19 @@ def test_gradient_flow_state_is_checked_on_load_and_names_the_cell_kind():
     again = cb.GradientFlow(None)
     again.load_state_dict(flow.state_dict())
     assert again.first[0] == 3 and sorted(again.first[1]) == sorted(norms)
+
+
+def test_a_callback_row_holds_the_keys_the_readme_lists():
+    rows = []
+
+    class Keep(cb.Callback):
+        def on_step_end(self, trainer, row):
+            rows.append(dict(row))
+    _setup(extra=[Keep()]).fit(steps=5)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### Your own callback"):]
+    section = section[:section.index("Setting `trainer.should_stop`")]
+    listed = set(re.findall(r"`([a-z_]+)`", section)) - {"row", "on_fit_start",
+                                                           "on_step_end", "on_fit_end"}
+    assert set(rows[-1]) == listed  # (step 5 is validated: val_loss is a number there)
+    assert rows[-1]["val_loss"] is not None and rows[0]["val_loss"] is None

@@ -14,9 +14,10 @@ import numpy as np
 _TORCH_NAMES = (("dim", "axis"), ("dims", "axis"), ("keepdim", "keepdims"))
 
 
-def torch_names(fn: Callable) -> Callable:
+def torch_names(fn: Callable, *, empty_dim_is_all: bool = False) -> Callable:
     """Accept `dim=` (or `dims=`, flip's) / `keepdim=` as aliases of `axis=` / `keepdims=`
-    (PyTorch's names)."""
+    (PyTorch's names). With empty_dim_is_all (`torch_reduction`), dim=() means every axis,
+    as in PyTorch's reductions (axis=() keeps NumPy's meaning: none)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,10 +29,19 @@ def torch_names(fn: Callable) -> Callable:
                             if fn.__name__ == "__init__" else fn.__name__
                         raise TypeError(f"{owner}() got both {ours}= and {theirs}= "
                                         f"({theirs} is PyTorch's name for {ours}); pass one")
-                    kwargs[ours] = kwargs.pop(theirs)
+                    value = kwargs.pop(theirs)
+                    if empty_dim_is_all and theirs == "dim" and isinstance(
+                            value, (tuple, list)) and not value:
+                        value = None
+                    kwargs[ours] = value
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def torch_reduction(fn: Callable) -> Callable:
+    """torch_names for a reduction over axes: dim=() is every axis, as in PyTorch."""
+    return torch_names(fn, empty_dim_is_all=True)
 
 
 def _is_int(value: Any) -> bool:

@@ -142,7 +142,15 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
     wrt_idx = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt_idx:
         raise ValueError("gradcheck: no input requires grad; nothing to check")
+    before = [xs[i].data.copy() for i in wrt_idx]
     out = _output(fn, xs)
+    for i, b in zip(wrt_idx, before):
+        if not np.array_equal(xs[i].data, b, equal_nan=True):
+            xs[i].data.reshape(-1)[:] = b.reshape(-1)  # (the given tensor, as it was)
+            raise ValueError(f"gradcheck: fn changed input {i} (shape {xs[i].shape}) in place; "
+                             f"finite differences need fn to leave its inputs as they are. "
+                             f"Compute on a copy (e.g. y = x * 1, or np.tanh(x) rather than "
+                             f"np.tanh(x, out=x) in a Function's forward)")
     if out.dtype != np.float64:
         raise TypeError(f"gradcheck: fn returned dtype {out.dtype} for float64 inputs; "
                         "compute in the inputs' dtype so differences are not lost to rounding")

@@ -61,6 +61,22 @@ def test_matches_torch_over_many_steps(make, tmake, torch):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("make,tmake", [
+    (lambda o: StepLR(o, step_size=4, gamma=0.3), lambda t, o: t.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.3)),
+    (lambda o: CosineAnnealingLR(o, T_max=25, eta_min=1e-4),
+     lambda t, o: t.optim.lr_scheduler.CosineAnnealingLR(o, T_max=25, eta_min=1e-4)),
+], ids=["StepLR", "CosineAnnealingLR"])
+def test_a_torch_schedulers_state_dict_loads_and_continues_the_same(make, tmake, torch):
+    p = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.SGD([p], lr=0.1)
+    tsched = tmake(torch, topt)
+    trace(tsched, 9)
+    ours = make(make_opt((0.1,)))
+    ours.optimizer.param_groups[0]["lr"] = topt.param_groups[0]["lr"]
+    ours.load_state_dict(tsched.state_dict())  # (with torch's own _is_initial and the like)
+    np.testing.assert_allclose(trace(ours, 20), trace(tsched, 20), rtol=1e-12, atol=1e-15)
+
+
 def test_optimizer_uses_the_scheduled_rate():
     p = Tensor(np.zeros(1), requires_grad=True)
     opt = SGD([p], lr=1.0)

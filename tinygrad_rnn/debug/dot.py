@@ -366,14 +366,24 @@ def _leaf_at(g: _Graph, key: tuple) -> Tensor:
 FORMATS = ("svg", "png", "pdf")
 
 
-def render(dot_or_tensor: Any, path: Any, format: str = "svg", params: Any = None) -> Path:
+def render(dot_or_tensor: Any, path: Any, format: str | None = None,
+           params: Any = None) -> Path:
     """Write a picture of a graph (DOT text from to_dot, or a Tensor) with Graphviz's `dot`.
 
-    `path` gets the format's suffix when it has none. Returns the written path. Raises
-    RuntimeError saying how to install Graphviz when `dot` is not on PATH.
+    The format is `format`, else the path's suffix where it names one (.svg, .png, .pdf),
+    else svg; a path without a suffix gets the format's. A suffix that names another format
+    than `format` is refused. Returns the written path. Raises RuntimeError saying how to
+    install Graphviz when `dot` is not on PATH.
     """
+    out = Path(path)
+    named = out.suffix[1:].lower()
+    if format is None:
+        format = named if named in FORMATS else "svg"
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {FORMATS}, got {format!r}")
+    if named in FORMATS and named != format:
+        raise ValueError(f"render: the path {str(out)!r} names {named} but format={format!r}; "
+                         f"give a path ending in .{format}, or leave format out")
     if isinstance(dot_or_tensor, Tensor):
         text = to_dot(dot_or_tensor, params)
     elif isinstance(dot_or_tensor, str):
@@ -388,7 +398,6 @@ def render(dot_or_tensor: Any, path: Any, format: str = "svg", params: Any = Non
             "Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
             "(macOS), `conda install graphviz`, or see https://graphviz.org/download/. "
             "Without it, save to_dot(...) to a .dot file and render it elsewhere.")
-    out = Path(path)
     if not out.suffix:
         out = out.with_suffix("." + format)
     done = subprocess.run([exe, f"-T{format}", "-o", str(out)], input=text.encode(),

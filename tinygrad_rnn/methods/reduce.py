@@ -9,21 +9,21 @@ import numpy as np
 
 from tinygrad_rnn import ops
 from tinygrad_rnn._validate import check_bool, check_int, check_number, norm_axis, one_axis, \
-    torch_names
+    torch_names, torch_reduction
 from tinygrad_rnn.methods.elementwise import floating
 
 
 class ReduceMethods:
     __slots__ = ()
 
-    @torch_names
+    @torch_reduction
     def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "Tensor":
         """Sum over `axis` (all axes when None), of self cast to `dtype` where given; bool
         and unsigned tensors sum as int64, as in PyTorch (NumPy: uint64 for unsigned)."""
         x = self.astype(dtype) if dtype is not None else _wide(self)
         return ops.Sum.apply(x, axis=norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
-    @torch_names
+    @torch_reduction
     def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Mean over `axis`: the sum divided by the number of elements reduced."""
         ax = norm_axis(axis, self.ndim, "mean")
@@ -51,7 +51,7 @@ class ReduceMethods:
             floating(self), axis=norm_axis(axis, self.ndim, "logsumexp"), keepdims=keepdims
         )
 
-    @torch_names
+    @torch_reduction
     def var(self, axis: Any = None, keepdims: bool = False, correction: float = 1, *,
             unbiased: bool | None = None) -> "Tensor":
         """Variance over `axis`: sum((x - mean)**2) / (N - correction), PyTorch's semantics.
@@ -65,7 +65,7 @@ class ReduceMethods:
         return ops.Var.apply(floating(self), axis=norm_axis(axis, self.ndim, "var"),
                              keepdims=keepdims, correction=c)
 
-    @torch_names
+    @torch_reduction
     def std(self, axis: Any = None, keepdims: bool = False, correction: float = 1, *,
             unbiased: bool | None = None) -> "Tensor":
         """sqrt(var(axis, keepdims, correction)); a constant input (std 0) has gradient 0,
@@ -81,7 +81,7 @@ class ReduceMethods:
         return ops.Prod.apply(_wide(self), axis=norm_axis(axis, self.ndim, "prod"),
                               keepdims=keepdims)
 
-    @torch_names
+    @torch_reduction
     def norm(self, p: float = 2, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """Vector p-norm over `axis` (all elements when None): (sum |x|**p)**(1/p).
 
@@ -167,13 +167,13 @@ class ReduceMethods:
 
 
 # ----- module functions ----------------------------------------------------------------
-@torch_names
+@torch_reduction
 def sum(t: "Tensor", axis: Any = None, keepdims: bool = False, dtype: Any = None) -> "Tensor":
     """Tensor.sum as a function."""
     return t.sum(axis, keepdims, dtype)
 
 
-@torch_names
+@torch_reduction
 def mean(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
     """Tensor.mean as a function."""
     return t.mean(axis, keepdims)
@@ -209,14 +209,14 @@ def log_softmax(t: "Tensor", axis: int = -1) -> "Tensor":
     return t.log_softmax(axis)
 
 
-@torch_names
+@torch_reduction
 def var(t: "Tensor", axis: Any = None, keepdims: bool = False, correction: float = 1, *,
         unbiased: bool | None = None) -> "Tensor":
     """Tensor.var as a function."""
     return t.var(axis, keepdims, correction, unbiased=unbiased)
 
 
-@torch_names
+@torch_reduction
 def std(t: "Tensor", axis: Any = None, keepdims: bool = False, correction: float = 1, *,
         unbiased: bool | None = None) -> "Tensor":
     """Tensor.std as a function."""
@@ -229,7 +229,7 @@ def prod(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
     return t.prod(axis, keepdims)
 
 
-@torch_names
+@torch_reduction
 def norm(t: "Tensor", p: float = 2, axis: Any = None, keepdims: bool = False) -> "Tensor":
     """Tensor.norm as a function."""
     return t.norm(p, axis, keepdims)

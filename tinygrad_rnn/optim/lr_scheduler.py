@@ -69,7 +69,12 @@ class LRScheduler:
         return {k: (list(v) if isinstance(v, list) else v)
                 for k, v in self.__dict__.items() if k != "optimizer"}
 
+    # PyTorch's own bookkeeping in its schedulers' state dicts, which says nothing about the
+    # schedule (here a loaded scheduler always keeps the loaded rate): accepted and dropped
+    _TORCH_INTERNAL = ("_is_initial", "_get_lr_called_within_step")
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = {k: v for k, v in state_dict.items() if k not in self._TORCH_INTERNAL}
         unknown = set(state_dict) - set(self.state_dict())
         if unknown:
             raise ValueError(
