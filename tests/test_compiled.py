@@ -772,3 +772,35 @@ def test_masks_where_and_detach_inside_a_step_compile_with_the_eager_numbers(nam
         results.append([outs.data, h.data, xs.grad.data, w.grad.data])
     np.testing.assert_array_equal(results[0][0], results[1][0])
     _assert_same(results[0], results[1], 1e-12)
+
+
+class ScaledTanh(Function):
+    """y = 2 tanh(x);  dx = g 2 (1 - tanh(x)^2): a user's op, declared elementwise over time
+    as the README says."""
+
+    over_time = staticmethod(tg.function.same_over_time)
+
+    @staticmethod
+    def forward(ctx, x):
+        t = np.tanh(x)
+        ctx.save_for_backward(t)
+        return 2 * t
+
+    @staticmethod
+    def backward(ctx, g):
+        (t,) = ctx.saved_arrays
+        return g * 2 * (1 - t * t)
+
+
+def test_a_users_function_that_declares_over_time_compiles_with_the_eager_numbers():
+    rng = np.random.default_rng(0)
+    xs0, w0 = rng.standard_normal((6, 2, 3)), rng.standard_normal((3, 3)) * 0.3
+    results = []
+    for compiled in (False, True):
+        xs, w = Tensor(xs0, requires_grad=True), Tensor(w0, requires_grad=True)
+        outs, h = scan(lambda x, h: ScaledTanh.apply(x + h @ w), xs, Tensor(np.zeros((2, 3))),
+                       compiled=compiled)
+        assert scan_info()["path"] == ("compiled" if compiled else "eager"), scan_info()["why"]
+        (outs * outs).sum().backward()
+        results.append([outs.data, xs.grad.data, w.grad.data])
+    _assert_same(results[0], results[1], 1e-12)
