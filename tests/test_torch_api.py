@@ -359,3 +359,22 @@ def test_dim_empty_reduces_every_axis_as_torch_and_axis_empty_none_as_numpy(torc
     assert getattr(tg, name)(tg.Tensor(x), dim=[]).shape == ()
     if name == "sum":  # NumPy's axis=() reduces nothing
         assert tg.Tensor(x).sum(axis=()).shape == np.sum(x, axis=()).shape == (2, 3)
+
+
+def test_dtype_of_softmax_log_softmax_mean_cumsum_and_tuple_axes_of_any_all_as_torch(torch):
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    t = torch.tensor(x)
+    for name in ("softmax", "log_softmax", "cumsum"):
+        ours = getattr(tg.Tensor(x), name)(dim=1, dtype=np.float64)
+        theirs = getattr(t, name)(dim=1, dtype=torch.float64)
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12)
+    assert F.softmax(tg.Tensor(x), -1, dtype=np.float64).dtype == np.float64
+    m = tg.Tensor(np.array([1, 2, 4])).mean(dtype=np.float64)  # an int tensor's mean
+    assert m.dtype == np.float64 and m.item() == torch.tensor([1, 2, 4]).mean(
+        dtype=torch.float64).item()
+    b = np.array([[0, 1], [0, 0]])
+    for name, dim in (("any", (0, 1)), ("all", (0,)), ("any", ())):
+        ours = getattr(tg.Tensor(b), name)(dim=dim)
+        theirs = getattr(torch.tensor(b), name)(dim=dim)
+        np.testing.assert_array_equal(ours.data, theirs.numpy())

@@ -24,15 +24,18 @@ class ReduceMethods:
         return ops.Sum.apply(x, axis=norm_axis(axis, self.ndim, "sum"), keepdims=keepdims)
 
     @torch_reduction
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Mean over `axis`: the sum divided by the number of elements reduced."""
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None) -> "Tensor":
+        """Mean over `axis`: the sum divided by the number of elements reduced (of self cast
+        to `dtype` first where given, as in PyTorch)."""
+        if dtype is not None:
+            return self.astype(dtype).mean(axis, keepdims)
         ax = norm_axis(axis, self.ndim, "mean")
         n = int(np.prod([self.shape[a] for a in ax])) if ax is not None else self.size
         if self.data.dtype == np.float16:  # summed in float32, as NumPy and PyTorch do: a
             # float16 sum overflows where the mean does not ([6e4, 6e4])
             wide = ops.Sum.apply(self.astype(np.float32), axis=ax, keepdims=keepdims)
-            return (wide * (1.0 / n if n else np.nan)).astype(np.float16)
-        return ops.Sum.apply(self, axis=ax, keepdims=keepdims) * (1.0 / n if n else np.nan)
+            return _over(wide, n).astype(np.float16)
+        return _over(ops.Sum.apply(self, axis=ax, keepdims=keepdims), n)
 
     @torch_names
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
@@ -95,9 +98,11 @@ class ReduceMethods:
                               keepdims=keepdims)
 
     @torch_names
-    def cumsum(self, axis: int) -> "Tensor":
-        """Running sum along `axis`: y_i = x_0 + ... + x_i."""
-        return ops.CumSum.apply(_wide(self), axis=one_axis(axis, self.ndim, "cumsum"))
+    def cumsum(self, axis: int, *, dtype: Any = None) -> "Tensor":
+        """Running sum along `axis`: y_i = x_0 + ... + x_i (of self cast to `dtype` first
+        where given)."""
+        x = self.astype(dtype) if dtype is not None else _wide(self)
+        return ops.CumSum.apply(x, axis=one_axis(axis, self.ndim, "cumsum"))
 
     @torch_names
     def cumprod(self, axis: int) -> "Tensor":
@@ -154,16 +159,25 @@ class ReduceMethods:
         return _arg(self, np.argmin, "argmin", axis, keepdims)
 
     @torch_names
-    def log_softmax(self, axis: int = -1) -> "Tensor":
-        """self - logsumexp(self, axis, keepdims=True)."""
+    def log_softmax(self, axis: int = -1, *, dtype: Any = None) -> "Tensor":
+        """self - logsumexp(self, axis, keepdims=True) (of self cast to `dtype` first where
+        given, as in PyTorch)."""
+        if dtype is not None:
+            return self.astype(dtype).log_softmax(axis)
         ax = one_axis(axis, self.ndim, "log_softmax")
         # (axis None: a 0-d tensor)
         return ops.LogSoftmax.apply(floating(self), axis=ax if self.ndim else None)
 
     @torch_names
-    def softmax(self, axis: int = -1) -> "Tensor":
-        """exp(log_softmax(self, axis))."""
-        return self.log_softmax(axis).exp()
+    def softmax(self, axis: int = -1, *, dtype: Any = None) -> "Tensor":
+        """exp(log_softmax(self, axis)) (of self cast to `dtype` first where given)."""
+        return self.log_softmax(axis, dtype=dtype).exp()
+
+
+def _over(total: "Tensor", n: int) -> "Tensor":
+    """A sum divided by its count, as PyTorch's mean divides (a multiplication by 1 / n
+    differs in the last bit); NaN for no elements, without NumPy's warning."""
+    return total / n if n else total * np.nan
 
 
 # ----- module functions ----------------------------------------------------------------
@@ -174,9 +188,10 @@ def sum(t: "Tensor", axis: Any = None, keepdims: bool = False, dtype: Any = None
 
 
 @torch_reduction
-def mean(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
+def mean(t: "Tensor", axis: Any = None, keepdims: bool = False, *, dtype: Any = None
+         ) -> "Tensor":
     """Tensor.mean as a function."""
-    return t.mean(axis, keepdims)
+    return t.mean(axis, keepdims, dtype=dtype)
 
 
 @torch_names
@@ -198,15 +213,15 @@ def logsumexp(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor"
 
 
 @torch_names
-def softmax(t: "Tensor", axis: int = -1) -> "Tensor":
+def softmax(t: "Tensor", axis: int = -1, *, dtype: Any = None) -> "Tensor":
     """Tensor.softmax as a function."""
-    return t.softmax(axis)
+    return t.softmax(axis, dtype=dtype)
 
 
 @torch_names
-def log_softmax(t: "Tensor", axis: int = -1) -> "Tensor":
+def log_softmax(t: "Tensor", axis: int = -1, *, dtype: Any = None) -> "Tensor":
     """Tensor.log_softmax as a function."""
-    return t.log_softmax(axis)
+    return t.log_softmax(axis, dtype=dtype)
 
 
 @torch_reduction
@@ -236,9 +251,9 @@ def norm(t: "Tensor", p: float = 2, axis: Any = None, keepdims: bool = False) ->
 
 
 @torch_names
-def cumsum(t: "Tensor", axis: int) -> "Tensor":
+def cumsum(t: "Tensor", axis: int, *, dtype: Any = None) -> "Tensor":
     """Tensor.cumsum as a function."""
-    return t.cumsum(axis)
+    return t.cumsum(axis, dtype=dtype)
 
 
 @torch_names

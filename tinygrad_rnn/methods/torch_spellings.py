@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import one_axis, torch_names
+from tinygrad_rnn._validate import norm_axis, one_axis, torch_names
 
 
 class TorchSpellings:
@@ -118,17 +118,19 @@ class TorchSpellings:
 
     # ----- logical reductions (no gradient) ---------------------------------------------
     @torch_names
-    def all(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
-        """Whether every element (along axis) is nonzero: a boolean tensor."""
+    def all(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Whether every element (along axis, an int or a tuple) is nonzero: a boolean
+        tensor."""
         return self._truth(np.all, axis, keepdims)
 
     @torch_names
-    def any(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
-        """Whether some element (along axis) is nonzero: a boolean tensor."""
+    def any(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        """Whether some element (along axis, an int or a tuple) is nonzero: a boolean
+        tensor."""
         return self._truth(np.any, axis, keepdims)
 
-    def _truth(self, fn: Any, axis: int | None, keepdims: bool) -> "Tensor":
-        ax = None if axis is None else one_axis(axis, self.ndim, fn.__name__)
+    def _truth(self, fn: Any, axis: Any, keepdims: bool) -> "Tensor":
+        ax = norm_axis(axis, self.ndim, fn.__name__)
         return _tensor.Tensor(np.asarray(fn(self.data, axis=ax, keepdims=keepdims)))
 
 

@@ -35,15 +35,16 @@ def relu(x: Tensor) -> Tensor:
 
 
 @_validate.torch_names
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x), axis), computed through log_softmax."""
-    return x.softmax(axis)
+def softmax(x: Tensor, axis: int = -1, *, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x), axis), computed through log_softmax (x cast to `dtype` first
+    where given, as in PyTorch)."""
+    return x.softmax(axis, dtype=dtype)
 
 
 @_validate.torch_names
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x, axis) (one stable node)."""
-    return x.log_softmax(axis)
+def log_softmax(x: Tensor, axis: int = -1, *, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x, axis) (one stable node; x cast to `dtype` first where given)."""
+    return x.log_softmax(axis, dtype=dtype)
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

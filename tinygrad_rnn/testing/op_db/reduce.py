@@ -163,7 +163,7 @@ OPS: list = [
            lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), R, ("Sum",)),
     OpInfo("mean", lambda x, axis, keepdims: x.mean(axis, keepdims),
            lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), R,
-           ("Sum", "Mul"), composed=True,
+           ("Sum", "Div"), composed=True,
            torch=lambda x, axis, keepdims: x.mean(dim=dims(x, axis), keepdim=keepdims)),
     OpInfo("max", lambda x, axis, keepdims: x.max(axis, keepdims),
            lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), R, ("Max",),
