@@ -150,6 +150,8 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
 
     def detach(self) -> "Tensor":
         """The same data, cut from the graph (requires_grad=False)."""
+        if function.observer is None:  # nothing records ops: no node to make either way
+            return Tensor(self.data)
         return ops.Detach.apply(self)
 
     @staticmethod
@@ -344,11 +346,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
             return ufunc is np.not_equal
         a, b = _promoted(self, self._operand(other))
         try:
-            np.broadcast_shapes(a.shape, b.shape)
+            return logical(ufunc, a, b)
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: shapes {self.shape} and {b.shape} do not "
                              f"broadcast together") from None
-        return ops.Logical.apply(a, b, ufunc=ufunc)
 
     def _bitwise(self, other: Any, ufunc: np.ufunc, symbol: str, swap: bool = False) -> "Tensor":
         """a & b, a | b, a ^ b of bool or integer tensors (no gradient), as PyTorch."""
@@ -360,11 +361,10 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if swap:
             a, b = b, a
         try:
-            np.broadcast_shapes(a.shape, b.shape)
+            return logical(ufunc, a, b)
         except ValueError:
             raise ValueError(f"{symbol}: shapes {a.shape} and {b.shape} do not broadcast "
                              f"together") from None
-        return ops.Logical.apply(a, b, ufunc=ufunc)
 
     def __and__(self, other: Any) -> "Tensor":
         return self._bitwise(other, np.bitwise_and, "&")
@@ -389,7 +389,7 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         if self.data.dtype.kind not in "biu":
             raise TypeError(f"~ needs a bool or integer tensor, got {self.dtype}; for a mask "
                             f"use a comparison, e.g. ~(x > 0)")
-        return ops.Logical.apply(self, ufunc=np.invert)
+        return logical(np.invert, self)
 
     def __abs__(self) -> "Tensor":
         return self.abs()
@@ -459,6 +459,16 @@ class OutputTensor(Tensor):
     """One of the outputs of a Function with several (the engine finds its slot by class)."""
 
     __slots__ = ()
+
+
+def logical(ufunc: np.ufunc, *tensors: "Tensor") -> "Tensor":
+    """ufunc (a comparison, logical or bitwise one) of the tensors' arrays: a bool or integer
+    tensor without a gradient. The op `Logical` when something records ops (a recurrent step
+    being compiled, the profiler), so that the recording sees it; the plain call otherwise
+    (its result never makes a graph node: 2 us less per call)."""
+    if function.observer is None:
+        return Tensor(ufunc(*[t.data for t in tensors]))
+    return ops.Logical.apply(*tensors, ufunc=ufunc)
 
 
 def _promoted(a: "Tensor", b: "Tensor") -> tuple:

@@ -305,7 +305,8 @@ def _truth(x: Any) -> Any:
     that a step using it still compiles), anything else as an array of bools."""
     Tensor = _tensor.Tensor
     if isinstance(x, Tensor):
-        return x if x.dtype == bool else ops.Logical.apply(x, 0, ufunc=np.not_equal)
+        return x if x.dtype == bool else _tensor.logical(np.not_equal, x, _tensor.Tensor(
+            np.zeros((), x.dtype)))
     return np.asarray(x).astype(bool, copy=False)
 
 
@@ -316,7 +317,8 @@ def _logical(ufunc: np.ufunc, *xs: Any) -> "Tensor":
     except ValueError:
         raise ValueError(f"{ufunc.__name__}: shapes {[t.shape for t in truths]} do not "
                          f"broadcast together") from None
-    return ops.Logical.apply(*truths, ufunc=ufunc)
+    return _tensor.logical(ufunc, *[t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t)
+                                    for t in truths])
 
 
 def logical_not(t: Any) -> "Tensor":
