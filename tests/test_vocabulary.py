@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Function, Tensor, nn, no_grad
+from tinygrad_rnn import Function, Tensor, function, nn, no_grad
 from tinygrad_rnn.nn import functional as F
 from tinygrad_rnn.testing.op_db import OPS
 from tinygrad_rnn.testing.opinfo import bind, numpy_case
@@ -360,8 +360,9 @@ def _reached_by(fn, *args, **kwargs) -> set:
 
     old = sys.getprofile()
     sys.setprofile(profile)
-    try:
-        fn(*args, **kwargs)
+    try:  # (under an observer: comparisons and detach are their ops only while one records)
+        with function.observe(function.Observer()):
+            fn(*args, **kwargs)
     finally:
         sys.setprofile(old)
     return seen
