@@ -398,3 +398,11 @@ def test_scan_info_says_which_path_raised():
             assert "def forward" in tg.compiled.scan_info()["source"]["forward"]
         else:
             assert "steps 0-2" in tg.compiled.scan_info()["why"]
+
+
+def test_detach_and_comparisons_of_a_nan_pass_it_on_as_in_pytorch():
+    x = Tensor(np.array([np.nan, 1.0]), requires_grad=True)
+    with tg.detect_anomaly():
+        d = x.detach()  # (the NaN was made before: torch's anomaly mode does not look here)
+        m = x > 0
+    assert np.isnan(d.data[0]) and not m.data[0]

@@ -715,7 +715,7 @@ def test_the_final_state_is_the_last_output_for_hooks_retain_grad_and_grad(
         if mode != "unused final":
             loss = loss + (h * Tensor(weights)).sum()
         if mode == "grad()":
-            seen = [g.data for g in tg.grad(loss, [h, w])]
+            seen = [g.data for g in tg.grad(loss, [h, w, outs])]  # (outs: its whole gradient)
         else:
             loss.backward()
             seen += [h.grad.data] if mode == "retain_grad" else []
@@ -747,12 +747,18 @@ class MaskedCells:
         return tg.where(keep, pre, pre.tanh()) * (x != 0).float()
 
     @staticmethod
+    def float_condition(x, h, w):  # (where's condition a float tensor: nonzero is true)
+        pre = x + h @ w
+        return tg.where((pre > 0).float() * pre, pre, pre.tanh())
+
+    @staticmethod
     def detached_gate(x, h, w):
         gate = (h @ w).sigmoid().detach()  # no gradient through the gate
         return (x + h @ w).tanh() * gate + h * (1 - gate)
 
 
-@pytest.mark.parametrize("name", ["leaky_where", "masked_fill", "logical", "detached_gate"])
+@pytest.mark.parametrize("name", ["leaky_where", "masked_fill", "logical", "float_condition",
+                                  "detached_gate"])
 @settings(max_examples=int(__import__("os").environ.get("SCAN_EXAMPLES", 40)) // 4 + 1,
           deadline=None)
 @given(T=st.integers(4, 7), B=st.integers(1, 3), H=st.integers(1, 4), seed=st.integers(0, 999))

@@ -256,6 +256,8 @@ def test_render_checks_its_arguments(tmp_path):
         tg.render(3, tmp_path / "g")
     with pytest.raises(ValueError, match=r"names png but format='svg'.*ending in \.svg"):
         tg.render("digraph G {}", tmp_path / "g.png", format="svg")  # (was SVG in a .png)
+    with pytest.raises(ValueError, match=r"ends in \.jpg, which is none of the formats"):
+        tg.render("digraph G {}", tmp_path / "g.jpg")
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")

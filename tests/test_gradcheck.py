@@ -280,19 +280,30 @@ def test_the_projected_path_catches_nan_too(monkeypatch):
         gradcheck(lambda x: FiniteBackwardOfNaN.apply(x), [z])
 
 
-def test_a_module_used_through_its_own_float64_parameters_is_checked_as_in_pytorch():
-    # the function closes over the module: gradcheck must perturb and differentiate the very
-    # tensors it is given (as PyTorch's does), or a wrong backward of a parameter passes
+def test_a_module_used_through_its_own_parameters_is_refused_not_passed():
+    # gradcheck differentiates float64 copies (SPEC): a function that closes over the module
+    # would check nothing, and a wrong backward of a parameter passed unseen; it is refused,
+    # and the module checked through functional_call / gradcheck_module instead
     from tinygrad_rnn import nn
+    from tinygrad_rnn.nn.utils import functional_call
+    from tinygrad_rnn.testing.modules import gradcheck_module
     lin = nn.Linear(3, 2).double()
     x = x64(np.random.default_rng(0).standard_normal((4, 3)))
-    before = lin.weight.data.copy()
-    assert gradcheck(lambda x, w, b: (lin(x) ** 2).sum(), [x, lin.weight, lin.bias])
-    with pytest.raises(GradcheckError, match="input 1"):
+    with pytest.raises(ValueError, match=r"fn uses input 1 .* itself.*functional_call"):
         gradcheck(lambda x, w, b: HalfSquare.apply(lin(x)).sum(),
                   [x.detach(), lin.weight, lin.bias])
-    np.testing.assert_array_equal(lin.weight.data, before)  # put back exactly
-    assert lin.weight.grad is None  # and .grad untouched
+    assert lin.weight.grad is None
+    assert gradcheck(lambda x, w, b: (functional_call(lin, {"weight": w, "bias": b}, x) ** 2)
+                     .sum(), [x, lin.weight, lin.bias])
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(lambda x, w, b: HalfSquare.apply(functional_call(
+            lin, {"weight": w, "bias": b}, x)).sum(), [x.detach(), lin.weight, lin.bias])
+    assert gradcheck_module(nn.RNNCell(3, 2).double(), x)  # (a cell: x and its state)
+
+
+def test_inputs_that_share_memory_are_checked_apart():
+    x = x64([0.5, -0.25])
+    assert gradcheck(lambda a, c: (a * c).sum(), [x, x.detach()])  # (copies: no aliasing)
 
 
 def test_a_function_that_uses_the_given_tensor_instead_of_its_copy_is_refused():

@@ -157,6 +157,8 @@ def over_time(times: list, rows: list, sequences: tuple) -> Iterator[_OverTime]:
 
 class _Detector(Observer):
     def after(self, cls, ctx, args, kwargs, result):
+        if not cls.differentiable:  # (detach, comparisons: they pass values on, as torch)
+            return
         d = ctx.__dict__
         site = user_line()
         if _STEP[0] is not None:

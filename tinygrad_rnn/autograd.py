@@ -341,22 +341,29 @@ def _before_node(ctx: Any, g: Any, outs: tuple, hooked: Any, inner: Any, obs: An
     observers are told the node's backward starts."""
     entries = hooked.get(id(ctx)) if hooked is not None else None
     alias = ctx.last_row_of
+    seen = None  # the gradients the outputs' own hooks and grad() see (before a fold)
     if alias is not None:
         seq, row = alias
         wants = inner.get(id(ctx), ()) if inner is not None else ()
         if any(e[0] == row for e in entries or ()) or any(k == row for k, _ in wants):
             # output `row` is eagerly the very tensor of output `seq`'s last row: its hooks
-            # and grad() see both parts of its gradient, after the hooks of the sequence
+            # and grad() see both parts of its gradient, after the hooks of the sequence;
+            # the sequence itself keeps its whole gradient for grad()
             first = [e for e in entries if e[0] != row] if entries else []
             g = _run_hooks(first, g, True) if first else g
+            seen = list(g)
             g = _fold_last_row(g, seq, row)
+            seen[row] = g[row]
             entries = [e for e in entries if e[0] == row] if entries else None
     if entries:
         g = _run_hooks(entries, g, bool(outs))
+        if seen is not None:
+            seen[alias[1]] = g[alias[1]]
     if inner is not None and id(ctx) in inner:
+        told = g if seen is None else seen
         for k, t in inner[id(ctx)]:
-            if (g[k] if outs else g) is not None:
-                _deliver(t, g[k] if outs else g, wanted, leaf_out)
+            if (told[k] if outs else told) is not None:
+                _deliver(t, told[k] if outs else told, wanted, leaf_out)
     if obs is not None:
         obs.backward_before(ctx)
     return g

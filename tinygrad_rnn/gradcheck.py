@@ -18,20 +18,11 @@ class GradcheckError(AssertionError):
 
 
 def _as_float64_inputs(inputs: Sequence[Any]) -> list:
-    """The inputs gradcheck differentiates: a float64 leaf in C order is the very tensor
-    given, so a function that closes over it (a module's parameter) sees the perturbations,
-    as in PyTorch; any other floating tensor is replaced by a float64 copy (the function then
-    only sees it through its arguments). Integer inputs (indices, targets) pass through."""
-    out = []
-    for x in inputs:
-        if isinstance(x, Tensor) and x.dtype.kind == "f":
-            d = x.data
-            if not (x._ctx is None and d.dtype == np.float64 and d.flags.c_contiguous
-                    and d.flags.writeable):
-                # C order: the finite differences perturb a flat view of it
-                x = Tensor(d.astype(np.float64, order="C"), requires_grad=x.requires_grad)
-        out.append(x)
-    return out
+    """The inputs gradcheck differentiates: every floating tensor as a float64 copy in C
+    order (the finite differences perturb a flat view of it), so the function sees them
+    only through its arguments; integer inputs (indices, targets) pass through."""
+    return [Tensor(x.data.astype(np.float64, order="C"), requires_grad=x.requires_grad)
+            if isinstance(x, Tensor) and x.dtype.kind == "f" else x for x in inputs]
 
 
 class _Restored:
@@ -49,10 +40,10 @@ class _Restored:
 
 
 def _check_reached(out: Tensor, given: Sequence[Any], xs: list, wrt_idx: list) -> None:
-    """Refuse a float64 copy that the output does not depend on while it does depend on the
-    tensor given (fn closes over it, e.g. a float32 module's parameter): both Jacobians of
-    the copy would be zeros and pass unchecked. (An input that fn does not use at all is
-    fine, as in PyTorch: its Jacobians are zeros on both sides.)"""
+    """Refuse a copy that the output does not depend on while it does depend on the tensor
+    given (fn closes over it, e.g. a module's own parameter): both Jacobians of the copy
+    would be zeros and pass unchecked. (An input that fn does not use at all is fine, as in
+    PyTorch: its Jacobians are zeros on both sides.)"""
     copied = [i for i in wrt_idx if xs[i] is not given[i] and given[i].requires_grad]
     if not copied:
         return
@@ -65,10 +56,11 @@ def _check_reached(out: Tensor, given: Sequence[Any], xs: list, wrt_idx: list) -
             raise ValueError(
                 f"gradcheck: fn uses input {i} (shape {given[i].shape}, {given[i].dtype}) "
                 f"itself rather than the argument it is passed, so its gradient would not be "
-                f"checked: gradcheck passes a float64 copy of a {given[i].dtype} input. "
-                f"Compute from the arguments (for a module's parameters: "
-                f"nn.utils.functional_call(module, {{'weight': w, ...}}, x)), or make the "
-                f"module float64 (module.double()) and pass its parameters.")
+                f"checked: gradcheck passes fn a float64 copy of every floating input. "
+                f"Compute from the arguments; for a module's parameters call it as "
+                f"nn.utils.functional_call(module, {{'weight': w, ...}}, x), or check a "
+                f"recurrent cell or layer with tinygrad_rnn.testing.modules.gradcheck_module("
+                f"module, x, state).")
 
 
 def _output(fn: Callable, inputs: list) -> Tensor:
@@ -126,10 +118,8 @@ def _one_sided_disagree(fn: Callable, inputs: list, x: Tensor, j: int, k: int, e
 def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """Compare the analytic gradient of `fn` for every input that requires grad with central
-    finite differences, in float64: a float64 leaf is perturbed in place and put back
-    exactly (so fn may close over it, e.g. a float64 module's parameter), any other
-    floating input is replaced by a float64 copy (fn using the given tensor instead of
-    that copy is refused).
+    finite differences, on float64 copies of the inputs (fn using a given tensor itself
+    instead of its copy, e.g. a module's own parameter, is refused: it would check nothing).
 
     Small problems compare the full Jacobian; large ones compare random projections
     v^T J u and fall back to the full Jacobian to explain a mismatch. Returns True, or raises

@@ -370,15 +370,18 @@ def render(dot_or_tensor: Any, path: Any, format: str | None = None,
            params: Any = None) -> Path:
     """Write a picture of a graph (DOT text from to_dot, or a Tensor) with Graphviz's `dot`.
 
-    The format is `format`, else the path's suffix where it names one (.svg, .png, .pdf),
-    else svg; a path without a suffix gets the format's. A suffix that names another format
-    than `format` is refused. Returns the written path. Raises RuntimeError saying how to
+    The format is `format`, else the path's suffix (.svg, .png or .pdf; another suffix is
+    refused), else svg; a path without a suffix gets the format's. A suffix that names
+    another format than `format` is refused. Returns the written path. Raises RuntimeError saying how to
     install Graphviz when `dot` is not on PATH.
     """
     out = Path(path)
     named = out.suffix[1:].lower()
     if format is None:
-        format = named if named in FORMATS else "svg"
+        if named and named not in FORMATS:
+            raise ValueError(f"render: the path {str(out)!r} ends in .{named}, which is none "
+                             f"of the formats {FORMATS}; end it in one, or pass format=")
+        format = named or "svg"
     if format not in FORMATS:
         raise ValueError(f"render: format must be one of {FORMATS}, got {format!r}")
     if named in FORMATS and named != format:

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import function, ops
 from tinygrad_rnn._validate import check_choice, check_number
 
 
@@ -305,20 +305,19 @@ def _truth(x: Any) -> Any:
     that a step using it still compiles), anything else as an array of bools."""
     Tensor = _tensor.Tensor
     if isinstance(x, Tensor):
-        return x if x.dtype == bool else _tensor.logical(np.not_equal, x, _tensor.Tensor(
-            np.zeros((), x.dtype)))
+        return x if x.dtype == bool else _tensor.logical(np.not_equal, x, function.as_number(
+            0, x.dtype))
     return np.asarray(x).astype(bool, copy=False)
 
 
 def _logical(ufunc: np.ufunc, *xs: Any) -> "Tensor":
-    truths = [_truth(x) for x in xs]
+    truths = [t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t)
+              for t in (_truth(x) for x in xs)]
     try:
-        np.broadcast_shapes(*(t.shape for t in truths))
+        return _tensor.logical(ufunc, *truths)
     except ValueError:
-        raise ValueError(f"{ufunc.__name__}: shapes {[t.shape for t in truths]} do not "
-                         f"broadcast together") from None
-    return _tensor.logical(ufunc, *[t if isinstance(t, _tensor.Tensor) else _tensor.Tensor(t)
-                                    for t in truths])
+        raise ValueError(f"{ufunc.__name__}: shapes {' and '.join(str(t.shape) for t in truths)}"
+                         f" do not broadcast together") from None
 
 
 def logical_not(t: Any) -> "Tensor":
@@ -353,8 +352,8 @@ def where(cond: Any, a: Any, b: Any) -> "Tensor":
         a, b = a._pair(b)      # other side takes the tensor's)
     else:
         b, a = b._pair(a)
-    # a bool Tensor as it is (a mask made by an op inside a recurrent step stays on the tape)
-    mask = cond if isinstance(cond, Tensor) and c.dtype == bool else Tensor(c.astype(bool))
+    # a Tensor through _truth (a mask made by an op inside a recurrent step stays on the tape)
+    mask = _truth(cond) if isinstance(cond, Tensor) else Tensor(c.astype(bool))
     return ops.Where.apply(mask, a, b)
 
 
