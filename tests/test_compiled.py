@@ -658,12 +658,12 @@ def test_a_subclass_that_overrides_forward_gets_no_inherited_prepare_keywords():
                                    (np.array([0, 2]), 1), (slice(None), np.array([1, 2]), 0),
                                    (np.array([[0], [2]]), np.array([1, 3]))])
 def test_an_index_mixing_arrays_and_integers_hoists_only_where_numpy_keeps_the_axes(index):
-    """An integer beside an index array is an advanced index too: x[arr, :, 0] puts the
-    array's axis first, so behind a time slice it would land before time (it used to give
-    other numbers than the loop, or fail to broadcast)."""
+    """An index array beside integers (selected first, PyTorch's layout) or other arrays:
+    behind a time slice its axes must not land before time (it used to give other numbers
+    than the loop, or fail to broadcast)."""
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((6, 3, 4, 2))
-    h0 = np.zeros(np.zeros((3, 4, 2))[index].shape)
+    h0 = np.zeros(Tensor(np.zeros((3, 4, 2)))[index].shape)
     results = []
     for compiled in (True, False):
         x, h = Tensor(xs, requires_grad=True), Tensor(h0, requires_grad=True)

@@ -378,3 +378,61 @@ def test_dtype_of_softmax_log_softmax_mean_cumsum_and_tuple_axes_of_any_all_as_t
         ours = getattr(tg.Tensor(b), name)(dim=dim)
         theirs = getattr(torch.tensor(b), name)(dim=dim)
         np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize("make_index", [
+    lambda i, m: (0, slice(None), i),           # an integer, a slice, then an index array
+    lambda i, m: (i, slice(None), 1),
+    lambda i, m: (1, Ellipsis, i),
+    lambda i, m: (0, None, slice(None), i),
+    lambda i, m: (2, None, m),                  # an integer beside a boolean mask
+    lambda i, m: (slice(None), 0, i),           # (adjacent: NumPy agrees)
+])
+def test_integers_beside_index_arrays_select_first_as_in_torch(torch, make_index):
+    x = np.arange(3 * 4 * 5, dtype=np.float64).reshape(3, 4, 5)
+    i, m = np.array([2, 0, 1, 1]), np.array([True, False, True, True, False])
+    index = make_index(i, m)
+    if index[-1] is m:
+        x = x[:, 0, :].reshape(3, 5)
+    t = torch.tensor(x, requires_grad=True)
+    ours = tg.Tensor(x, requires_grad=True)
+    tindex = tuple(torch.tensor(k) if isinstance(k, np.ndarray) else k for k in index)
+    expected = t[tindex]
+    got = ours[index]
+    assert got.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(got.data, expected.detach().numpy())
+    seed = np.random.default_rng(0).standard_normal(got.shape)
+    (got * tg.Tensor(seed)).sum().backward()
+    (expected * torch.tensor(seed)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.data, t.grad.numpy())
+    a, ta = np.zeros_like(x), torch.zeros(x.shape, dtype=torch.float64)  # t[index] = v
+    v = np.arange(got.size, dtype=np.float64).reshape(got.shape)
+    tt = tg.Tensor(a)
+    tt[index] = v
+    ta[tindex] = torch.tensor(v)
+    np.testing.assert_array_equal(tt.data, ta.numpy())
+
+
+@pytest.mark.parametrize("use,index", [
+    (lambda x, i: x.gather(1, i), [[0, 1], [2, 0], [1, 1]]),
+    (lambda x, i: x.index_select(1, i), [0, 2]),
+    (lambda x, i: x[:, i], [0, 2]),
+    (lambda x, i: x[i, 1:], [2, 0]),
+    (lambda x, i: x[i], [True, False, True]),
+])
+def test_an_index_changed_in_place_before_backward_is_an_error_as_in_torch(use, index):
+    x = tg.Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    idx = tg.Tensor(np.array(index))
+    out = use(x, idx)
+    idx.fill_(1)  # (the gradient would silently use the new index)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        out.sum().backward()
+
+
+def test_dropout_refuses_an_integer_tensor_in_training_as_torch(torch):
+    x = tg.Tensor(np.full(10, 10))
+    with pytest.raises(TypeError, match="dropout: input must be a floating tensor"):
+        F.dropout(x, 0.3, True)  # (it dropped elements and never scaled the rest)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.dropout(torch.full((10,), 10), 0.3, True)
+    assert F.dropout(x, 0.3, False) is x

@@ -407,8 +407,11 @@ def _slot(t: Any) -> int:
 def _check_saved_unchanged(ctx: Any) -> None:
     """Raise when memory that ctx saved for backward was modified in place after ctx ran (by
     an in-place op on the tensor, on a view of it, or by an optimizer step): the gradient
-    would silently use the new values."""
-    for a in ctx.saved_arrays:
+    would silently use the new values. The index arrays an indexing op keeps (ctx.index:
+    GetItem, Gather, IndexSelect) are checked too."""
+    index = ctx.__dict__.get("index")
+    parts = index if isinstance(index, tuple) else (index,)
+    for a in ctx.saved_arrays + tuple(p for p in parts if isinstance(p, np.ndarray)):
         if isinstance(a, np.ndarray) and _function.buffer_version(a) > ctx.seq:
             raise RuntimeError(
                 f"{type(ctx).__name__}.backward: a tensor of shape {a.shape} that this op "

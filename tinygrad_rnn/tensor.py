@@ -338,7 +338,11 @@ class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, 
         return ops.Neg.apply(self)
 
     def __getitem__(self, index: Any) -> "Tensor":
-        return ops.GetItem.apply(self, index=_index_arrays(index))
+        index = _index_arrays(index)
+        split = integers_first(index)
+        if split is not None:  # PyTorch's layout: the integers select first
+            return ops.GetItem.apply(ops.GetItem.apply(self, index=split[0]), index=split[1])
+        return ops.GetItem.apply(self, index=index)
 
     # ----- comparisons: boolean results, outside the graph ------------------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> Any:
@@ -501,7 +505,9 @@ def _read_into_python(how: str) -> None:
 
 
 def _index_arrays(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays."""
+    """Replace Tensors inside an index by their arrays (the same objects: a recurrent step
+    that indexes with an array from outside stays the same program at every step; an index
+    tensor changed in place before backward is caught there, see _check_saved_unchanged)."""
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
@@ -509,6 +515,42 @@ def _index_arrays(index: Any) -> Any:
     if isinstance(index, list):  # (an empty list selects nothing: integer, not float64)
         return np.asarray(index) if index else np.empty(0, dtype=np.intp)
     return index
+
+
+def integers_first(index: Any) -> tuple | None:
+    """(the integers, the rest) of an index that has integers beside index arrays, else None.
+
+    PyTorch takes an integer as a selection of one position before it looks at the index
+    arrays; NumPy counts it as one more index array, which moves the arrays' axes to the
+    front wherever a slice stands between them (x[0, :, idx] of a (2, 3, 4) x: (3, len(idx))
+    in PyTorch, (len(idx), 3) in NumPy). So such an index is applied in two steps, each of
+    which means the same in both: the integers (a basic index, a view), then the rest."""
+    if not isinstance(index, tuple):
+        return None
+
+    def is_int(i: Any) -> bool:
+        return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+    def is_array(i: Any) -> bool:
+        return isinstance(i, (np.ndarray, list)) and np.ndim(i) >= 1
+    if not (any(is_int(i) for i in index) and any(is_array(i) for i in index)):
+        return None
+    first: list = []
+    rest: list = []
+    for i in index:
+        if is_int(i):
+            first.append(i)
+        elif i is None:  # a new axis now, taken whole by the second step
+            first.append(None)
+            rest.append(slice(None))
+        elif i is Ellipsis:
+            first.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:
+            axes = np.ndim(i) if is_array(i) and np.asarray(i).dtype == bool else 1
+            first.extend([slice(None)] * axes)
+            rest.append(i)
+    return tuple(first), tuple(rest)
 
 
 # ----- module functions ----------------------------------------------------------------

@@ -152,6 +152,23 @@ def test_train_eval_propagates():
         m.train("no")
 
 
+def test_train_calls_each_childs_own_train_as_torch():
+    class FrozenDropout(nn.Module):  # keeps its dropout off whatever the parent says
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.5)
+
+        def train(self, mode=True):
+            super().train(mode)
+            self.drop.train(False)
+            return self
+    m = nn.Sequential(nn.Linear(2, 2), FrozenDropout())
+    m.train()
+    assert m.training and m[0].training and m[1].training and not m[1].drop.training
+    m.eval()
+    assert not any(x.training for x in m.modules())
+
+
 def test_to_dtype_keeps_parameter_identity():
     m = Model()
     params = list(m.parameters())

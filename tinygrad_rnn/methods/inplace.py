@@ -142,8 +142,11 @@ class InplaceMethods:
                 f"with where(mask, value, t) or masked_fill, or assign inside no_grad()")
         self._check_inplace("setitem", value)
         v = value.data if isinstance(value, _tensor.Tensor) else value
+        index = _tensor._index_arrays(index)
+        split = _tensor.integers_first(index)  # (PyTorch's layout, as t[index] reads it)
+        target = self.data if split is None else self.data[split[0]]  # (a view)
         try:
-            self.data[_tensor._index_arrays(index)] = v
+            target[index if split is None else split[1]] = v
         except IndexError as e:
             raise IndexError(f"setitem: index {index!r} is invalid for shape {self.shape}: "
                              f"{e}") from None

@@ -164,6 +164,9 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     _check_p(p)
     if not training or p == 0.0:
         return x
+    if x.dtype.kind != "f":  # (an integer tensor cannot hold the kept values' 1 / (1 - p))
+        raise TypeError(f"dropout: input must be a floating tensor in training, got dtype "
+                        f"{x.dtype}, as in PyTorch; convert it first, e.g. x.float()")
     if p == 1.0:
         return x * 0.0
     with section("Dropout mask"):  # drawn outside the op: a row of a running profiler

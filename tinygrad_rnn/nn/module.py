@@ -401,10 +401,12 @@ class Module:
 
     # ----- modes and dtypes -------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (dropout active) on this module and every descendant."""
+        """Set training mode (dropout active) on this module, then call train(mode) on each
+        child, as PyTorch does (so a child's own train() override runs)."""
         mode = check_bool(mode, "mode", "train(mode)")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self) -> "Module":
