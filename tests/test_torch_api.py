@@ -16,14 +16,14 @@ def _leaf(x):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @pytest.mark.parametrize("shape,pad", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)),
-                                       ((1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2))])
+                                       ((1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2)),
+                                       ((2, 3, 5), (-1, 2)), ((2, 3, 5), (1, -2)),
+                                       ((1, 2, 4, 5), (-1, 1, 2, -1))])  # (negative: crop)
 def test_pad_modes_match_torch_values_and_gradients(torch, mode, shape, pad):
     x = np.random.default_rng(0).standard_normal(shape)
-    g = np.random.default_rng(1).standard_normal(np.pad(x, [(0, 0)] * (len(shape) - len(pad) // 2)
-                                                        + [(pad[i], pad[i + 1]) for i in
-                                                           range(len(pad) - 2, -1, -2)]).shape)
     ours, theirs = _leaf(x), torch.tensor(x, requires_grad=True)
     out, tout = F.pad(ours, pad, mode=mode), torch.nn.functional.pad(theirs, pad, mode=mode)
+    g = np.random.default_rng(1).standard_normal(tuple(tout.shape))
     np.testing.assert_array_equal(out.data, tout.detach().numpy())
     out.backward(g)
     tout.backward(torch.from_numpy(g))
@@ -35,8 +35,18 @@ def test_pad_modes_refuse_widths_they_cannot_fill():
     x = Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="mode 'reflect' pads axis 1 of size 3 by at most 2"):
         F.pad(x, (3, 0), mode="reflect")
-    with pytest.raises(ValueError, match="takes no negative widths"):
-        F.pad(x, (-1, 0), mode="replicate")
+    with pytest.raises(ValueError, match=r"size 3 \(after cropping: 0\)"):
+        F.pad(x, (-2, -1), mode="replicate")
+
+
+def test_pad_takes_torchs_positional_mode_and_value_and_value_none(torch):
+    x = np.arange(6.0).reshape(2, 3)
+    theirs = torch.nn.functional.pad(torch.tensor(x), (1, 1), "constant", 2.0).numpy()
+    np.testing.assert_array_equal(F.pad(Tensor(x), (1, 1), "constant", 2.0).data, theirs)
+    np.testing.assert_array_equal(F.pad(Tensor(x), (1, 1), value=None).data,
+                                  torch.nn.functional.pad(torch.tensor(x), (1, 1), value=None))
+    with pytest.raises(TypeError, match="a fourth positional argument is the value"):
+        F.pad(Tensor(x), (1, 1), 0.0, 2.0)
 
 
 @pytest.mark.parametrize("descending", [False, True])

@@ -191,14 +191,20 @@ def one_hot(indices: Any, num_classes: int = -1) -> Tensor:
     return Tensor((idx[..., None] == np.arange(n)).astype(np.int64))
 
 
-def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> Tensor:
+def pad(x: Tensor, pad: Any, value: Any = 0.0, torch_value: Any = None, *,
+        mode: str = "constant") -> Tensor:
     """x padded with `value`: pad = (last_before, last_after, second_last_before, ...) pairs
-    from the last axis backwards, as torch.nn.functional.pad; negative widths crop. mode
-    "reflect" mirrors x about its edge entries, "replicate" repeats them, "circular" wraps
-    around (each a gather along the padded axes: the gradient adds back where each entry
-    came from). PyTorch's positional order pad(x, pad, mode) works too."""
+    from the last axis backwards, as torch.nn.functional.pad; negative widths crop (in every
+    mode: first the crop, then the padding of what is left). mode "reflect" mirrors x about
+    its edge entries, "replicate" repeats them, "circular" wraps around (each a gather along
+    the padded axes: the gradient adds back where each entry came from). PyTorch's
+    positional order pad(x, pad, mode, value) works too, and value=None is 0."""
     if isinstance(value, str):  # pad(x, (1, 1), "reflect"): PyTorch's third argument
-        mode, value = value, 0.0
+        mode, value = value, torch_value  # (and its fourth, the value)
+    elif torch_value is not None:
+        raise TypeError("pad: a fourth positional argument is the value after a mode, as "
+                        "PyTorch's pad(x, pad, mode, value); pass mode= and value= by keyword")
+    value = 0.0 if value is None else value
     _validate.check_choice(mode, "mode", "pad", ("constant", "reflect", "replicate", "circular"))
     x = x if isinstance(x, Tensor) else Tensor(x)
     if not isinstance(pad, (tuple, list)):
@@ -224,19 +230,23 @@ def pad(x: Tensor, pad: Any, value: float = 0.0, *, mode: str = "constant") -> T
 def _pad_positions(mode: str, n: int, before: int, after: int, axis: int) -> np.ndarray:
     """For pad's modes other than constant: the input position of each output position
     along one axis of n entries, padded by `before` and `after`."""
-    if before < 0 or after < 0:
-        raise ValueError(f"pad: mode {mode!r} takes no negative widths (cropping), got "
-                         f"({before}, {after}) for axis {axis}")
-    limit = {"reflect": n - 1, "circular": n, "replicate": None}[mode]
-    if n == 0 or limit is not None and max(before, after) > limit:
-        raise ValueError(f"pad: mode {mode!r} pads axis {axis} of size {n} by at most "
-                         f"{limit if n else 0} on each side, got ({before}, {after})")
-    i = np.arange(-before, n + after)
+    start = max(-before, 0)  # negative widths crop first (as PyTorch), then what is left pads
+    kept = n - start - max(-after, 0)
+    before, after = max(before, 0), max(after, 0)
+    limit = {"reflect": kept - 1, "circular": kept, "replicate": None}[mode]
+    if kept <= 0 or limit is not None and max(before, after) > limit:
+        cropped = f" (after cropping: {max(kept, 0)})" if kept != n else ""
+        raise ValueError(f"pad: mode {mode!r} pads axis {axis} of size {n}{cropped} by at most "
+                         f"{max(limit or 0, 0) if kept > 0 else 0} on each side, got "
+                         f"({before}, {after})")
+    i = np.arange(-before, kept + after)
     if mode == "replicate":
-        return np.clip(i, 0, n - 1)
-    if mode == "circular":
-        return i % n
-    return np.abs(i) if n == 1 else (n - 1) - np.abs((n - 1) - np.abs(i))  # reflect
+        i = np.clip(i, 0, kept - 1)
+    elif mode == "circular":
+        i = i % kept
+    else:  # reflect
+        i = np.abs(i) if kept == 1 else (kept - 1) - np.abs((kept - 1) - np.abs(i))
+    return i + start
 
 
 # ----- normalization -------------------------------------------------------------------
