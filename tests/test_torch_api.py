@@ -446,3 +446,40 @@ def test_dropout_refuses_an_integer_tensor_in_training_as_torch(torch):
     with pytest.raises(RuntimeError):
         torch.nn.functional.dropout(torch.full((10,), 10), 0.3, True)
     assert F.dropout(x, 0.3, False) is x
+
+
+def test_containers_take_torchs_list_and_dict_operations(torch):
+    def build(lib):
+        return lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.Tanh(), lib.nn.Linear(3, 1))
+    ours, theirs = build(tg), build(torch)
+    for seq, lib in ((ours, tg), (theirs, torch)):  # the same edits on both
+        seq[1] = lib.nn.ReLU()
+        seq.insert(1, lib.nn.Tanh())
+        del seq[2]
+        seq.append(lib.nn.Sigmoid())
+        assert type(seq.pop(1)).__name__ == "Tanh"
+        seq += lib.nn.Sequential(lib.nn.Linear(1, 2))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
+    assert len(ours + ours[:1]) == len(theirs + theirs[:1])
+    ml, tml = tg.nn.ModuleList([tg.nn.Linear(1, 1)]), torch.nn.ModuleList([torch.nn.Linear(1, 1)])
+    for lst, lib in ((ml, tg), (tml, torch)):
+        lst += [lib.nn.Linear(1, 2), lib.nn.Linear(2, 3)]
+        lst[0] = lib.nn.Linear(1, 4)
+        del lst[1]
+        lst.pop(-1)
+        assert len(lst + lst) == 2 * len(lst)
+    assert list(ml.state_dict()) == list(tml.state_dict())
+    md, tmd = tg.nn.ModuleDict({"b": tg.nn.Linear(1, 1)}), torch.nn.ModuleDict(
+        {"b": torch.nn.Linear(1, 1)})
+    for d, lib in ((md, tg), (tmd, torch)):
+        d["a"] = lib.nn.Linear(2, 2)
+        d.update([("c", lib.nn.Linear(1, 3))])
+        d.pop("b")
+    assert list(md) == list(tmd) and list(md.state_dict()) == list(tmd.state_dict())
+    assert "a" in md and len(md) == 2 and isinstance(md["c"], tg.nn.Linear)
+    with pytest.raises(KeyError, match="no module 'zz'; it has"):
+        md["zz"]
+    assert ours.to("cpu") is ours and ours.half()[0].weight.dtype == np.float16
+    with pytest.raises(ValueError, match="no cuda device"):
+        ours.to("cuda")

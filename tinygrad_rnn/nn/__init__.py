@@ -19,13 +19,14 @@ from tinygrad_rnn.nn.grad_flow import record_grad_flow
 from tinygrad_rnn.nn.minimal import (
     IndRNN, IndRNNCell, MinGRU, MinGRUCell, MinLSTM, MinLSTMCell,
 )
-from tinygrad_rnn.nn.module import Module, ModuleList, Parameter, Sequential
+from tinygrad_rnn.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from tinygrad_rnn.nn.recurrent import GRU, LSTM, RNN, Recurrent, RNNBase
 
 __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GRU",
     "GRUCell",
-    "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss",
+    "Identity", "LSTM", "LSTMCell", "Linear", "MSELoss", "Module", "ModuleDict", "ModuleList",
+    "NLLLoss",
     "Parameter", "RNN", "RNNBase", "RNNCell", "ReLU", "Recurrent", "Sequential", "Sigmoid",
     "Tanh", "functional", "init", "utils",
     "BCELoss", "HuberLoss", "KLDivLoss", "L1Loss", "LayerNorm", "SmoothL1Loss",

@@ -431,8 +431,14 @@ class Module:
         """Cast floating parameters, their gradients and buffers to `dtype`, in place.
 
         The Parameter objects stay the same (only their arrays change), so references held
-        elsewhere, such as an optimizer's, remain valid.
+        elsewhere, such as an optimizer's, remain valid. PyTorch's device "cpu" (everything
+        here runs there) changes nothing; another device is refused.
         """
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+            if dtype.split(":")[0] != "cpu":
+                raise ValueError(f"to({dtype!r}): tinygrad_rnn computes on the CPU with "
+                                 f"NumPy; there is no {dtype} device (to('cpu') is a no-op)")
+            return self
         dt = np.dtype(dtype)
         if not np.issubdtype(dt, np.floating):
             raise TypeError(f"to(dtype): modules hold floating-point parameters, got {dt}")
@@ -448,6 +454,9 @@ class Module:
 
     def float(self) -> "Module":
         return self.to(np.float32)
+
+    def half(self) -> "Module":
+        return self.to(np.float16)
 
     # ----- printing ---------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -466,7 +475,27 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """A container whose children are named '0', '1', ... by position (Sequential,
+    ModuleList): removing some renumbers the rest, as in PyTorch."""
+
+    def __delitem__(self, i: Any) -> None:
+        """Remove the module(s) at i (an int or a slice); the rest renumber."""
+        mods = list(self._modules.values())
+        if isinstance(i, slice):
+            del mods[i]
+        else:
+            del mods[_checked_index(i, len(mods), type(self).__name__)]
+        _renumber(self, mods)
+
+    def pop(self, i: int = -1) -> Module:
+        """Remove the module at position i and return it (the rest renumber)."""
+        m = self[i]
+        del self[i]
+        return m
+
+
+class Sequential(_Numbered):
     """Modules applied in order: `Sequential(a, b, c)(x) == c(b(a(x)))`.
 
     Also accepts one OrderedDict of name -> module. Children are named '0', '1', ...
@@ -505,6 +534,33 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[i]))
         return mods[_checked_index(i, len(mods), "Sequential")]
 
+    def __setitem__(self, i: int, module: Module) -> None:
+        """Replace the module at position i (it keeps that position's name)."""
+        names = list(self._modules)
+        self._add(names[_checked_index(i, len(names), "Sequential")], module)
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Put `module` before position `index` (as list.insert); the children renumber."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: elements must be Modules, got {type(module).__name__}")
+        mods = list(self._modules.values())
+        mods.insert(_int_index(index, "Sequential.insert"), module)
+        _renumber(self, mods)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "Sequential":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise TypeError(f"Sequential + {type(other).__name__}: add another Sequential")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Iterable[Module]) -> "Sequential":
+        return self.extend(other)
+
     def __len__(self) -> int:
         return len(self._modules)
 
@@ -512,7 +568,21 @@ class Sequential(Module):
         return iter(list(self._modules.values()))
 
 
-class ModuleList(Module):
+def _renumber(container: Module, mods: list) -> None:
+    """The container's children become exactly `mods`, named '0', '1', ... in order."""
+    for name in list(container._modules):
+        container._forget(name)
+    for i, m in enumerate(mods):
+        container.add_module(str(i), m)
+
+
+def _int_index(i: Any, what: str) -> int:
+    if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+        raise TypeError(f"{what}: index must be an int, got {type(i).__name__}")
+    return int(i)
+
+
+class ModuleList(_Numbered):
     """A list of modules whose parameters are registered (children '0', '1', ...)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -535,20 +605,29 @@ class ModuleList(Module):
         """Put `module` before position `index` (as list.insert); the children renumber."""
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: elements must be Modules, got {type(module).__name__}")
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"ModuleList.insert: index must be an int, got {type(index).__name__}")
         mods = list(self._modules.values())
-        mods.insert(int(index), module)
-        for name in list(self._modules):
-            self._forget(name)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        mods.insert(_int_index(index, "ModuleList.insert"), module)
+        _renumber(self, mods)
 
     def __getitem__(self, i: int) -> Module:
         mods = list(self._modules.values())
         if isinstance(i, slice):
             return ModuleList(mods[i])
         return mods[_checked_index(i, len(mods), "ModuleList")]
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        """Replace the module at position i."""
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: elements must be Modules, got {type(module).__name__}")
+        self.add_module(str(_checked_index(i, len(self._modules), "ModuleList")), module)
+
+    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
+        return self.extend(modules)
+
+    def __add__(self, other: "ModuleList") -> "ModuleList":
+        if not isinstance(other, ModuleList):
+            raise TypeError(f"ModuleList + {type(other).__name__}: add another ModuleList")
+        return ModuleList(list(self) + list(other))
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -558,6 +637,72 @@ class ModuleList(Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList is a container: call its elements")
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered under their keys (insertion order,
+    as PyTorch's): `d["enc"]`, `d["enc"] = m`, `del d["enc"]`, `in`, `len`, iteration over
+    the keys, `keys()`, `values()`, `items()`, `update()`, `pop()`, `clear()`."""
+
+    def __init__(self, modules: Any = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r}; it has {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ModuleDict: keys must be strings, got {type(key).__name__}")
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: values must be Modules, got {type(module).__name__}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # (the KeyError that names what there is)
+        self._forget(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def keys(self) -> list:
+        return list(self._modules)
+
+    def values(self) -> list:
+        return list(self._modules.values())
+
+    def items(self) -> list:
+        return list(self._modules.items())
+
+    def update(self, modules: Any) -> None:
+        """Add (or replace) the modules of a mapping or of (key, module) pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for pair in pairs:
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                raise TypeError(f"ModuleDict.update: expected a mapping or (key, module) "
+                                f"pairs, got an element {pair!r}")
+            self[pair[0]] = pair[1]
+
+    def pop(self, key: str) -> Module:
+        m = self[key]
+        del self[key]
+        return m
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            self._forget(key)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ModuleDict is a container: call its elements")
 
 
 def _checked_index(i: int, n: int, what: str) -> int:
