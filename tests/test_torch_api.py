@@ -483,3 +483,28 @@ def test_containers_take_torchs_list_and_dict_operations(torch):
     assert ours.to("cpu") is ours and ours.half()[0].weight.dtype == np.float16
     with pytest.raises(ValueError, match="no cuda device"):
         ours.to("cuda")
+
+
+def test_in_place_ops_refuse_what_torch_refuses_and_say_what_to_do(torch):
+    t = tg.Tensor(np.arange(3))
+    with pytest.raises(TypeError, match=r"div_: cannot store the result \(dtype float64\)"):
+        t.div_(2)
+    with pytest.raises(TypeError, match="clamp_: bounds 0.5, 1.5 give a result"):
+        t.clamp_(0.5, 1.5)
+    with pytest.raises(RuntimeError):
+        torch.arange(3).clamp_(0.5, 1.5)
+    np.testing.assert_array_equal(t.clamp_(tg.Tensor(np.array(1)), tg.Tensor(np.array(2))).data,
+                                  torch.arange(3).clamp_(torch.tensor(1), torch.tensor(2)))
+    z = tg.Tensor(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="fill_: value must be a number or a 0-d tensor"):
+        z.fill_(tg.Tensor(np.ones(3)))
+    with pytest.raises(ValueError, match="cannot be converted to float32 without overflow"):
+        z.fill_(1e300)
+    assert z.fill_(tg.Tensor(np.array(2.5))).data.tolist() == [2.5] * 3
+
+
+def test_reshape_refuses_negative_sizes_other_than_minus_one_as_torch(torch):
+    with pytest.raises(ValueError, match=r"reshape: invalid size -2 in shape \(-2, 12\)"):
+        tg.Tensor(np.zeros((2, 12))).view(-2, 12)
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, 12).view(-2, 12)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import _promotion, function
+from tinygrad_rnn import function
 from tinygrad_rnn.methods.movement import fill_value
 
 
@@ -47,8 +47,9 @@ class InplaceMethods:
                              f"this tensor's shape {self.shape}") from None
         except TypeError:  # numpy's casting error: e.g. a float into an integer tensor
             raise TypeError(f"{op}: cannot store the result (dtype "
-                            f"{_promotion.result_dtype(self.data, np.asarray(b))}) in this "
-                            f"tensor of dtype {self.dtype} in place") from None
+                            f"{ufunc(self.data.flat[:1], np.asarray(b).flat[:1]).dtype}) in "
+                            f"this tensor of dtype {self.dtype} in place; compute a new tensor "
+                            f"(e.g. t = t / 2) or convert first (t.float())") from None
         function.mark_modified(self)
         return self
 
@@ -73,14 +74,28 @@ class InplaceMethods:
         if min is None and max is None:
             raise ValueError("clamp_ needs at least one of min and max")
         self._check_inplace("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        lo, hi = (b.data if isinstance(b, _tensor.Tensor) else b for b in (min, max))
+        try:
+            np.clip(self.data, lo, hi, out=self.data)
+        except TypeError:  # numpy's casting error: float bounds on an integer tensor
+            raise TypeError(f"clamp_: bounds {min!r}, {max!r} give a result that this tensor "
+                            f"of dtype {self.dtype} cannot hold in place; clamp a float copy "
+                            f"(t.float().clamp_(...)) or use integer bounds") from None
+        except ValueError:
+            raise ValueError(f"clamp_: bounds of shapes {np.shape(lo)}, {np.shape(hi)} do "
+                             f"not broadcast to this tensor's shape {self.shape}") from None
         function.mark_modified(self)
         return self
 
     def fill_(self, value: Any) -> "Tensor":
-        """Every element set to value, in place."""
+        """Every element set to value (a number or a 0-d tensor), in place; a value the
+        dtype cannot hold (1e300 into float32) is refused, as in masked_fill_."""
         self._check_inplace("fill_", value)
-        self.data[...] = value.data if isinstance(value, _tensor.Tensor) else value
+        v = value.data if isinstance(value, _tensor.Tensor) else np.asarray(value)
+        if v.ndim:
+            raise ValueError(f"fill_: value must be a number or a 0-d tensor, got shape "
+                             f"{v.shape}; to copy values in, use copy_")
+        self.data[...] = fill_value(v, self.dtype, "fill_")
         function.mark_modified(self)
         return self
 

@@ -69,7 +69,12 @@ class MovementMethods:
 
     def reshape(self, *shape: Any) -> "Tensor":
         """The same elements in a new shape (one axis may be -1)."""
-        return ops.Reshape.apply(self, shape=_shape_args(shape))
+        shape = _shape_args(shape)
+        bad = [d for d in shape if isinstance(d, (int, np.integer)) and d < -1]
+        if bad:  # (NumPy takes any negative size for -1; PyTorch refuses them)
+            raise ValueError(f"reshape: invalid size {bad[0]} in shape {shape}: sizes are "
+                             f"at least 0, and one may be -1 (inferred)")
+        return ops.Reshape.apply(self, shape=shape)
 
     def view(self, *shape: Any) -> "Tensor":
         """reshape under PyTorch's name."""
