@@ -113,6 +113,8 @@ def _same(a: Any, b: Any) -> bool:
             a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):  # (an op's options: an index array made afresh at every step)
+        return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, Tensor):  # (numbers written in the code: _Tape.matches)
         return a is b
     try:
