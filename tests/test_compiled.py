@@ -810,3 +810,38 @@ def test_a_users_function_that_declares_over_time_compiles_with_the_eager_number
         (outs * outs).sum().backward()
         results.append([outs.data, xs.grad.data, w.grad.data])
     _assert_same(results[0], results[1], 1e-12)
+
+
+def test_pytorchs_shape_vocabulary_compiles_inside_a_step_with_the_eager_numbers():
+    """roll, narrow, unbind, movedim/moveaxis, expand_as, repeat_interleave, tensor_split, flip
+    with separate axes and .H, on the step input (hoisted over all steps) and on the state
+    (replayed in the recurrence)."""
+    rng = np.random.default_rng(4)
+    xs0, w0, b0 = rng.standard_normal((7, 3, 4)), rng.standard_normal((4, 4)) * 0.4, \
+        rng.standard_normal(4)
+    counts = Tensor(np.array([2, 0, 1, 1]))
+    per_entry = [False]  # (per-entry counts are values the step reads: the eager loop runs)
+
+    def step(x, h, w, b):
+        a, c = x.tensor_split([1], dim=-1)                       # (B, 1), (B, 3)
+        xin = tg.cat([c.flip(-1, 0), a], dim=-1).roll(1) + x.narrow(1, -2, 2).repeat_interleave(
+            2, -1)
+        z = (h @ w).roll((1, -1), dims=(-1, 0)).narrow(-1, -2, 2).repeat_interleave(2, dim=-1)
+        z = tg.stack(z.unbind(dim=-1)[::-1], dim=-1)
+        z = z.repeat_interleave(counts, dim=1) if per_entry[0] else z.repeat_interleave(
+            1, dim=1)
+        z = z.H.movedim(0, 1).moveaxis((0, 1), (1, 0)).H + h.tensor_split([1, 0], dim=1)[2]
+        return (xin + z.T.T + b.expand_as(z)).tanh()
+
+    results = []
+    for compiled in (False, True):
+        xs, w, b = (Tensor(a.copy(), requires_grad=True) for a in (xs0, w0, b0))
+        h0 = Tensor(np.zeros((3, 4)), requires_grad=True)
+        outs, h = scan(lambda x, h: step(x, h, w, b), xs, h0, compiled=compiled)
+        assert scan_info()["path"] == ("compiled" if compiled else "eager"), scan_info()["why"]
+        (outs * outs).sum().backward()
+        results.append([outs.data, h.data, xs.grad.data, w.grad.data, b.grad.data, h0.grad.data])
+    _assert_same(results[0], results[1], 1e-12)
+    per_entry[0] = True
+    scan(lambda x, h: step(x, h, w, b), Tensor(xs0), Tensor(np.zeros((3, 4))))
+    assert scan_info()["path"] == "eager" and "per-entry counts" in scan_info()["why"]

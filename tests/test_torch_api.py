@@ -508,3 +508,135 @@ def test_reshape_refuses_negative_sizes_other_than_minus_one_as_torch(torch):
         tg.Tensor(np.zeros((2, 12))).view(-2, 12)
     with pytest.raises(RuntimeError):
         torch.zeros(2, 12).view(-2, 12)
+
+
+# ----- roll narrow unbind movedim expand_as repeat_interleave tensor_split flip H ----------------
+def _vocab_env(lib, torch):
+    """x (2, 3, 4), s 0-d, e (0, 3), all requiring grad; I(v) an integer tensor."""
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.standard_normal((2, 3, 4)), "s": np.array(1.5), "e": np.zeros((0, 3))}
+    if lib == "tg":
+        env = {k: Tensor(v.copy(), requires_grad=True) for k, v in arrays.items()}
+        env["I"] = lambda v: Tensor(np.array(v))
+    else:
+        env = {k: torch.tensor(v, requires_grad=True) for k, v in arrays.items()}
+        env["I"] = torch.tensor
+    return env
+
+
+_EDGES = ["x.roll(5, 1)", "x.roll((1, 1), (0, 0))", "x.roll(-7)", "x.roll((3,))",
+          "x.roll(shifts=(1, -2), dims=(2, 0))", "s.roll(2)", "e.roll(1, 0)", "e.roll(2)",
+          "x.narrow(1, -1, 1)", "x.narrow(1, 3, 0)", "x.narrow(-1, 0, 4)",
+          "x.narrow(dim=2, start=-3, length=2)", "e.narrow(0, 0, 0)",
+          "x.unbind(1)", "x.unbind(dim=-1)", "e.unbind(0)", "e.unbind(1)",
+          "x.movedim(0, -1)", "x.movedim((0, 2), (2, 0))", "x.moveaxis([1], [0])",
+          "x.movedim((), ())", "s.movedim(0, -1)", "e.movedim(1, 0)",
+          "x[:, :1].expand_as(x)", "s.expand_as(x)", "x.expand_as(I(np.zeros((5, 2, 3, 4))))",
+          "x.repeat_interleave(3)", "x.repeat_interleave(0, 1)",
+          "x.repeat_interleave(I([2, 0, 3]), dim=1)", "x.repeat_interleave(I([2]))",
+          "x.repeat_interleave(I(2), -1)", "x.repeat_interleave(I([0, 0, 0]), 1)",
+          "s.repeat_interleave(3)", "s.repeat_interleave(I([2]))", "e.repeat_interleave(2, 0)",
+          "x.tensor_split(2)", "x.tensor_split(7, 1)", "x.tensor_split([1, 2], 2)",
+          "x.tensor_split([2, 1], 2)", "x.tensor_split([-1], 2)", "x.tensor_split([-5, 9], 2)",
+          "x.tensor_split((3, -1), dim=2)", "x.tensor_split([])", "x.tensor_split(I([1, 3]), 2)",
+          "x.tensor_split(I(2), 1)", "e.tensor_split(2)", "e.tensor_split([1], 1)",
+          "x.flip(0, 2)", "x.flip(-1, 0, 1)", "x.flip(dims=(0, 1))", "x.flip([0, 2])",
+          "x.flip(())", "x[0].H", "x[:, 1].H.H"]
+
+
+@pytest.mark.parametrize("expr", _EDGES)
+def test_shape_vocabulary_gives_torchs_values_and_gradients_at_the_edges(torch, expr):
+    ours, theirs = _vocab_env("tg", torch), _vocab_env("torch", torch)
+    out, tout = eval(expr, {"np": np}, ours), eval(expr, {"np": np}, theirs)
+    outs, touts = (out, tout) if isinstance(tout, tuple) else ((out,), (tout,))
+    assert isinstance(out, tuple) == isinstance(tout, tuple) and len(outs) == len(touts)
+    rng = np.random.default_rng(1)
+    loss, tloss = 0.0, 0.0
+    for o, t in zip(outs, touts):
+        assert o.shape == tuple(t.shape) and o.dtype == np.float64
+        np.testing.assert_array_equal(o.data, t.detach().numpy())
+        seed = rng.standard_normal(o.shape)
+        loss, tloss = loss + (o * Tensor(seed)).sum(), tloss + (t * torch.from_numpy(seed)).sum()
+    if not outs:
+        return
+    loss.backward()
+    tloss.backward()
+    for name in ("x", "s", "e"):
+        g, tg_ = ours[name].grad, theirs[name].grad
+        assert (g is None) == (tg_ is None), name
+        if g is not None:
+            np.testing.assert_allclose(g.data, tg_.numpy(), rtol=1e-12, atol=1e-12)
+
+
+_REFUSED = [  # (expr, our exception, what our message says); torch refuses each too
+    ("x.roll(1.5)", TypeError, "shifts must be an int or a tuple of ints, got float"),
+    ("x.roll((1, 2), 0)", ValueError, r"shifts \(1, 2\) and axis \(0,\) must pair up"),
+    ("x.roll(1, (0, 1))", ValueError, "must pair up, one shift per axis"),
+    ("x.roll((1, 2))", ValueError, "without an axis shifts must be one int"),
+    ("x.roll((), ())", ValueError, "at least one"),
+    ("x.roll(1, 3)", ValueError, "axis 3 is out of range for a tensor of 3 dimensions"),
+    ("s.roll(1, 0)", ValueError, "0-d tensor has no axis 0; roll it with axis=None"),
+    ("x.roll(True, 0)", TypeError, "got bool True"),
+    ("x.narrow(1, -4, 1)", IndexError, r"start -4 is out of range for axis 1 of size 3 "
+                                       r"\(expected -3 .. 3\)"),
+    ("x.narrow(1, 4, 0)", IndexError, "start 4 is out of range"),
+    ("x.narrow(1, 2, 2)", ValueError, r"start 2 \+ length 2 exceeds the size 3 of axis 1"),
+    ("x.narrow(1, 0, -1)", ValueError, "length must be at least 0, got -1"),
+    ("x.narrow(3, 0, 1)", ValueError, "axis 3 is out of range"),
+    ("x.narrow(1, 1.0, 1)", TypeError, "start must be an int, got float"),
+    ("s.narrow(0, 0, 1)", ValueError, "at least 1 dimension, got a 0-d tensor"),
+    ("x.unbind(3)", ValueError, "axis 3 is out of range"),
+    ("s.unbind()", ValueError, "at least 1 dimension"),
+    ("x.unbind(1.0)", TypeError, "axis must be one int"),
+    ("x.movedim(0, (1,))", TypeError, "must both be ints or both sequences of ints"),
+    ("x.movedim((0, 0), (1, 2))", ValueError, r"repeated axis in source \(0, 0\)"),
+    ("x.movedim((0, 1), (1, 1))", ValueError, r"repeated axis in destination \(1, 1\)"),
+    ("x.movedim((0, 1), (2,))", ValueError, "must name as many axes"),
+    ("x.moveaxis(0, 5)", ValueError, "axis 5 is out of range"),
+    ("x.expand_as(3)", TypeError, "other must be a Tensor, got int"),
+    ("x.expand_as(I(np.zeros((3, 4))))", ValueError,
+     r"cannot expand shape \(2, 3, 4\) to \(3, 4\)"),
+    ("x.expand_as(I(np.zeros((2, 5, 4))))", ValueError, "only axes of size 1 can change size"),
+    ("x.repeat_interleave(-1)", ValueError, "repeats must be at least 0, got -1"),
+    ("x.repeat_interleave(I([1, 0]), 1)", ValueError, r"2 repeats for axis 1 of size 3"),
+    ("x.repeat_interleave(I([2] * 3))", ValueError, r"3 repeats for axis 0 of size 24"),
+    ("x.repeat_interleave(I([1, -1, 2]), 1)", ValueError, "must be non-negative, got -1"),
+    ("x.repeat_interleave(I([1.0, 1.0, 2.0]), 1)", TypeError, "must hold integers, got dtype"),
+    ("x.repeat_interleave(I([[1, 1, 2]]), 1)", ValueError, r"0-d or 1-D integer tensor, got "
+                                                          r"shape \(1, 3\)"),
+    ("x.repeat_interleave(2, 3)", ValueError, "axis 3 is out of range"),
+    ("s.repeat_interleave(3, 0)", ValueError, "0-d tensor has no axis 0"),
+    ("x.repeat_interleave(2.0)", TypeError, "repeats must be an int, got float"),
+    ("x.tensor_split(0)", ValueError, "the number of sections must be at least 1, got 0"),
+    ("x.tensor_split(2, 3)", ValueError, "axis 3 is out of range"),
+    ("s.tensor_split(1)", ValueError, "at least 1 dimension"),
+    ("x.tensor_split(2.0)", TypeError, r"an int \(a number of sections\) or a list of ints"),
+    ("x.tensor_split([1.0])", TypeError, "each index must be an int, got float"),
+    ("x.tensor_split(I([[1]]), 2)", ValueError, "0-d or 1-D integer tensor"),
+    ("x.tensor_split(I([1.0]), 2)", TypeError, "must hold integers"),
+    ("x.flip(0, 0)", ValueError, "repeated axis"),
+    ("x.flip((0,), 1)", TypeError, "as one tuple or as separate ints"),
+    ("x.flip(0, 3)", ValueError, "axis 3 is out of range"),
+    ("x.flip(0, 1.0)", TypeError, "axis must be None, an int or a tuple of ints"),
+    ("x.H", ValueError, r"H needs a matrix \(a 2-D tensor\), got a tensor of shape \(2, 3, 4\); "
+                        r"for a stack of matrices use mT"),
+    ("x[0, 0].H", ValueError, r"got a tensor of shape \(4,\)"),
+]
+
+
+@pytest.mark.parametrize("expr, error, message", _REFUSED, ids=[r[0] for r in _REFUSED])
+def test_shape_vocabulary_refuses_what_torch_refuses_and_says_why(torch, expr, error, message):
+    with pytest.raises(error, match=message):
+        eval(expr, {"np": np}, _vocab_env("tg", torch))
+    with pytest.raises(Exception):
+        eval(expr, {"np": np}, _vocab_env("torch", torch))
+
+
+def test_roll_narrow_and_unbind_stay_in_the_graph_as_one_node_each():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert type(x.roll(1, 1)._ctx).__name__ == "Roll"
+    assert type(x.narrow(1, 1, 2)._ctx).__name__ == "GetItem"
+    first, second = x.unbind(0)
+    assert first._ctx.parents[0]._ctx is second._ctx.parents[0]._ctx  # one Split node
+    assert tg.moveaxis(x, 0, 1).shape == tg.movedim(x, 0, 1).shape == (3, 2)
+    assert [p.shape for p in tg.tensor_split(x, 2, dim=1)] == [(2, 2), (2, 1)]

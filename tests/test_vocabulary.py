@@ -50,6 +50,11 @@ METHODS = {
     "leaky_relu": [("negative_slope", 0.01)], "elu": [("alpha", 1.0)],
     # linear algebra
     "bmm": ["other"],
+    # beyond the SPEC: more of PyTorch's names (README, "The vocabulary of custom models")
+    "roll": ["shifts", ("axis", None)], "narrow": ["axis", "start", "length"],
+    "unbind": [("axis", 0)], "movedim": ["source", "destination"],
+    "moveaxis": ["source", "destination"], "repeat_interleave": ["repeats", ("axis", None)],
+    "tensor_split": ["indices_or_sections", ("axis", 0)],
 }
 BINARY = ("maximum", "minimum", "bmm")  # tinygrad_rnn.maximum(a, b): two operands
 MODULE_ONLY = {
@@ -117,8 +122,8 @@ def assert_signature(fn, spec: list, owner: str, skip: int = 0) -> None:
             continue
         assert p.default == default and type(p.default) is type(default), \
             f"{owner}: {name}={p.default!r} where the SPEC has {default!r}"
-    for p in params[len(spec):]:
-        assert p.kind is p.VAR_KEYWORD or p.default is not REQUIRED, \
+    for p in params[len(spec):]:  # (*axes after flip's axis: more of them, as torch's)
+        assert p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.default is not REQUIRED, \
             f"{owner}: extra parameter {p} beyond the SPEC needs a default"
 
 
@@ -183,6 +188,10 @@ EXAMPLES = {  # name -> (args, kwargs) after the tensor, for x of shape (2, 3, 4
     **{n: ((), {}) for n in "log1p expm1 sin cos square rsqrt sign silu log_sigmoid".split()},
     "softplus": ((2.0,), {}), "gelu": (("tanh",), {}), "leaky_relu": ((0.2,), {}),
     "elu": ((0.5,), {}),
+    "roll": (((1, -2), (0, 2)), {}), "narrow": ((1, -2, 2), {}), "unbind": ((), {"axis": 2}),
+    "movedim": (((0, 2), (2, 1)), {}), "moveaxis": ((-1, 0), {}),
+    "repeat_interleave": ((np.array([2, 0, 1]),), {"axis": 1}),
+    "tensor_split": (([1, 3],), {"axis": 2}),
 }
 
 
@@ -237,7 +246,8 @@ AXIS_CALLS = {
     "logcumsumexp": ((), {}, 1), "argmax": ((), {}, 1), "argmin": ((), {}, 1),
     "glu": ((), {}, 2), "normalize": ((), {}, 1), "all": ((), {}, 1), "any": ((), {}, 1),
     "amax": ((), {}, 1), "amin": ((), {}, 1), "cumprod": ((), {}, 1), "sort": ((), {}, 1),
-    "topk": ((2,), {}, 1),
+    "topk": ((2,), {}, 1), "roll": ((1,), {}, 1), "narrow": ((), {"start": 0, "length": 2}, 1),
+    "unbind": ((), {}, 1), "repeat_interleave": ((2,), {}, 1), "tensor_split": ((2,), {}, 1),
 }
 JOINS = ("cat", "concatenate", "stack")  # a list of tensors first
 

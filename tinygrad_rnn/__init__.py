@@ -11,10 +11,11 @@ from tinygrad_rnn.methods.elementwise import (
     sin, softplus, sqrt, square, tanh, where,
 )
 from tinygrad_rnn.methods.linalg import bmm, einsum, matmul
-from tinygrad_rnn.methods.torch_spellings import amax, amin
+from tinygrad_rnn.methods.torch_spellings import amax, amin, moveaxis
 from tinygrad_rnn.methods.movement import (
     broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_select,
-    masked_fill, permute, repeat, reshape, split, squeeze, stack, transpose, unsqueeze, view,
+    masked_fill, movedim, narrow, permute, repeat, repeat_interleave, reshape, roll, split,
+    squeeze, stack, tensor_split, transpose, unbind, unsqueeze, view,
 )
 from tinygrad_rnn.methods.reduce import (
     argmax, argmin, cumprod, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,

@@ -13,7 +13,15 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from tinygrad_rnn import _promotion, function, ops
-from tinygrad_rnn._validate import check_int, norm_axis, one_axis, torch_names
+from tinygrad_rnn._validate import _is_int, check_int, norm_axis, one_axis, torch_names
+
+
+@functools.lru_cache(maxsize=64)
+def _repeated(count: int, n: int) -> np.ndarray:
+    """0 .. n-1, each `count` times in a row (read-only: shared by every call)."""
+    index = np.repeat(np.arange(n), count)
+    index.flags.writeable = False
+    return index
 
 
 def _shape_args(shape: Sequence) -> tuple:
@@ -50,6 +58,28 @@ def _index_array(index: Any, op: str) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{op}: index must hold integers, got dtype {arr.dtype} "
                         f"(build it with np.array(..., dtype=np.int64))")
+    return arr
+
+
+def _int_or_ints(value: Any, name: str, op: str) -> tuple:
+    """An int or a tuple/list of ints, as a tuple."""
+    if _is_int(value):
+        return (int(value),)
+    if isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got "
+                    f"{type(value).__name__} {value!r}")
+
+
+def _integer_values(value: Any, name: str, op: str) -> np.ndarray:
+    """A 0-d or 1-D integer array from a Tensor, an ndarray or a list (no gradient)."""
+    arr = value.data if isinstance(value, _tensor.Tensor) else np.asarray(
+        value, dtype=np.int64 if isinstance(value, (list, tuple)) and not value else None)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {name} must hold integers, got dtype {arr.dtype}")
+    if arr.ndim > 1:
+        raise ValueError(f"{op}: {name} must be an int or a 0-d or 1-D integer tensor, got "
+                         f"shape {arr.shape}")
     return arr
 
 
@@ -164,11 +194,108 @@ class MovementMethods:
         return ops.Repeat.apply(self, reps=reps)
 
     @torch_names
-    def flip(self, axis: Any) -> "Tensor":
-        """The order of elements reversed along `axis` (an int or a tuple of ints)."""
+    def flip(self, axis: Any, *axes: int) -> "Tensor":
+        """The order of elements reversed along `axis`: an int, a tuple of ints, or several
+        ints (x.flip(0, 1), as torch)."""
+        if axes:
+            if not _is_int(axis):
+                raise TypeError(f"flip: give the axes as one tuple or as separate ints, got "
+                                f"{axis!r} followed by {axes}")
+            axis = (axis,) + axes
         if axis is None:
             raise TypeError("flip: axis must be an int or a tuple of ints, got None")
         return ops.Flip.apply(self, axes=norm_axis(axis, self.ndim, "flip"))
+
+    @torch_names
+    def roll(self, shifts: Any, axis: Any = None) -> "Tensor":
+        """Elements shifted `shifts` places along `axis`, wrapping round (an int, or tuples of
+        as many shifts as axes; an axis named twice rolls twice); with axis None the tensor
+        is flattened, rolled and reshaped back, as torch.roll."""
+        shifts = _int_or_ints(shifts, "shifts", "roll")
+        if axis is None:
+            if len(shifts) != 1:
+                raise ValueError(f"roll: without an axis shifts must be one int (the tensor is "
+                                 f"flattened), got {len(shifts)} shifts {shifts}")
+            return self.reshape(-1).roll(shifts[0], 0).reshape(self.shape)
+        axes = _int_or_ints(axis, "axis", "roll")
+        if len(axes) != len(shifts) or not shifts:
+            raise ValueError(f"roll: shifts {shifts} and axis {axes} must pair up, one shift "
+                             f"per axis (at least one)")
+        if self.ndim == 0:
+            raise ValueError(f"roll: a 0-d tensor has no axis {axes[0]}; roll it with "
+                             f"axis=None")
+        axes = tuple(one_axis(a, self.ndim, "roll") for a in axes)
+        return ops.Roll.apply(self, shifts=shifts, axes=axes)
+
+    def movedim(self, source: Any, destination: Any) -> "Tensor":
+        """Axes `source` moved to positions `destination` (two ints, or two sequences of as
+        many distinct ints), the other axes keeping their order, as torch.movedim."""
+        if _is_int(source) != _is_int(destination):
+            raise TypeError(f"movedim: source and destination must both be ints or both "
+                            f"sequences of ints, got {source!r} and {destination!r}")
+        nd = self.ndim
+        src = tuple(one_axis(a, nd, "movedim") for a in _int_or_ints(source, "source", "movedim"))
+        dst = tuple(one_axis(a, nd, "movedim")
+                    for a in _int_or_ints(destination, "destination", "movedim"))
+        if len(src) != len(dst):
+            raise ValueError(f"movedim: source {source} and destination {destination} must "
+                             f"name as many axes")
+        for name, given, axes in (("source", source, src), ("destination", destination, dst)):
+            if len(set(axes)) != len(axes):
+                raise ValueError(f"movedim: repeated axis in {name} {given}")
+        if nd == 0:
+            return self.permute()
+        rest = iter(a for a in range(nd) if a not in src)
+        moved = dict(zip(dst, src))
+        return self.permute(*(moved[d] if d in moved else next(rest) for d in range(nd)))
+
+    @torch_names
+    def narrow(self, axis: int, start: int, length: int) -> "Tensor":
+        """The `length` entries from `start` on along `axis` (a slice: the gradient goes back
+        to those places); a negative start counts from the end, as torch.narrow."""
+        if self.ndim == 0:
+            raise ValueError("narrow: needs a tensor of at least 1 dimension, got a 0-d tensor")
+        ax = one_axis(axis, self.ndim, "narrow")
+        start = check_int(start, "start", "narrow")
+        length = check_int(length, "length", "narrow", minimum=0)
+        n = self.shape[ax]
+        if not -n <= start <= n:
+            raise IndexError(f"narrow: start {start} is out of range for axis {ax} of size {n} "
+                             f"(expected {-n} .. {n})")
+        if start < 0:
+            start += n
+        if start + length > n:
+            raise ValueError(f"narrow: start {start} + length {length} exceeds the size {n} of "
+                             f"axis {ax} (shape {self.shape})")
+        return self[(slice(None),) * ax + (slice(start, start + length),)]
+
+    @torch_names
+    def repeat_interleave(self, repeats: Any, axis: int | None = None) -> "Tensor":
+        """Each entry along `axis` repeated `repeats` times, next to itself (an int, or a 1-D
+        integer array or tensor of one count per entry, or of one for all); axis None
+        flattens first, as torch.repeat_interleave. The gradient sums the copies back."""
+        if axis is None:
+            return self.reshape(-1).repeat_interleave(repeats, 0)
+        if self.ndim == 0:
+            raise ValueError(f"repeat_interleave: a 0-d tensor has no axis {axis}; repeat it "
+                             f"with axis=None")
+        ax = one_axis(axis, self.ndim, "repeat_interleave")
+        n = self.shape[ax]
+        if isinstance(repeats, (_tensor.Tensor, np.ndarray, list, tuple)):
+            if function.observer is not None:  # a recorded step: per-entry counts are values
+                function.observer.read("repeat_interleave with per-entry counts")  # (eager)
+            counts = _integer_values(repeats, "repeats", "repeat_interleave").reshape(-1)
+            if counts.size != 1 and counts.size != n:
+                raise ValueError(f"repeat_interleave: {counts.size} repeats for axis {ax} of "
+                                 f"size {n} (shape {self.shape}); give one per entry, or one")
+            if counts.size and counts.min() < 0:
+                raise ValueError(f"repeat_interleave: repeats must be non-negative, got "
+                                 f"{counts.min()}")
+            index = np.repeat(np.arange(n), counts)
+        else:  # one count: the index depends on (count, n) only, so the same array serves
+            # every call (a recorded step then stays the same program)
+            index = _repeated(check_int(repeats, "repeats", "repeat_interleave", minimum=0), n)
+        return ops.IndexSelect.apply(self, index=index, axis=ax)
 
     # ----- split -----------------------------------------------------------------------
     @torch_names
@@ -203,6 +330,44 @@ class MovementMethods:
         if n == 0:
             return ops.Split.apply(self, sections=(0,) * chunks, axis=ax)
         return self.split(-(-n // chunks), ax)
+
+    @torch_names
+    def tensor_split(self, indices_or_sections: Any, axis: int = 0) -> tuple:
+        """Pieces along `axis` as a tuple, as torch.tensor_split: an int k gives k pieces of
+        sizes differing by at most one (the larger first, some empty when k exceeds the size);
+        a list of indices [i, j, ...] gives self[:i], self[i:j], ..., self[last:] (indices
+        as Python slices take them: negative from the end, beyond the end clamped)."""
+        ax, n = self._split_axis(axis, "tensor_split")
+        arg = indices_or_sections
+        if isinstance(arg, (_tensor.Tensor, np.ndarray)):
+            arr = _integer_values(arg, "indices_or_sections", "tensor_split")
+            arg = int(arr) if arr.ndim == 0 else arr.tolist()
+        if isinstance(arg, (list, tuple)):
+            ends = [builtins.min(builtins.max(i + n if i < 0 else i, 0), n)
+                    for i in _ints(arg, "each index", "tensor_split")]
+            bounds = [0] + ends + [n]
+            if any(a > b for a, b in zip(bounds, bounds[1:])):  # pieces overlap: slices
+                lead = (slice(None),) * ax
+                return tuple(self[lead + (slice(a, b),)] for a, b in zip(bounds, bounds[1:]))
+            sections = tuple(b - a for a, b in zip(bounds, bounds[1:]))
+        else:
+            if not _is_int(arg):
+                raise TypeError(f"tensor_split: indices_or_sections must be an int (a number of "
+                                f"sections) or a list of ints (indices), got "
+                                f"{type(arg).__name__} {arg!r}")
+            k = check_int(arg, "the number of sections", "tensor_split", minimum=1)
+            sections = (n // k + 1,) * (n % k) + (n // k,) * (k - n % k)
+        return ops.Split.apply(self, sections=sections, axis=ax)
+
+    @torch_names
+    def unbind(self, axis: int = 0) -> tuple:
+        """The slices along `axis`, each without that axis, as a tuple (one split node); an
+        empty axis gives ()."""
+        ax, n = self._split_axis(axis, "unbind")
+        if n == 0:
+            return ()
+        shape = self.shape[:ax] + self.shape[ax + 1:]
+        return tuple(p.reshape(shape) for p in ops.Split.apply(self, sections=(1,) * n, axis=ax))
 
     def _split_axis(self, axis: Any, op: str) -> tuple:
         if self.ndim == 0:
@@ -351,9 +516,44 @@ def repeat(t: "Tensor", *reps: int) -> "Tensor":
 
 
 @torch_names
-def flip(t: "Tensor", axis: Any) -> "Tensor":
+def flip(t: "Tensor", axis: Any, *axes: int) -> "Tensor":
     """Tensor.flip as a function."""
-    return t.flip(axis)
+    return t.flip(axis, *axes)
+
+
+@torch_names
+def roll(t: "Tensor", shifts: Any, axis: Any = None) -> "Tensor":
+    """Tensor.roll as a function."""
+    return t.roll(shifts, axis)
+
+
+def movedim(t: "Tensor", source: Any, destination: Any) -> "Tensor":
+    """Tensor.movedim as a function."""
+    return t.movedim(source, destination)
+
+
+@torch_names
+def narrow(t: "Tensor", axis: int, start: int, length: int) -> "Tensor":
+    """Tensor.narrow as a function."""
+    return t.narrow(axis, start, length)
+
+
+@torch_names
+def repeat_interleave(t: "Tensor", repeats: Any, axis: int | None = None) -> "Tensor":
+    """Tensor.repeat_interleave as a function."""
+    return t.repeat_interleave(repeats, axis)
+
+
+@torch_names
+def tensor_split(t: "Tensor", indices_or_sections: Any, axis: int = 0) -> tuple:
+    """Tensor.tensor_split as a function."""
+    return t.tensor_split(indices_or_sections, axis)
+
+
+@torch_names
+def unbind(t: "Tensor", axis: int = 0) -> tuple:
+    """Tensor.unbind as a function."""
+    return t.unbind(axis)
 
 
 @torch_names

@@ -86,6 +86,25 @@ class TorchSpellings:
             raise ValueError(f"mT needs at least 2 axes, got a tensor of shape {self.shape}")
         return self.swapaxes(-2, -1)
 
+    @property
+    def H(self) -> "Tensor":
+        """The conjugate transpose of a matrix: for real values its transpose (2-D only, as
+        torch's; mT transposes each matrix of a stack)."""
+        if self.ndim != 2:
+            raise ValueError(f"H needs a matrix (a 2-D tensor), got a tensor of shape "
+                             f"{self.shape}; for a stack of matrices use mT")
+        return self.swapaxes(0, 1)
+
+    def expand_as(self, other: Any) -> "Tensor":
+        """self expanded to other's shape (self.expand(*other.shape))."""
+        if not isinstance(other, (_tensor.Tensor, np.ndarray)):
+            raise TypeError(f"expand_as: other must be a Tensor, got {type(other).__name__}")
+        return self.expand(*other.shape)
+
+    def moveaxis(self, source: Any, destination: Any) -> "Tensor":
+        """movedim under NumPy's name (torch has both)."""
+        return self.movedim(source, destination)
+
     def contiguous(self) -> "Tensor":
         """Itself where its data is C-contiguous, else a contiguous copy (in the graph)."""
         if self.data.flags.c_contiguous:
@@ -144,6 +163,11 @@ def amax(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
 def amin(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
     """Tensor.amin as a function."""
     return t.amin(axis, keepdims)
+
+
+def moveaxis(t: "Tensor", source: Any, destination: Any) -> "Tensor":
+    """Tensor.moveaxis as a function."""
+    return t.moveaxis(source, destination)
 
 
 from tinygrad_rnn import tensor as _tensor  # noqa: E402  (resolved at call time)

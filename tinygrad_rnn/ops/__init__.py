@@ -8,7 +8,8 @@ from tinygrad_rnn.ops.elementwise import (
 from tinygrad_rnn.ops.linalg import Einsum, MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect
 from tinygrad_rnn.ops.movement import (
-    BroadcastTo, Concatenate, Flip, GetItem, Pad, Repeat, Reshape, Split, Stack, Transpose,
+    BroadcastTo, Concatenate, Flip, GetItem, Pad, Repeat, Reshape, Roll, Split, Stack,
+    Transpose,
 )
 from tinygrad_rnn.ops.losses import BinaryCrossEntropy, Huber, KLDiv, SmoothL1
 from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
@@ -23,7 +24,7 @@ __all__ = [
     "Min", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Sqrt", "Stack", "Sub", "Sum",
     "Tanh", "Transpose", "Where",
     "BinaryCrossEntropy", "Huber", "KLDiv", "LayerNorm", "SmoothL1",
-    "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Split",
+    "Flip", "Gather", "IndexSelect", "Pad", "Repeat", "Roll", "Split",
     "Cos", "ELU", "Expm1", "GELU", "GELUTanh", "LeakyReLU", "Log1p", "LogSigmoid", "Maximum",
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square", "FloorDiv", "Remainder",
     "CumProd", "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",

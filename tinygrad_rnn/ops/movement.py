@@ -173,6 +173,21 @@ class Flip(Function):
         return np.flip(g, ctx.axes)
 
 
+class Roll(Function):
+    """y = roll(x, shifts, axes) (y[i + s mod n] = x[i]);  dx = roll(g, -shifts, axes)"""
+
+    over_time = axis_over_time("axes")
+
+    @staticmethod
+    def forward(ctx, x, shifts=(), axes=()):
+        ctx.shifts, ctx.axes = shifts, axes
+        return np.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.roll(g, tuple(-s for s in ctx.shifts), ctx.axes)
+
+
 class Repeat(Function):
     """y = tile(x, reps);  dx = g viewed as (r0, n0, r1, n1, ...) summed over every r_i"""
 

@@ -209,6 +209,112 @@ def _t_chunk(x, arg, axis):
     return _rejoin(torch.chunk(x, arg, axis), torch.cat, axis)
 
 
+def _roll_args(pick, s):
+    """No axis (flattened; 0-d too), one axis, or a tuple of axes (repeats allowed) with one
+    shift each, shifts past the size and negative."""
+    nd = len(s)
+    kind = pick(("none", "int", "tuple")) if nd else "none"
+    if kind == "none":
+        return {"shifts": pick(range(-5, 6)) if pick((False, True)) else (pick(range(-5, 6)),),
+                "axis": None}
+    if kind == "int":
+        return {"shifts": pick(range(-5, 6)), "axis": pick(range(-nd, nd))}
+    axes = tuple(pick(range(-nd, nd)) for _ in range(pick(range(1, 4))))
+    return {"shifts": tuple(pick(range(-5, 6)) for _ in axes), "axis": axes}
+
+
+def _narrow_args(pick, s):
+    axis = pick(range(-len(s), len(s)))
+    n = s[axis]
+    start = pick(range(-n, n + 1))
+    first = start + n if start < 0 else start
+    return {"axis": axis, "start": start, "length": pick(range(n - first + 1))}
+
+
+def _np_narrow(x, axis, start, length):
+    start = start + x.shape[axis] if start < 0 else start
+    return np.take(x, range(start, start + length), axis=axis)
+
+
+def _unbind_stack(pieces, stack, axis):
+    """The pieces stacked in reverse order without the first (see _rejoin)."""
+    pieces = list(pieces)
+    return stack(pieces[:0:-1] if len(pieces) > 1 else pieces, axis)
+
+
+def _t_unbind(x, axis):
+    import torch
+    return _unbind_stack(x.unbind(axis), torch.stack, axis)
+
+
+def _movedim_args(pick, s):
+    """Two ints, or two sequences of as many distinct axes (some negative)."""
+    nd = max(len(s), 1)
+    spell = (lambda a: a - nd if pick((False, True)) else a)
+    if not s or pick((False, True)):
+        return {"source": spell(pick(range(nd))), "destination": spell(pick(range(nd)))}
+    k = pick(range(len(s) + 1))
+    return {"source": tuple(spell(a) for a in shuffled(pick, range(nd))[:k]),
+            "destination": tuple(spell(a) for a in shuffled(pick, range(nd))[:k])}
+
+
+def _expand_as_case(pick):
+    s = shape(pick)
+    return [s, np.zeros(_broadcast_target(pick, s)["shape"], dtype=np.int64)], {}
+
+
+def _np_expand_as(x, other):
+    return np.broadcast_to(x, other.shape)
+
+
+def _repeat_interleave_args(array: bool):
+    """An axis (None flattens) and repeats: one count, or (array) one per entry or a single
+    one in an array, zeros included."""
+    def params(pick, s):
+        axis = None if not s or pick((False, True)) else pick(range(-len(s), len(s)))
+        n = int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+        if not array:
+            return {"repeats": pick(range(4)), "axis": axis}
+        size = pick((1, n))
+        return {"repeats": ints(pick, 0, 3, (size,), repeat=False), "axis": axis}
+    return params
+
+
+def _t_repeat_interleave(x, repeats, axis):
+    import torch
+    if isinstance(repeats, np.ndarray):
+        repeats = torch.from_numpy(repeats)
+    return x.repeat_interleave(repeats, axis)
+
+
+def _tensor_split_args(pick, s):
+    """An axis with a number of sections (more than its size too) or a list of indices:
+    mostly sorted, some negative or past the end; sometimes out of order (pieces overlap)."""
+    axis = pick(range(-len(s), len(s)))
+    n = s[axis]
+    if pick((False, True)):
+        return {"arg": pick(range(1, n + 3)), "axis": axis}
+    idx = sorted(pick(range(n + 2)) for _ in range(pick(range(4))))
+    idx = [i - n - 1 if pick((False, False, True)) and i <= n else i for i in idx]
+    if len(idx) > 1 and pick((False, False, False, True)):
+        idx = idx[::-1]
+    return {"arg": idx, "axis": axis}
+
+
+def _t_tensor_split(x, arg, axis):
+    import torch
+    return _rejoin(x.tensor_split(arg, axis), torch.cat, axis)
+
+
+def _flip_ints(pick, s):
+    """Distinct axes as separate ints (x.flip(0, 1)); a 0-d tensor takes 0 or -1."""
+    nd = len(s)
+    if not nd:
+        return {"axes": (pick((0, -1)),)}
+    axes = [a - nd if pick((False, True)) else a for a in shuffled(pick, range(nd))]
+    return {"axes": tuple(axes[: pick(range(1, nd + 1))])}
+
+
 def _gather_case(pick):
     """x, and an index of x's ndim (no larger off the axis, any length on it, repeats)."""
     s = shape(pick, min_dims=1)
@@ -360,6 +466,43 @@ OPS: list = [
            torch=lambda x, reps: x.repeat(reps)),
     OpInfo("flip", lambda x, axis: x.flip(axis), _np_flip,
            unary(lambda pick, s: {"axis": _some_axes(pick, s)}), ("Flip",), torch=SAME),
+    OpInfo("flip separate ints", lambda x, axes: x.flip(*axes),
+           lambda x, axes: _np_flip(x, axes), unary(_flip_ints), ("Flip",), torch=SAME),
+    OpInfo("roll", lambda x, shifts, axis: x.roll(shifts, dims=axis),
+           lambda x, shifts, axis: np.roll(x, shifts, axis), unary(_roll_args), ("Roll",),
+           torch=SAME),
+    OpInfo("narrow", lambda x, axis, start, length: x.narrow(axis, start, length), _np_narrow,
+           unary(_narrow_args, min_dims=1), ("GetItem",), torch=SAME, composed=True),
+    OpInfo("movedim", lambda x, source, destination: x.movedim(source, destination),
+           lambda x, source, destination: np.moveaxis(x, source, destination) if x.ndim
+           else x, unary(_movedim_args), ("Transpose",), torch=SAME, composed=True),
+    OpInfo("moveaxis", lambda x, source, destination: tg.moveaxis(x, source, destination),
+           lambda x, source, destination: np.moveaxis(x, source, destination) if x.ndim
+           else x, unary(_movedim_args), ("Transpose",),
+           torch=lambda x, source, destination: x.moveaxis(source, destination), composed=True),
+    OpInfo("expand_as", lambda x, other: x.expand_as(tg.Tensor(other)), _np_expand_as,
+           _expand_as_case, ("BroadcastTo",), torch=lambda x, other: x.expand_as(other),
+           composed=True),
+    OpInfo(".H", lambda x: x.H, lambda x: x.T, unary(min_dims=2, max_dims=2), ("Transpose",),
+           torch=SAME, composed=True),
+    OpInfo("repeat_interleave", lambda x, repeats, axis: x.repeat_interleave(repeats, dim=axis),
+           lambda x, repeats, axis: np.repeat(x, repeats, axis),
+           unary(_repeat_interleave_args(array=False)), ("IndexSelect",), torch=SAME,
+           composed=True),
+    OpInfo("repeat_interleave array repeats",
+           lambda x, repeats, axis: tg.repeat_interleave(x, tg.Tensor(repeats), axis),
+           lambda x, repeats, axis: np.repeat(x, repeats, axis),
+           unary(_repeat_interleave_args(array=True)), ("IndexSelect",),
+           torch=_t_repeat_interleave, composed=True),
+    OpInfo("unbind", lambda x, axis: _unbind_stack(x.unbind(dim=axis), tg.stack, axis),
+           lambda x, axis: _unbind_stack(np.moveaxis(x, axis, 0), np.stack, axis),
+           unary(lambda pick, s: {"axis": pick(range(-len(s), len(s)))}, min_dims=1),
+           ("Split", "Reshape", "Stack"), torch=_t_unbind, composed=True),
+    OpInfo("tensor_split",
+           lambda x, arg, axis: _rejoin(x.tensor_split(arg, dim=axis), tg.cat, axis),
+           lambda x, arg, axis: _rejoin(np.array_split(x, arg, axis), np.concatenate, axis),
+           unary(_tensor_split_args, min_dims=1), ("Split", "Concatenate"),
+           torch=_t_tensor_split, composed=True),
     OpInfo("split", lambda x, arg, axis: _rejoin(x.split(arg, dim=axis), tg.cat, axis),
            lambda x, arg, axis: _rejoin(_np_split(x, arg, axis), np.concatenate, axis),
            unary(_split_args(chunked=False), min_dims=1), ("Split", "Concatenate"),
