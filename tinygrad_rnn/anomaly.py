@@ -193,15 +193,25 @@ class _Detector(Observer):
 
     def backward_after(self, ctx, grads, input_grads):
         incoming = grads if isinstance(grads, list) else [grads]
-        if any(first_bad(g) is not None for g in incoming if isinstance(g, np.ndarray)):
-            return  # reported where it started
-        for i, g in enumerate(input_grads):
-            if g is None:
-                continue
-            arr = g.values if isinstance(g, IndexedGrad) else np.asarray(g)
-            index = first_bad(arr)
-            if index is not None:
-                raise AnomalyError(_backward_report(ctx, i, arr, index, incoming))
+        bad = _first_bad_gradient(incoming, input_grads)
+        if bad is not None:
+            raise AnomalyError(_backward_report(ctx, *bad, incoming))
+
+
+def _first_bad_gradient(incoming: Any, grads: Any) -> tuple | None:
+    """(input i, its gradient, the index) of the first input gradient of a node that is not
+    finite; None when all are, or when one that came in already was not (reported where it
+    started)."""
+    if any(first_bad(g) is not None for g in incoming if isinstance(g, np.ndarray)):
+        return None
+    for i, g in enumerate(grads):
+        if g is None:
+            continue
+        arr = g.values if isinstance(g, IndexedGrad) else np.asarray(g)
+        index = first_bad(arr)
+        if index is not None:
+            return i, arr, index
+    return None
 
 
 def _backward_report(ctx: Any, i: int, arr: np.ndarray, index: tuple, incoming: list) -> str:
@@ -269,22 +279,18 @@ class Replay:
 
     def backward(self, m: int, k: int, grads: tuple, incoming: tuple) -> None:
         """Raise if an input gradient of op m at replayed step k is not finite."""
-        if any(first_bad(g) is not None for g in incoming if isinstance(g, np.ndarray)):
-            return  # reported where it started
-        for i, g in enumerate(grads):
-            if g is None:
-                continue
-            arr = g.values if isinstance(g, IndexedGrad) else np.asarray(g)
-            index = first_bad(arr)
-            if index is not None:
-                held = (_held(self.values(m, k), lambda j, a, at: f"index {at}")
-                        if self.values is not None else "")
-                raise AnomalyError(
-                    f"backward of {_where(self.names[m], arr, index, False)}: the gradient of "
-                    f"input {i} is not finite (incoming gradient {_summary(incoming)}, input "
-                    f"shapes {list(self.shapes[m])}){held}; the op was created at "
-                    f"{self.where[m][0]} (at time step {self.times[k]} of a sequence"
-                    f"{self.hint})")
+        bad = _first_bad_gradient(incoming, grads)
+        if bad is None:
+            return
+        i, arr, index = bad
+        held = (_held(self.values(m, k), lambda j, a, at: f"index {at}")
+                if self.values is not None else "")
+        raise AnomalyError(
+            f"backward of {_where(self.names[m], arr, index, False)}: the gradient of "
+            f"input {i} is not finite (incoming gradient {_summary(incoming)}, input "
+            f"shapes {list(self.shapes[m])}){held}; the op was created at "
+            f"{self.where[m][0]} (at time step {self.times[k]} of a sequence"
+            f"{self.hint})")
 
 
 _DETECTOR = _Detector()

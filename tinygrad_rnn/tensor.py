@@ -527,6 +527,11 @@ def integers_first(index: Any) -> tuple | None:
     which means the same in both: the integers (a basic index, a view), then the rest."""
     if not isinstance(index, tuple):
         return None
+    for i in index:  # (the common index, slices and integers only, leaves here quickly)
+        if i.__class__ is np.ndarray or i.__class__ is list:
+            break
+    else:
+        return None
 
     def is_int(i: Any) -> bool:
         return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
