@@ -324,3 +324,26 @@ def test_an_empty_record_says_which_module_and_why():
     from tinygrad_rnn.debug import plot_grad_flow
     with pytest.raises(ValueError, match=r"_HandLoop.*no recurrent layer"):
         plot_grad_flow(flow)
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(["RNN", "LSTM", "GRU"]), seed=st.integers(0, 999),
+       lengths=st.lists(st.integers(1, 6), min_size=2, max_size=3))
+def test_with_lengths_and_a_loss_on_the_final_state_every_path_records_the_same(kind, seed,
+                                                                                lengths):
+    # past its length a sequence holds its state on the scan path; what reaches the held
+    # copy is no step of it, and the kernels never see it: it must not count
+    x0 = np.random.default_rng(seed).standard_normal((6, len(lengths), 3))
+    records = []
+    for kw in (dict(fused=True), dict(fused=False, compiled=False), dict(fused=False)):
+        tg.manual_seed(seed)
+        m = getattr(nn, kind)(3, 4, bidirectional=True, **kw).double()
+        with nn.record_grad_flow(m) as flow:
+            out, state = m(Tensor(x0), lengths=lengths)
+            h = state[0] if kind == "LSTM" else state
+            ((h * 3).sum() + (out * out).sum()).backward()
+        records.append(flow.norms)
+    for other in records[1:]:
+        assert other.keys() == records[0].keys()
+        for name in records[0]:
+            np.testing.assert_allclose(other[name], records[0][name], rtol=1e-12, atol=1e-12)

@@ -219,7 +219,7 @@ class _SequenceRunner(Module):
                 if isinstance(new, (tuple, list)):  # (a list, as the layer takes it too)
                     return tuple(_kept(keep, a, b) for a, b in zip(new, s))
                 return _kept(keep, new, s)
-            out, final = scan(held, (seq, Tensor(valid)), state, tap=tap,
+            out, final = scan(held, (seq, Tensor(valid)), state, tap=_padding_cut(tap, valid),
                               compiled=self._compiles(layer, direction))
         valid = valid.reshape((T, B) + (1,) * (out.ndim - 2))  # (the output's axes)
         out = ops.Where.apply(Tensor(valid), out, Tensor(np.zeros((), out.dtype)))
@@ -235,6 +235,19 @@ class _SequenceRunner(Module):
         if self.dropout:
             s += f", dropout={self.dropout}"
         return s.lstrip(", ")
+
+
+def _padding_cut(tap: Callable | None, valid: np.ndarray) -> Callable | None:
+    """A tap that sees dL/dh_t of the sequences still running at step t only: past its
+    length a sequence holds its state, and what reaches the held copy is not a step of it
+    (the kernels, which take the final state at each sequence's last step, never see it)."""
+    if tap is None:
+        return None
+
+    def cut(t: int, g: np.ndarray) -> None:
+        keep = valid[t].reshape(valid.shape[1:2] + (1,) * (g.ndim - 1))
+        tap(t, np.where(keep, g, 0))
+    return cut
 
 
 def _checked_state(t: Any, what: str, owner: str, n: int, batch: int, unbatched: bool,
