@@ -18,7 +18,8 @@ def _leaf(x):
 @pytest.mark.parametrize("shape,pad", [((2, 3, 5), (2, 1)), ((1, 2, 4, 5), (1, 2, 3, 0)),
                                        ((1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2)),
                                        ((2, 3, 5), (-1, 2)), ((2, 3, 5), (1, -2)),
-                                       ((1, 2, 4, 5), (-1, 1, 2, -1))])  # (negative: crop)
+                                       ((1, 2, 4, 5), (-1, 1, 2, -1)),  # (negative: crop)
+                                       ((2, 3, 5), (-3, 2))])  # (reflect reaches the crop)
 def test_pad_modes_match_torch_values_and_gradients(torch, mode, shape, pad):
     x = np.random.default_rng(0).standard_normal(shape)
     ours, theirs = _leaf(x), torch.tensor(x, requires_grad=True)
@@ -397,6 +398,8 @@ def test_dtype_of_softmax_log_softmax_mean_cumsum_and_tuple_axes_of_any_all_as_t
     lambda i, m: (0, None, slice(None), i),
     lambda i, m: (2, None, m),                  # an integer beside a boolean mask
     lambda i, m: (slice(None), 0, i),           # (adjacent: NumPy agrees)
+    lambda i, m: (True, 0, slice(None), i),     # a boolean scalar: an index array, no axis
+    lambda i, m: (np.array(1), slice(None), i),  # a 0-d integer array: an integer
 ])
 def test_integers_beside_index_arrays_select_first_as_in_torch(torch, make_index):
     x = np.arange(3 * 4 * 5, dtype=np.float64).reshape(3, 4, 5)
@@ -404,6 +407,8 @@ def test_integers_beside_index_arrays_select_first_as_in_torch(torch, make_index
     index = make_index(i, m)
     if index[-1] is m:
         x = x[:, 0, :].reshape(3, 5)
+    if index[0] is True:
+        x = x.reshape(1, 3, 4, 5)
     t = torch.tensor(x, requires_grad=True)
     ours = tg.Tensor(x, requires_grad=True)
     tindex = tuple(torch.tensor(k) if isinstance(k, np.ndarray) else k for k in index)
@@ -640,3 +645,8 @@ def test_roll_narrow_and_unbind_stay_in_the_graph_as_one_node_each():
     assert first._ctx.parents[0]._ctx is second._ctx.parents[0]._ctx  # one Split node
     assert tg.moveaxis(x, 0, 1).shape == tg.movedim(x, 0, 1).shape == (3, 2)
     assert [p.shape for p in tg.tensor_split(x, 2, dim=1)] == [(2, 2), (2, 1)]
+
+
+def test_mean_of_bool_and_integer_tensors_is_float32_as_their_other_arithmetic():
+    for dtype in (bool, np.uint8, np.int32, np.int64):
+        assert tg.Tensor(np.array([1, 0, 1], dtype)).mean().dtype == np.float32, dtype

@@ -533,7 +533,9 @@ def integers_first(index: Any) -> tuple | None:
     else:
         return None
 
-    def is_int(i: Any) -> bool:
+    def is_int(i: Any) -> bool:  # (a 0-d integer array or tensor is an integer to torch)
+        if isinstance(i, np.ndarray):
+            return i.ndim == 0 and i.dtype.kind in "iu"
         return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
 
     def is_array(i: Any) -> bool:
@@ -544,7 +546,9 @@ def integers_first(index: Any) -> tuple | None:
     rest: list = []
     for i in index:
         if is_int(i):
-            first.append(i)
+            first.append(int(i))
+        elif isinstance(i, (bool, np.bool_)) or isinstance(i, np.ndarray) and i.ndim == 0:
+            rest.append(i)  # a boolean scalar: an index array of its own, taking no axis
         elif i is None:  # a new axis now, taken whole by the second step
             first.append(None)
             rest.append(slice(None))

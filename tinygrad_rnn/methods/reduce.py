@@ -35,7 +35,7 @@ class ReduceMethods:
             # float16 sum overflows where the mean does not ([6e4, 6e4])
             wide = ops.Sum.apply(self.astype(np.float32), axis=ax, keepdims=keepdims)
             return _over(wide, n).astype(np.float16)
-        return _over(ops.Sum.apply(self, axis=ax, keepdims=keepdims), n)
+        return _over(ops.Sum.apply(_wide(self), axis=ax, keepdims=keepdims), n)
 
     @torch_names
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":

@@ -194,8 +194,9 @@ def one_hot(indices: Any, num_classes: int = -1) -> Tensor:
 def pad(x: Tensor, pad: Any, value: Any = 0.0, torch_value: Any = None, *,
         mode: str = "constant") -> Tensor:
     """x padded with `value`: pad = (last_before, last_after, second_last_before, ...) pairs
-    from the last axis backwards, as torch.nn.functional.pad; negative widths crop (in every
-    mode: first the crop, then the padding of what is left). mode "reflect" mirrors x about
+    from the last axis backwards, as torch.nn.functional.pad; negative widths crop (as there:
+    replicate and circular pad what the crop left, reflect mirrors the whole axis, so it may
+    reach into the cropped part). mode "reflect" mirrors x about
     its edge entries, "replicate" repeats them, "circular" wraps around (each a gather along
     the padded axes: the gradient adds back where each entry came from). PyTorch's
     positional order pad(x, pad, mode, value) works too, and value=None is 0."""
@@ -230,22 +231,24 @@ def pad(x: Tensor, pad: Any, value: Any = 0.0, torch_value: Any = None, *,
 def _pad_positions(mode: str, n: int, before: int, after: int, axis: int) -> np.ndarray:
     """For pad's modes other than constant: the input position of each output position
     along one axis of n entries, padded by `before` and `after`."""
+    if mode == "reflect":  # torch's: positions on the whole axis, a crop on one side may
+        # reflect into what the other side's crop removed
+        if n == 0 or max(before, after) > n - 1:
+            raise ValueError(f"pad: mode 'reflect' pads axis {axis} of size {n} by at most "
+                             f"{max(n - 1, 0)} on each side, got ({before}, {after})")
+        i = np.arange(-before, n + after)
+        return np.abs(i) if n == 1 else (n - 1) - np.abs((n - 1) - np.abs(i))
     start = max(-before, 0)  # negative widths crop first (as PyTorch), then what is left pads
     kept = n - start - max(-after, 0)
     before, after = max(before, 0), max(after, 0)
-    limit = {"reflect": kept - 1, "circular": kept, "replicate": None}[mode]
+    limit = {"circular": kept, "replicate": None}[mode]
     if kept <= 0 or limit is not None and max(before, after) > limit:
         cropped = f" (after cropping: {max(kept, 0)})" if kept != n else ""
         raise ValueError(f"pad: mode {mode!r} pads axis {axis} of size {n}{cropped} by at most "
                          f"{max(limit or 0, 0) if kept > 0 else 0} on each side, got "
                          f"({before}, {after})")
     i = np.arange(-before, kept + after)
-    if mode == "replicate":
-        i = np.clip(i, 0, kept - 1)
-    elif mode == "circular":
-        i = i % kept
-    else:  # reflect
-        i = np.abs(i) if kept == 1 else (kept - 1) - np.abs((kept - 1) - np.abs(i))
+    i = np.clip(i, 0, kept - 1) if mode == "replicate" else i % kept
     return i + start
 
 
