@@ -400,6 +400,7 @@ def test_dtype_of_softmax_log_softmax_mean_cumsum_and_tuple_axes_of_any_all_as_t
     lambda i, m: (slice(None), 0, i),           # (adjacent: NumPy agrees)
     lambda i, m: (True, 0, slice(None), i),     # a boolean scalar: an index array, no axis
     lambda i, m: (np.array(1), slice(None), i),  # a 0-d integer array: an integer
+    lambda i, m: (0, slice(None), (2, 0, 1)),   # a tuple inside the index: an index array
 ])
 def test_integers_beside_index_arrays_select_first_as_in_torch(torch, make_index):
     x = np.arange(3 * 4 * 5, dtype=np.float64).reshape(3, 4, 5)

@@ -528,7 +528,7 @@ def integers_first(index: Any) -> tuple | None:
     if not isinstance(index, tuple):
         return None
     for i in index:  # (the common index, slices and integers only, leaves here quickly)
-        if i.__class__ is np.ndarray or i.__class__ is list:
+        if i.__class__ is np.ndarray or i.__class__ is list or i.__class__ is tuple:
             break
     else:
         return None
@@ -538,8 +538,8 @@ def integers_first(index: Any) -> tuple | None:
             return i.ndim == 0 and i.dtype.kind in "iu"
         return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
 
-    def is_array(i: Any) -> bool:
-        return isinstance(i, (np.ndarray, list)) and np.ndim(i) >= 1
+    def is_array(i: Any) -> bool:  # (a list or tuple inside the index is one too)
+        return isinstance(i, (np.ndarray, list, tuple)) and np.ndim(i) >= 1
     if not (any(is_int(i) for i in index) and any(is_array(i) for i in index)):
         return None
     first: list = []
