@@ -136,7 +136,6 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
     out = _output(fn, xs)
     for i, b in zip(wrt_idx, before):
         if not np.array_equal(xs[i].data, b, equal_nan=True):
-            xs[i].data.reshape(-1)[:] = b.reshape(-1)  # (the given tensor, as it was)
             raise ValueError(f"gradcheck: fn changed input {i} (shape {xs[i].shape}) in place; "
                              f"finite differences need fn to leave its inputs as they are. "
                              f"Compute on a copy (e.g. y = x * 1, or np.tanh(x) rather than "
