@@ -219,6 +219,42 @@ def test_no_grad_records_nothing_and_restores():
         y.sum().backward()
 
 
+def test_grad_mode_is_per_thread_as_in_pytorch():
+    """no_grad in one thread leaves another thread recording (an evaluation thread must not
+    cut a training thread's graph), and a new thread starts with recording on whatever the
+    thread that started it does, as PyTorch's thread-local grad mode."""
+    import threading
+    x = leaf([1.0, 2.0])
+    inside, go_on, seen = threading.Event(), threading.Event(), {}
+
+    def evaluate() -> None:
+        with tg.no_grad():
+            inside.set()
+            go_on.wait(10)
+            seen["eval"] = (x * 2).requires_grad
+    worker = threading.Thread(target=evaluate)
+    worker.start()
+    assert inside.wait(10)
+    assert tg.is_grad_enabled()  # the other thread's no_grad is its own
+    y = x * 3
+    go_on.set()
+    worker.join(10)
+    assert y.requires_grad and seen["eval"] is False
+
+    def fresh() -> None:
+        seen["fresh"] = (tg.is_grad_enabled(), (x * 2).requires_grad)
+    with tg.no_grad():
+        starter = threading.Thread(target=fresh)
+        starter.start()
+        starter.join(10)
+    assert seen["fresh"] == (True, True)
+    with tg.set_grad_enabled(False):
+        other = threading.Thread(target=fresh)
+        other.start()
+        other.join(10)
+    assert seen["fresh"] == (True, True) and tg.is_grad_enabled()
+
+
 def test_detach_shares_data_and_cuts_the_graph():
     x = leaf([1.0, 2.0])
     h = x * 3

@@ -94,7 +94,8 @@ def test_setitem_in_place_and_refused_on_a_tensor_that_requires_grad():
 def test_backward_after_an_optimizer_step_changed_saved_weights_raises():
     lin = nn.Linear(3, 2).double()
     opt = optim.SGD(lin.parameters(), lr=0.1)
-    loss = lin(Tensor(np.ones((4, 3)))).sum()
+    x = Tensor(np.ones((4, 3)), requires_grad=True)  # (its gradient reads the weight)
+    loss = lin(x).sum()
     loss.backward(retain_graph=True)
     opt.step()
     with pytest.raises(RuntimeError, match=r"Linear.backward: a tensor of shape \(2, 3\).*"
@@ -114,6 +115,48 @@ def test_changing_a_saved_input_in_place_raises_and_an_unsaved_one_does_not():
     z.backward()
     np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
 
+
+
+@pytest.mark.parametrize("op", ["mul", "matmul", "linear"])
+def test_a_saved_input_only_another_inputs_gradient_reads_may_change(op, torch):
+    """x * w, x @ w, linear(x, w, b): w is saved for x's gradient only. With x taking none,
+    changing w in place before backward leaves every gradient right, and PyTorch (which then
+    saves no w) allows it; changing x, which w's gradient reads, is still caught."""
+    rng = np.random.default_rng(0)
+    x0, b0 = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    w0 = rng.standard_normal((3,) if op == "mul" else (3, 3))
+
+    def run(lib, x, w, b):
+        if op == "mul":
+            return (x * w).sum()
+        if op == "matmul":
+            return (x @ w).sum()
+        f = nn.functional.linear if lib is tg else torch.nn.functional.linear
+        return f(x, w, b).sum()
+    ours = [Tensor(x0.copy()), Tensor(w0.copy(), requires_grad=True),
+            Tensor(b0.copy(), requires_grad=True)]
+    theirs = [torch.tensor(x0), torch.tensor(w0, requires_grad=True),
+              torch.tensor(b0, requires_grad=True)]
+    loss, tloss = run(tg, *ours), run(torch, *theirs)
+    with no_grad():
+        ours[1].mul_(2)
+    with torch.no_grad():
+        theirs[1].mul_(2)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(ours[1].grad.data, theirs[1].grad.numpy(), rtol=1e-12)
+    if op == "linear":
+        np.testing.assert_allclose(ours[2].grad.data, theirs[2].grad.numpy(), rtol=1e-12)
+    loss = run(tg, *ours)
+    ours[0].add_(1)  # what w's gradient reads
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+    x = Tensor(x0.copy(), requires_grad=True)  # x takes a gradient now, which reads w
+    loss = run(tg, x, *ours[1:])
+    with no_grad():
+        ours[1].mul_(2)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
 
 def test_changing_a_saved_output_in_place_raises():
     x = Tensor(np.array([0.5]), requires_grad=True)
@@ -197,3 +240,19 @@ def test_a_compiled_sequence_checks_its_inputs_too():
     opt.step()
     with pytest.raises(RuntimeError, match="modified in place"):
         out.sum().backward()
+
+
+def test_a_subclass_with_its_own_backward_keeps_every_saved_array_checked():
+    from tinygrad_rnn.ops.elementwise import Mul
+
+    class Scaled(Mul):  # reads b for b's own gradient: Mul's saved_for does not hold
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_arrays
+            return None, g * a * b
+    x, w = Tensor(np.array([1.0, 2.0])), Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    loss = Scaled.apply(x, w).sum()
+    with no_grad():
+        w.mul_(2)
+    with pytest.raises(RuntimeError, match="Scaled.backward.*modified in place"):
+        loss.backward()

@@ -408,11 +408,16 @@ def _check_saved_unchanged(ctx: Any) -> None:
     """Raise when memory that ctx saved for backward was modified in place after ctx ran (by
     an in-place op on the tensor, on a view of it, or by an optimizer step): the gradient
     would silently use the new values. The index arrays an indexing op keeps (ctx.index:
-    GetItem, Gather, IndexSelect) are checked too."""
+    GetItem, Gather, IndexSelect) are checked too. A saved array that only gradients no
+    input takes would read (Function.saved_for) may change: PyTorch does not save it then."""
     index = ctx.__dict__.get("index")
     parts = index if isinstance(index, tuple) else (index,)
-    for a in ctx.saved_arrays + tuple(p for p in parts if isinstance(p, np.ndarray)):
+    saved_for = _saved_for(type(ctx))
+    for k, a in enumerate(ctx.saved_arrays + tuple(p for p in parts if isinstance(p, np.ndarray))):
         if isinstance(a, np.ndarray) and _function.buffer_version(a) > ctx.seq:
+            if saved_for is not None and k < len(saved_for) and not any(
+                    ctx.parents[j].requires_grad for j in saved_for[k]):
+                continue  # read only for gradients that no input takes (Function.saved_for)
             raise RuntimeError(
                 f"{type(ctx).__name__}.backward: a tensor of shape {a.shape} that this op "
                 f"saved for its gradient was modified in place (an in-place op such as add_ or "
@@ -420,6 +425,15 @@ def _check_saved_unchanged(ctx: Any) -> None:
                 f"the op ran, so its gradient would use the new values. Run the forward again "
                 f"after the change, or change a copy (x = x + y instead of x += y)."
             )
+
+
+def _saved_for(cls: type) -> tuple | None:
+    """cls.saved_for where the backward that runs is the one it was written for (a subclass
+    that overrides backward may read its saved arrays otherwise)."""
+    if cls.saved_for is None:
+        return None
+    owner = next(k for k in cls.__mro__ if "saved_for" in k.__dict__)
+    return cls.saved_for if owner.backward is cls.backward else None
 
 
 def _deliver(node: Any, g: np.ndarray, wanted: dict | None, leaf_out: dict) -> None:

@@ -10,13 +10,21 @@ import contextlib
 import functools
 import inspect
 import itertools
+import threading
 import weakref
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 
-_grad_enabled = True
+class _GradState(threading.local):
+    """Whether results record the graph, per thread as PyTorch's grad mode: a no_grad()
+    in one thread leaves the others recording, and every thread starts recording."""
+
+    enabled = True
+
+
+_grad = _GradState()
 _generation = itertools.count()
 # what watches every op (the sequence compiler's recorder, anomaly detection, the profiler):
 # None, one Observer, or several combined; the hot path tests it and nothing else
@@ -166,13 +174,12 @@ def observing(kind: type) -> bool:
 
 def is_grad_enabled() -> bool:
     """Whether new results record the graph that made them."""
-    return _grad_enabled
+    return _grad.enabled
 
 
 def _set_grad(mode: bool) -> bool:
-    """Set whether the graph is recorded; the mode before."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, bool(mode)
+    """Set whether the graph is recorded in this thread; the mode before."""
+    previous, _grad.enabled = _grad.enabled, bool(mode)
     return previous
 
 
@@ -346,6 +353,10 @@ class Function:
     # False for an op whose results never take a gradient, so that no node is ever recorded
     # (comparisons, detach): the op table's gradcheck walk does not look for it in graphs
     differentiable = True
+    # per saved array, the inputs whose gradients read it, where each saved array is read by
+    # a few only (x * w, x @ w: w serves x's gradient alone); None: all of them. An in-place
+    # change of a saved array matters to backward only when one of those takes a gradient
+    saved_for = None
     # ((inputs), (outputs)) whose axis 0 is time (the fused sequence layers): an anomaly
     # report names the time step and the index within it for those arrays only
     time_axes = None
@@ -424,7 +435,7 @@ class Function:
         ctx.parents = args  # kept even when not recording: ctx is dropped with it then
         if out.__class__ is not np.ndarray:
             if out.__class__ is tuple:
-                outs = _several_outputs(ctx, out, needs and _grad_enabled)
+                outs = _several_outputs(ctx, out, needs and _grad.enabled)
                 if obs is not None:
                     obs.after(cls, ctx, args, kwargs, outs)
                 return outs
@@ -432,7 +443,7 @@ class Function:
         result = Tensor.__new__(Tensor)
         result.data = out
         result._grad = None  # (the slot itself: the property's check is for users)
-        if needs and _grad_enabled and out.dtype.kind == "f":
+        if needs and _grad.enabled and out.dtype.kind == "f":
             ctx.seq = next(_generation)  # newer than every input: backward's topological key
             result.requires_grad = True
             result._ctx = ctx

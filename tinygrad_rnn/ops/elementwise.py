@@ -37,6 +37,8 @@ class Sub(Function):
 class Mul(Function):
     """out = a * b;  da = g * b,  db = g * a"""
 
+    saved_for = ((1,), (0,))  # a serves db only, b serves da only
+
     over_time = staticmethod(same_over_time)
 
     @staticmethod

@@ -13,6 +13,8 @@ from tinygrad_rnn.function import Function
 class MatMul(Function):
     """out = a @ b;  da = g @ b^T,  db = a^T @ g  (batch axes summed back by the engine)"""
 
+    saved_for = ((1,), (0,))  # a serves db only, b serves da only
+
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # a stack of rows times one fixed matrix (a
         # stack of matrices would meet the time axis in the broadcast of the batch axes)

@@ -35,6 +35,8 @@ class Linear(Function):
     folded leading axes) for the affine map at the heart of every cell and readout.
     """
 
+    saved_for = ((1,), (0,))  # x serves dw only, w serves dx only
+
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # x gains leading rows; the weights may not
         return kwargs if stacked[0] and not any(stacked[1:]) else None
