@@ -256,3 +256,26 @@ def test_a_subclass_with_its_own_backward_keeps_every_saved_array_checked():
         w.mul_(2)
     with pytest.raises(RuntimeError, match="Scaled.backward.*modified in place"):
         loss.backward()
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.add_(1), lambda t: t.mul_(2), lambda t: t.zero_(), lambda t: t.fill_(3.0),
+    lambda t: t.clamp_(0, 1), lambda t: t.copy_(Tensor(np.ones((3, 2)))),
+    lambda t: t.masked_fill_(Tensor(np.ones((3, 2), bool)), 0.0),
+    lambda t: t.__setitem__((0, 0), 5.0), lambda t: t.__iadd__(1)])
+def test_an_expanded_view_or_a_read_only_array_refuses_in_place_changes(change, torch):
+    """expand() makes several elements one memory location: PyTorch refuses to write there
+    ("more than one element ... refers to a single memory location"), and so do we, saying
+    what to do, instead of a misleading broadcast error; the base is left unchanged."""
+    x = Tensor(np.array([1.0, 2.0]))
+    with pytest.raises(RuntimeError, match=r"expanded view.*clone\(\)"):
+        change(x.expand(3, 2))
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="single memory location"):
+        torch.tensor([1.0, 2.0]).expand(3, 2).add_(1)
+    frozen = np.zeros((3, 2))
+    frozen.flags.writeable = False
+    with pytest.raises(RuntimeError, match=r"read-only array.*clone\(\)"):
+        change(Tensor.from_numpy(frozen))
+    c = x.expand(3, 2).clone()
+    change(c)  # a copy owns its memory

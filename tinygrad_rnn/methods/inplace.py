@@ -23,6 +23,8 @@ class InplaceMethods:
     def _check_inplace(self, op: str, other: Any = None) -> None:
         if function.observer is not None:  # e.g. a step being recorded: it cannot be
             function.observer.modify(op)   # replayed, and must not change anything yet
+        if not self.data.flags.writeable:
+            _read_only(op, self.data)
         if not function.is_grad_enabled():
             return
         if self.requires_grad:
@@ -169,6 +171,20 @@ class InplaceMethods:
             raise ValueError(f"setitem: value of shape {np.shape(v)} does not fit the "
                              f"selection of a tensor of shape {self.shape}: {e}") from None
         function.mark_modified(self)
+
+
+def _read_only(op: str, data: np.ndarray) -> None:
+    """The error for an in-place change of memory that cannot take it: an expanded view
+    (several elements share one memory location, as PyTorch says) or a read-only array."""
+    if any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):
+        raise RuntimeError(
+            f"{op}: this tensor of shape {data.shape} is an expanded view (expand, expand_as, "
+            f"broadcast_to): several of its elements are one memory location, so an in-place "
+            f"change is unsupported; change a copy (t = t.clone()) first")
+    raise RuntimeError(
+        f"{op}: this tensor of shape {data.shape} wraps a read-only array (e.g. "
+        f"Tensor.from_numpy of an array with writeable=False), so it cannot be changed in "
+        f"place; change a copy (t = t.clone()) first")
 
 
 def _scaled(other: Any, alpha: float) -> Any:
