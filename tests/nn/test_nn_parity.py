@@ -1,0 +1,148 @@
+"""PyTorch parity of the nn side found by a comparison review (skipped without torch where
+torch is the reference): how modules print, PyTorch's traversal and state_dict options,
+nn.init's gains and kaiming_normal_, parameters <-> one vector."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_rnn import Tensor, nn
+
+FIXTURE = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# ----- repr ------------------------------------------------------------------------------
+# (name, constructor arguments) of small modules that exist on both sides
+LEAVES = [("Linear", (1, 1)), ("Linear", (2, 3)), ("ReLU", ()), ("Tanh", ()),
+          ("LayerNorm", (4,)), ("Embedding", (5, 2)), ("GRU", (2, 3))]
+
+
+def _lines(extra: int) -> str:
+    return "\n".join(f"line{i}=1" for i in range(extra))
+
+
+def _build(lib, spec):
+    """spec: ("leaf", i) | ("list", [specs]) | ("seq", [specs]) | ("custom", extra, [specs]),
+    a custom module whose extra_repr has `extra` lines."""
+    kind = spec[0]
+    if kind == "leaf":
+        name, args = LEAVES[spec[1]]
+        return getattr(lib, name)(*args)
+    if kind == "list":
+        return lib.ModuleList([_build(lib, s) for s in spec[1]])
+    if kind == "seq":
+        return lib.Sequential(*[_build(lib, s) for s in spec[1]])
+    extra, children = spec[1], spec[2]
+
+    class Custom(lib.Module):
+        def __init__(self):
+            super().__init__()
+            for i, s in enumerate(children):
+                self.add_module(f"c{i}", _build(lib, s))
+
+        def extra_repr(self):
+            return _lines(extra)
+    return Custom()
+
+
+module_specs = st.recursive(
+    st.tuples(st.just("leaf"), st.integers(0, len(LEAVES) - 1)),
+    lambda inner: st.one_of(
+        st.tuples(st.just("list"), st.lists(inner, max_size=5)),
+        st.tuples(st.just("seq"), st.lists(inner, max_size=3)),
+        st.tuples(st.just("custom"), st.integers(0, 3), st.lists(inner, max_size=2))),
+    max_leaves=8)
+
+
+@settings(max_examples=60, **FIXTURE)
+@given(spec=module_specs)
+def test_repr_of_nested_modules_is_pytorchs(torch, spec):
+    """Each line of a multi-line extra_repr gets its own indented line (it was pasted inline,
+    the lines after the first unindented); a ModuleList prints a run of equal modules as
+    '(0-2): 3 x Linear(...)' as torch's does."""
+    assert repr(_build(nn, spec)) == repr(_build(torch.nn, spec))
+
+
+@settings(max_examples=40, **FIXTURE)
+@given(kind=st.sampled_from(["RNN", "LSTM", "GRU"]), num_layers=st.integers(1, 3),
+       bias=st.booleans(), batch_first=st.booleans(), dropout=st.sampled_from([0.0, 0.25]),
+       bidirectional=st.booleans())
+def test_recurrent_layer_repr_is_pytorchs(torch, kind, num_layers, bias, batch_first, dropout,
+                                          bidirectional):
+    """Options in PyTorch's order: num_layers, bias, batch_first, dropout, bidirectional
+    (bias=False came last, bidirectional before dropout)."""
+    kwargs = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, dropout=dropout,
+                  bidirectional=bidirectional)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (dropout with one layer: both warn)
+        assert repr(getattr(nn, kind)(3, 4, **kwargs)) == \
+            repr(getattr(torch.nn, kind)(3, 4, **kwargs))
+
+
+def test_a_load_without_skipped_keys_prints_as_pytorchs(torch):
+    lin = nn.Linear(2, 2)
+    result = lin.load_state_dict(lin.state_dict())
+    assert repr(result) == repr(torch.nn.Linear(2, 2).load_state_dict(
+        torch.nn.Linear(2, 2).state_dict())) == "<All keys matched successfully>"
+    assert result == ([], [])
+    partial = lin.load_state_dict({"weight": np.zeros((2, 2))}, strict=False)
+    assert repr(partial) == "IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])"
+
+
+# ----- traversal and state_dict options ---------------------------------------------------
+def _shared_tree(lib):
+    """A module reached by two paths, a parameter shared by two modules, buffers."""
+    if lib is nn:
+        def zeros(n):
+            return Tensor(np.zeros(n, np.float32))
+    else:
+        import torch
+        zeros = torch.zeros
+
+    class Net(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = lib.Linear(2, 3)
+            self.b = self.a
+            self.seq = lib.Sequential(lib.Linear(3, 3), lib.ReLU(), self.a)
+            self.other = lib.Linear(3, 3)
+            self.other.weight = self.seq[0].weight
+            self.register_buffer("kept", zeros(2))
+            self.register_buffer("scratch", zeros(1), persistent=False)
+    return Net()
+
+
+@pytest.mark.parametrize("remove_duplicate", [True, False])
+@pytest.mark.parametrize("prefix", ["", "net"])
+def test_named_members_take_pytorchs_remove_duplicate(torch, remove_duplicate, prefix):
+    ours, theirs = _shared_tree(nn), _shared_tree(torch.nn)
+    kw = dict(prefix=prefix, remove_duplicate=remove_duplicate)
+    for method in ("named_modules", "named_parameters", "named_buffers"):
+        assert [n for n, _ in getattr(ours, method)(**kw)] == \
+            [n for n, _ in getattr(theirs, method)(**kw)], method
+    shared = [p for n, p in ours.named_parameters(remove_duplicate=False) if n == "b.weight"]
+    assert shared[0] is ours.a.weight
+
+
+def test_a_module_inside_itself_is_not_entered_again_without_duplicate_removal():
+    outer = nn.Sequential(nn.Linear(1, 1))
+    outer.add_module("loop", nn.Sequential())
+    outer.loop.add_module("back", outer)
+    names = [n for n, _ in outer.named_modules(remove_duplicate=False)]
+    assert names == ["", "0", "loop"]
+
+
+def test_state_dict_takes_pytorchs_prefix_keep_vars_and_destination(torch):
+    ours, theirs = _shared_tree(nn), _shared_tree(torch.nn)
+    assert list(ours.state_dict(prefix="m.")) == list(theirs.state_dict(prefix="m."))
+    kept = ours.state_dict(keep_vars=True)
+    assert kept["a.weight"] is ours.a.weight and kept["kept"] is ours.kept
+    copied = ours.state_dict()
+    assert isinstance(copied["a.weight"], np.ndarray)
+    assert not np.shares_memory(copied["a.weight"], ours.a.weight.data)
+    into: dict = {"x": 1}
+    assert ours.state_dict(destination=into, prefix="p.") is into
+    assert list(into) == ["x"] + [f"p.{k}" for k in copied]
