@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_rnn import Tensor, nn
+from tinygrad_rnn.nn import init
 
 FIXTURE = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -146,3 +147,51 @@ def test_state_dict_takes_pytorchs_prefix_keep_vars_and_destination(torch):
     into: dict = {"x": 1}
     assert ours.state_dict(destination=into, prefix="p.") is into
     assert list(into) == ["x"] + [f"p.{k}" for k in copied]
+
+
+# ----- nn.init ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["linear", "conv1d", "conv_transpose1d", "conv_transpose2d",
+                                  "conv_transpose3d", "sigmoid", "tanh", "relu", "selu"])
+def test_calculate_gain_table_is_pytorchs(torch, name):
+    assert init.calculate_gain(name) == torch.nn.init.calculate_gain(name)
+
+
+@pytest.mark.parametrize("param", [None, 0, 0.2, 3, np.float64(0.5)])
+def test_leaky_relu_gain_is_pytorchs(torch, param):
+    assert init.calculate_gain("leaky_relu", param) == pytest.approx(
+        torch.nn.init.calculate_gain("leaky_relu", param), rel=1e-15)
+
+
+@pytest.mark.parametrize("param", [True, "0.1", [0.1]])
+def test_leaky_relu_gain_refuses_a_slope_that_is_no_number(torch, param):
+    """True was taken as the slope 1 (PyTorch raises ValueError for it)."""
+    with pytest.raises(ValueError):
+        torch.nn.init.calculate_gain("leaky_relu", param)
+    with pytest.raises(TypeError, match="negative slope"):
+        init.calculate_gain("leaky_relu", param)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.sampled_from([(200, 150), (150, 200), (40, 30, 3), (12, 10, 2, 2)]),
+       mode=st.sampled_from(["fan_in", "fan_out", "FAN_IN", "Fan_Out"]),
+       nonlinearity=st.sampled_from(["leaky_relu", "relu", "tanh", "linear"]),
+       a=st.sampled_from([0.0, 0.2, np.sqrt(5)]))
+def test_kaiming_inits_have_pytorchs_scale(shape, mode, nonlinearity, a):
+    """kaiming_normal_ (missing) draws N(0, gain^2 / fan) and kaiming_uniform_ U(-b, b) with
+    b = sqrt(3) gain / sqrt(fan), the mode in any case as PyTorch (it lower-cases it)."""
+    receptive = int(np.prod(shape[2:]))
+    fan = (shape[1] if mode.lower() == "fan_in" else shape[0]) * receptive
+    std = init.calculate_gain(nonlinearity, a) / np.sqrt(fan)
+    t = Tensor(np.zeros(shape, np.float64))
+    assert init.kaiming_normal_(t, a=a, mode=mode, nonlinearity=nonlinearity) is t
+    # the sample std of n >= 3600 normal draws is within 6% of std far beyond chance
+    assert abs(t.data.std() / std - 1) < 0.06 and abs(t.data.mean()) < 0.1 * std
+    init.kaiming_uniform_(t, a=a, mode=mode, nonlinearity=nonlinearity)
+    bound = np.sqrt(3.0) * std
+    assert np.abs(t.data).max() <= bound and np.abs(t.data).max() > 0.97 * bound
+
+
+def test_kaiming_refuses_an_unknown_mode():
+    for fn in (init.kaiming_normal_, init.kaiming_uniform_):
+        with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out', got 'fan'"):
+            fn(Tensor(np.zeros((2, 2))), mode="fan")
