@@ -195,3 +195,40 @@ def test_kaiming_refuses_an_unknown_mode():
     for fn in (init.kaiming_normal_, init.kaiming_uniform_):
         with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out', got 'fan'"):
             fn(Tensor(np.zeros((2, 2))), mode="fan")
+
+
+# ----- parameters as one vector -----------------------------------------------------------
+@settings(max_examples=15, **FIXTURE)
+@given(kind=st.sampled_from(["LSTM", "GRU", "RNN"]), num_layers=st.integers(1, 2),
+       bias=st.booleans(), seed=st.integers(0, 99))
+def test_parameters_to_vector_and_back_as_pytorch(torch, kind, num_layers, bias, seed):
+    theirs = getattr(torch.nn, kind)(3, 2, num_layers=num_layers, bias=bias).double()
+    ours = getattr(nn, kind)(3, 2, num_layers=num_layers, bias=bias).double()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    vec = nn.utils.parameters_to_vector(ours.parameters())
+    ref = torch.nn.utils.parameters_to_vector(theirs.parameters())
+    np.testing.assert_array_equal(vec.data, ref.detach().numpy())
+    w = np.random.default_rng(seed).standard_normal(vec.shape)
+    (vec * Tensor(w)).sum().backward()  # the vector is differentiable in every parameter
+    params = list(ours.parameters())
+    for p, g in zip(params, np.split(w, np.cumsum([p.size for p in params])[:-1])):
+        np.testing.assert_array_equal(p.grad.data, g.reshape(p.shape))
+    new = np.random.default_rng(seed + 1).standard_normal(vec.shape)
+    nn.utils.vector_to_parameters(Tensor(new), ours.parameters())
+    torch.nn.utils.vector_to_parameters(torch.from_numpy(new), theirs.parameters())
+    for name, p in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[name], p.numpy(), err_msg=name)
+
+
+def test_vector_to_parameters_refuses_a_wrong_vector():
+    lin = nn.Linear(2, 3)  # 9 numbers
+    with pytest.raises(ValueError, match="vec has 8 elements but the parameters hold 9"):
+        nn.utils.vector_to_parameters(Tensor(np.zeros(8, np.float32)), lin.parameters())
+    with pytest.raises(ValueError, match="vec must be 1-D, got shape"):
+        nn.utils.vector_to_parameters(Tensor(np.zeros((3, 3), np.float32)), lin.parameters())
+    with pytest.raises(TypeError, match="vec must be a Tensor, got ndarray"):
+        nn.utils.vector_to_parameters(np.zeros(9), lin.parameters())
+    with pytest.raises(TypeError, match="parameters_to_vector: expected Tensors"):
+        nn.utils.parameters_to_vector([lin.weight, 3])
+    with pytest.raises(ValueError, match="got no parameters"):
+        nn.utils.parameters_to_vector([])
