@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.nn import init
 
@@ -172,7 +173,7 @@ def test_leaky_relu_gain_refuses_a_slope_that_is_no_number(torch, param):
 
 
 @settings(max_examples=25, deadline=None)
-@given(shape=st.sampled_from([(200, 150), (150, 200), (40, 30, 3), (12, 10, 2, 2)]),
+@given(shape=st.sampled_from([(200, 150), (150, 200), (40, 30, 20), (12, 10, 15, 15)]),
        mode=st.sampled_from(["fan_in", "fan_out", "FAN_IN", "Fan_Out"]),
        nonlinearity=st.sampled_from(["leaky_relu", "relu", "tanh", "linear"]),
        a=st.sampled_from([0.0, 0.2, np.sqrt(5)]))
@@ -182,10 +183,11 @@ def test_kaiming_inits_have_pytorchs_scale(shape, mode, nonlinearity, a):
     receptive = int(np.prod(shape[2:]))
     fan = (shape[1] if mode.lower() == "fan_in" else shape[0]) * receptive
     std = init.calculate_gain(nonlinearity, a) / np.sqrt(fan)
+    tg.manual_seed(0)
     t = Tensor(np.zeros(shape, np.float64))
     assert init.kaiming_normal_(t, a=a, mode=mode, nonlinearity=nonlinearity) is t
-    # the sample std of n >= 3600 normal draws is within 6% of std far beyond chance
-    assert abs(t.data.std() / std - 1) < 0.06 and abs(t.data.mean()) < 0.1 * std
+    # n >= 24000 draws: the sample std's relative error is ~0.5%, the mean's ~0.7% of std
+    assert abs(t.data.std() / std - 1) < 0.03 and abs(t.data.mean()) < 0.05 * std
     init.kaiming_uniform_(t, a=a, mode=mode, nonlinearity=nonlinearity)
     bound = np.sqrt(3.0) * std
     assert np.abs(t.data).max() <= bound and np.abs(t.data).max() > 0.97 * bound
