@@ -363,6 +363,11 @@ def test_bad_hyperparameters_and_params_raise_value_error(make, match):
     (lambda: Adam([Tensor(np.ones(2), requires_grad=True)], maximize=1), r"maximize must be a bool"),
     (lambda: Adam([Tensor(np.ones(2), requires_grad=True)], amsgrad="yes"), r"amsgrad must be a bool"),
     (lambda: RMSprop([Tensor(np.ones(2), requires_grad=True)], centered=0), r"centered must be a bool"),
+    # as PyTorch: a set's order changes between runs, and the state dict numbers parameters
+    (lambda: SGD([{"params": {Tensor(np.ones(2), requires_grad=True)}}], lr=0.1),
+     r"SGD: a parameter group's params must be an ordered collection such as a list, got a set"),
+    (lambda: Adam([Tensor(np.ones(1), requires_grad=True)]).add_param_group(
+        {"params": frozenset([Tensor(np.ones(2), requires_grad=True)])}), r"got a set"),
 ])
 def test_bad_types_raise_type_error(make, match):
     with pytest.raises(TypeError, match=match):

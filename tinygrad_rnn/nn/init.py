@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor, get_rng
 
@@ -23,17 +24,22 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     return tensor
 
 
+_LINEAR = ("linear", "identity", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+           "conv_transpose2d", "conv_transpose3d", "sigmoid")
+
+
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended scale for weights feeding `nonlinearity` (PyTorch's table)."""
-    linear = ("linear", "identity", "conv1d", "conv2d", "conv3d", "sigmoid")
-    if nonlinearity in linear:
+    """The recommended scale for weights feeding `nonlinearity` (PyTorch's table); param is
+    leaky_relu's negative slope (0.01 when None)."""
+    if nonlinearity in _LINEAR:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
+        slope = 0.01 if param is None else check_number(param, "param (the negative slope)",
+                                                        "calculate_gain('leaky_relu')")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -98,15 +104,26 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(tensor, 0.0, std)
 
 
+def _kaiming_std(tensor: Tensor, a: float, mode: Any, nonlinearity: str, owner: str) -> float:
+    """gain / sqrt(fan), fan = fan_in or fan_out as `mode` says (in any case, as PyTorch)."""
+    if not isinstance(mode, str) or mode.lower() not in ("fan_in", "fan_out"):
+        raise ValueError(f"{owner}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan = fan_in if mode.lower() == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
+
+
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"kaiming_uniform_: mode must be 'fan_in' or 'fan_out', got '{mode}'")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    fan = fan_in if mode == "fan_in" else fan_out
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan else 0.0
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """N(0, std**2) with std = gain / sqrt(fan) (He et al., 2015)."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:

@@ -304,8 +304,6 @@ class _ElementwiseLayer(_SequenceRunner):
 
     def extra_repr(self) -> str:
         rest = super().extra_repr()
-        if not self.bias:
-            rest = (rest + ", bias=False").lstrip(", ")
         return f"{self.input_size}, {self.hidden_size}" + (", " + rest if rest else "")
 
 

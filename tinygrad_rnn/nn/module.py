@@ -50,6 +50,12 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
 
+    def __repr__(self) -> str:  # (PyTorch's words when nothing was skipped)
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
+
 
 class Module:
     """Base class of layers and models.
@@ -268,18 +274,21 @@ class Module:
         return output
 
     # ----- traversal --------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple]:
-        """(dotted name, module) for this module and every descendant, each once."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple]:
+        """(dotted name, module) for this module and every descendant, each once; with
+        remove_duplicate=False a module reached by several paths comes under each name (a
+        module inside itself is not entered again)."""
         seen: set = set()
-        stack = [(prefix, self)]
+        stack = [(prefix, self, ())]  # (name, module, ids of its ancestors)
         while stack:
-            name, m = stack.pop()
-            if id(m) in seen:
+            name, m, above = stack.pop()
+            if id(m) in (seen if remove_duplicate else above):
                 continue
             seen.add(id(m))
             yield name, m
-            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items()
-                        if c is not None]
+            below = () if remove_duplicate else above + (id(m),)
+            children = [(f"{name}.{n}" if name else n, c, below)
+                        for n, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator["Module"]:
@@ -297,27 +306,32 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple]:
-        # a tensor shared by two modules is reported once, under its first name
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple]:
+        # a tensor shared by two modules is reported once, under its first name (unless
+        # remove_duplicate=False)
         seen: set = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
         for mod_name, m in modules:
             for name, t in getattr(m, registry).items():
-                if t is None or id(t) in seen:
+                if t is None or (remove_duplicate and id(t) in seen):
                     continue
                 seen.add(id(t))
                 yield (f"{mod_name}.{name}" if mod_name else name), t
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
-        """(dotted name, Parameter) pairs, e.g. ('rnn.weight_ih_l0', ...), each parameter once."""
-        return self._named_members("_parameters", prefix, recurse)
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple]:
+        """(dotted name, Parameter) pairs, e.g. ('rnn.weight_ih_l0', ...), each parameter once
+        (under every name it has with remove_duplicate=False)."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
@@ -345,10 +359,16 @@ class Module:
                 items += m._state_items(f"{prefix}{name}.")
         return items
 
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self, *, destination: Any = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
         """Copies of every parameter and persistent buffer as plain ndarrays, keyed by
-        dotted names (the same keys PyTorch uses for the same model)."""
-        return OrderedDict((k, np.array(t.data, copy=True)) for k, t in self._state_items())
+        dotted names (the same keys PyTorch uses for the same model), each key after
+        `prefix`. keep_vars=True gives the Tensors themselves; `destination` (a dict) is
+        filled and returned instead of a new OrderedDict."""
+        out = OrderedDict() if destination is None else destination
+        for k, t in self._state_items(prefix):
+            out[k] = t if keep_vars else np.array(t.data, copy=True)
+        return out
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters and buffers of the same names, in place.
@@ -464,15 +484,27 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
-        for name, m in self._modules.items():
-            child = repr(m).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {child}")
+        # PyTorch's layout: a one-line extra_repr without children stays inline, else each
+        # line of extra_repr and each child gets an indented line of its own
         extra = self.extra_repr()
-        if not lines:
-            return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (f"\n  {extra}" if extra else "")
-        return head + "\n" + "\n".join(lines) + "\n)"
+        lines = extra.split("\n") if extra else []
+        children = [f"({name}): {_indented(repr(m))}" for name, m in self._modules.items()]
+        return _block(type(self).__name__, lines + children, inline=not children)
+
+
+def _indented(text: str) -> str:
+    """Lines after the first indented by two spaces (blank ones left empty), as PyTorch's."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [f"  {line}" if line.strip() else "" for line in rest])
+
+
+def _block(name: str, lines: list, inline: bool = False) -> str:
+    """name(...) around `lines`: one line inline when `inline` allows, else one per line."""
+    if not lines:
+        return f"{name}()"
+    if inline and len(lines) == 1:
+        return f"{name}({lines[0]})"
+    return f"{name}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class _Numbered(Module):
@@ -634,6 +666,19 @@ class ModuleList(_Numbered):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(list(self._modules.values()))
+
+    def __repr__(self) -> str:
+        """As PyTorch's: a run of modules that print alike is one line, '(0-2): 3 x ...'."""
+        runs: list = []  # [first, last, repr]
+        for i, m in enumerate(self):
+            r = repr(m)
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_indented(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}")
+                 for a, b, r in runs]
+        return _block(type(self).__name__, lines)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList is a container: call its elements")

@@ -228,13 +228,17 @@ class _SequenceRunner(Module):
         return out, final
 
     def extra_repr(self) -> str:
-        s = f"num_layers={self.num_layers}" if self.num_layers != 1 else ""
-        for flag, default in (("batch_first", False), ("bidirectional", False)):
-            if getattr(self, flag) != default:
-                s += f", {flag}={getattr(self, flag)}"
+        """The options that differ from their defaults, in PyTorch's order."""
+        parts = [f"num_layers={self.num_layers}"] if self.num_layers != 1 else []
+        if getattr(self, "bias", True) is False:  # (Recurrent's cells own their biases)
+            parts.append("bias=False")
+        if self.batch_first:
+            parts.append("batch_first=True")
         if self.dropout:
-            s += f", dropout={self.dropout}"
-        return s.lstrip(", ")
+            parts.append(f"dropout={self.dropout}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        return ", ".join(parts)
 
 
 def _padding_cut(tap: Callable | None, valid: np.ndarray) -> Callable | None:
@@ -407,11 +411,8 @@ class RNNBase(_SequenceRunner):
         return fused.KERNELS.get(self._cell.step)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
         rest = super().extra_repr()
-        if not self.bias:
-            rest = (rest + ", bias=False").lstrip(", ")
-        return s + (", " + rest if rest else "")
+        return f"{self.input_size}, {self.hidden_size}" + (", " + rest if rest else "")
 
 
 class RNN(RNNBase):

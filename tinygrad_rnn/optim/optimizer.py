@@ -67,6 +67,9 @@ class Optimizer:
         if "params" not in param_group:
             raise ValueError(f"{name}: a parameter group must have a 'params' key")
         params = param_group["params"]
+        if isinstance(params, (set, frozenset)):  # (as PyTorch: the state dict numbers them)
+            raise TypeError(f"{name}: a parameter group's params must be an ordered collection "
+                            f"such as a list, got a set, whose order changes between runs")
         params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
