@@ -234,3 +234,20 @@ def test_vector_to_parameters_refuses_a_wrong_vector():
         nn.utils.parameters_to_vector([lin.weight, 3])
     with pytest.raises(ValueError, match="got no parameters"):
         nn.utils.parameters_to_vector([])
+
+
+@pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU])
+def test_our_layer_options_are_keyword_only_so_torch_positions_cannot_land_on_them(layer):
+    """PyTorch's eighth positional argument of LSTM is proj_size: LSTM(3, 4, 1, True, False,
+    0.0, False, 2) must not silently mean fused=2. fused= and compiled= are ours, keyword
+    only, and every PyTorch position before them keeps its meaning."""
+    extra = ("tanh",) if layer is nn.RNN else ()
+    args = (3, 4, 2) + extra + (False, True, 0.0, True)
+    m = layer(*args)
+    assert (m.num_layers, m.bias, m.batch_first, m.dropout, m.bidirectional) == \
+        (2, False, True, 0.0, True)
+    with pytest.raises(TypeError):
+        layer(*args, 2)
+    with pytest.raises(TypeError):
+        nn.Recurrent(nn.LSTMCell(3, 4), 1, False, False, 0.0, 3, False)
+    assert layer(3, 4, fused=False, compiled=False).fused is False

@@ -335,7 +335,7 @@ class RNNBase(_SequenceRunner):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, fused: bool = True, compiled: bool = True):
+                 bidirectional: bool = False, *, fused: bool = True, compiled: bool = True):
         name = type(self).__name__
         check_sizes(input_size, hidden_size, name)
         super().__init__(num_layers, bidirectional, batch_first, dropout, compiled)
@@ -426,11 +426,11 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
+                 dropout: float = 0.0, bidirectional: bool = False, *, fused: bool = True,
                  compiled: bool = True):
         nonlinearity = check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, fused, compiled)
+                         bidirectional, fused=fused, compiled=compiled)
         self.nonlinearity = nonlinearity
 
     def _step_options(self) -> dict:
@@ -504,7 +504,7 @@ class Recurrent(_SequenceRunner):
 
     def __init__(self, cell: Callable[[int], Module] | Sequence[Module], num_layers: int = 1,
                  bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-                 input_size: int | None = None, compiled: bool = True):
+                 input_size: int | None = None, *, compiled: bool = True):
         super().__init__(num_layers, bidirectional, batch_first, dropout, compiled)
         n = self.num_layers * self.num_directions
         if isinstance(cell, Module) or not callable(cell):
