@@ -1,0 +1,57 @@
+"""Tensor calls that gave other numbers, shapes or gradients than PyTorch's without an
+error (found by a parity hunt), each against torch itself."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor
+
+_FIXTURE = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_DTYPES = [None, np.int64, np.int32, np.int16, np.float32, np.float64]
+
+
+def _torch_dtype(torch, dtype):
+    return None if dtype is None else getattr(torch, np.dtype(dtype).name)
+
+
+# a bound: an int, or a float with at most two decimals (0.3, -1.5, 4.13)
+_bound = st.one_of(st.integers(-6, 6),
+                   st.integers(-600, 600).map(lambda k: k / 100),
+                   st.integers(-60, 60).map(lambda k: k / 10))
+_step = st.one_of(st.integers(-3, 3), st.integers(-300, 300).map(lambda k: k / 100))
+
+
+@settings(max_examples=60, **_FIXTURE)
+@given(start=_bound, end=_bound, step=_step, dtype=st.sampled_from(_DTYPES))
+def test_arange_gives_torchs_length_values_and_dtype(torch, start, end, step, dtype):
+    try:
+        theirs = torch.arange(start, end, step, dtype=_torch_dtype(torch, dtype))
+    except (RuntimeError, ValueError):  # step 0 (also once truncated to an int), wrong side
+        with pytest.raises(ValueError, match="arange: "):
+            tg.arange(start, end, step, dtype=dtype)
+        return
+    ours = tg.arange(start, end, step, dtype=dtype)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype.name == str(theirs.dtype)[6:]
+    if ours.dtype.kind == "f":  # (torch's vector loop rounds some values an ulp otherwise)
+        tol = 8 * np.finfo(ours.dtype).eps * max(abs(start), abs(end), 1)
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=0, atol=tol)
+    else:
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_arange_errors_say_what_was_wrong():
+    with pytest.raises(ValueError, match=r"end 0.0 is on the wrong side of start 5.0 for step "
+                                         r"1.0"):
+        tg.arange(5, 0)
+    with pytest.raises(ValueError, match="step must be nonzero, got 0.3, which is 0 as an "
+                                         "integer for dtype int64"):
+        tg.arange(0, 1, 0.3, dtype=np.int64)
+    with pytest.raises(ValueError, match="start and end must be finite"):
+        tg.arange(float("inf"))
+    with pytest.raises(TypeError, match="arange: end must be a number"):
+        tg.arange("5")
+    assert tg.arange(0, 0).shape == (0,) and tg.arange(Tensor(np.array(3))).dtype == np.int64
