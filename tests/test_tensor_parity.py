@@ -55,3 +55,21 @@ def test_arange_errors_say_what_was_wrong():
     with pytest.raises(TypeError, match="arange: end must be a number"):
         tg.arange("5")
     assert tg.arange(0, 0).shape == (0,) and tg.arange(Tensor(np.array(3))).dtype == np.int64
+
+
+_INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8]
+
+
+@settings(max_examples=40, **_FIXTURE)
+@given(data=st.data(), dtype=st.sampled_from(_INT_DTYPES), n=st.integers(1, 6))
+def test_integer_powers_with_negative_exponent_tensors_are_torchs(torch, data, dtype, n):
+    low = 0 if dtype == np.uint8 else -3
+    a = np.array(data.draw(st.lists(st.integers(low, 3), min_size=n, max_size=n)), dtype)
+    b = np.array(data.draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n)), np.int64)
+    b = b.astype(np.int8 if dtype == np.uint8 else dtype)  # (uint8 ** int8: int16 both)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    for ours, theirs in [(Tensor(a) ** Tensor(b), ta ** tb), (Tensor(a).pow(Tensor(b[:1])),
+                                                              ta.pow(tb[:1])),
+                         (2 ** Tensor(b), 2 ** tb), ((-1) ** Tensor(b), (-1) ** tb)]:
+        assert ours.dtype.name == str(theirs.dtype)[6:]
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
