@@ -73,3 +73,10 @@ def test_integer_powers_with_negative_exponent_tensors_are_torchs(torch, data, d
                          (2 ** Tensor(b), 2 ** tb), ((-1) ** Tensor(b), (-1) ** tb)]:
         assert ours.dtype.name == str(theirs.dtype)[6:]
         np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_square_of_a_bool_tensor_is_int64_as_torch(torch):
+    x = np.array([True, False])
+    ours, theirs = Tensor(x).square(), torch.from_numpy(x).square()
+    assert ours.dtype == np.int64 and str(theirs.dtype) == "torch.int64"
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
