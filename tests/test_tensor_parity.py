@@ -80,3 +80,24 @@ def test_square_of_a_bool_tensor_is_int64_as_torch(torch):
     ours, theirs = Tensor(x).square(), torch.from_numpy(x).square()
     assert ours.dtype == np.int64 and str(theirs.dtype) == "torch.int64"
     np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@settings(max_examples=30, **_FIXTURE)
+@given(data=st.data(), name=st.sampled_from(["amax", "amin"]), keepdim=st.booleans(),
+       shape=st.sampled_from([(), (3,), (2, 3), (2, 1, 2)]))
+def test_amax_amin_over_every_axis_give_torchs_gradient_also_with_nan(torch, data, name,
+                                                                      keepdim, shape):
+    size = int(np.prod(shape))
+    x = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=size,
+                                    max_size=size)), np.float64).reshape(shape)
+    dims = data.draw(st.sampled_from([None, ()] + ([tuple(range(len(shape)))] if shape else [])))
+    ours, theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    kw = {} if dims is None else {"dim": dims}
+    out, tout = getattr(ours, name)(keepdim=keepdim, **kw), getattr(theirs, name)(
+        keepdim=keepdim, **kw)
+    assert out.shape == tuple(tout.shape)
+    np.testing.assert_array_equal(out.data, tout.detach().numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a NaN row shares g over none)
+        out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())  # (NaN == NaN here)
