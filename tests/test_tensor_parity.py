@@ -101,3 +101,14 @@ def test_amax_amin_over_every_axis_give_torchs_gradient_also_with_nan(torch, dat
         out.sum().backward()
     tout.sum().backward()
     np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())  # (NaN == NaN here)
+
+
+@pytest.mark.parametrize("p", [np.inf, -np.inf])
+@pytest.mark.parametrize("dim", [None, 0, (0, 1)])
+def test_inf_norm_over_no_elements_is_refused_as_torch(torch, p, dim):
+    kw = {} if dim is None else {"dim": dim}
+    with pytest.raises(RuntimeError, match="does not have an identity"):
+        torch.zeros(0, 3).norm(p, **kw)
+    with pytest.raises(ValueError, match=f"norm: the {p} norm of no elements is undefined"):
+        tg.zeros(0, 3).norm(p, **kw)
+    assert tg.zeros(0, 3).norm(p, dim=1).shape == tuple(torch.zeros(0, 3).norm(p, dim=1).shape)
