@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
@@ -55,6 +55,23 @@ def test_arange_errors_say_what_was_wrong():
     with pytest.raises(TypeError, match="arange: end must be a number"):
         tg.arange("5")
     assert tg.arange(0, 0).shape == (0,) and tg.arange(Tensor(np.array(3))).dtype == np.int64
+
+
+@settings(max_examples=60, **_FIXTURE)
+@given(start=_bound, end=_bound, num=st.one_of(st.integers(0, 3), st.integers(4, 40)),
+       dtype=st.sampled_from([np.int64, np.int32, np.int16, np.float32, np.float64]))
+@example(start=1.59, end=0.72, num=3, dtype=np.int64)  # torch [1, 0, 0]; NumPy's [1, 1, 0]
+def test_linspace_gives_torchs_values_also_for_integer_dtypes(torch, start, end, num, dtype):
+    ours = tg.linspace(start, end, num, dtype=dtype)
+    theirs = torch.linspace(start, end, num, dtype=_torch_dtype(torch, dtype)).numpy()
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    if ours.dtype.kind == "f":
+        tol = 4 * np.finfo(ours.dtype).eps * max(abs(start), abs(end), 1)
+        np.testing.assert_allclose(ours.data, theirs, rtol=0, atol=tol)
+    elif num <= 3:  # (torch's vector loop, from 4 values, truncates some a step early)
+        np.testing.assert_array_equal(ours.data, theirs)
+    else:
+        assert np.abs(ours.data.astype(np.int64) - theirs).max() <= 1
 
 
 _INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8]

@@ -674,10 +674,28 @@ def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = Fals
 
 def linspace(start: float, stop: float, num: int, dtype: Any = _DEFAULT_DTYPE,
              requires_grad: bool = False) -> Tensor:
-    """`num` evenly spaced values from start to stop, both included (float32 by default)."""
+    """`num` evenly spaced values from start to stop, both included (float32 by default), as
+    torch.linspace: the first half counts up from start and the second down from stop, in
+    the dtype's own precision; an integer dtype truncates start and stop to integers, then
+    each value (torch.linspace(0.65, 11, 8, dtype=int64) is [0, 1, 3, 4, 6, 7, 9, 11]; NumPy's
+    values cast afterwards gave [0, 2, 3, 5, 6, 8, 9, 11])."""
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
         raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
-    return Tensor(np.linspace(start, stop, int(num)).astype(dtype), requires_grad=requires_grad)
+    start, stop = (v.item() if isinstance(v, Tensor) else v for v in (start, stop))
+    check_number(start, "start", "linspace")
+    check_number(stop, "end", "linspace")
+    dtype, num = np.dtype(dtype), int(num)
+    if dtype.kind in "biu":  # the ends as integers, the step and the values in double
+        lo, hi, calc = np.float64(int(start)), np.float64(int(stop)), np.float64
+    else:
+        lo, hi, calc = dtype.type(start), dtype.type(stop), dtype.type
+    if num == 1:
+        values = np.full(1, lo)
+    else:
+        i = np.arange(num).astype(calc)
+        step = (hi - lo) / calc(num - 1)
+        values = np.where(i < num // 2, lo + step * i, hi - step * (calc(num - 1) - i))
+    return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
 
 def randint(low: int, high: Any = None, shape: Any = (), dtype: Any = np.int64, *,
