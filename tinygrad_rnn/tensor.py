@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tinygrad_rnn import _promotion, autograd, function, ops
+from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
 from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
@@ -616,14 +617,44 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values as numpy.arange: int64 for integer arguments (as PyTorch),
-    float32 otherwise, unless a dtype is given."""
-    if step == 0:
-        raise ValueError("arange: step must be nonzero")
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(0, start, step)
+    """start, start + step, ... up to stop (excluded), as torch.arange: int64 for integer
+    arguments, float32 otherwise, unless a dtype is given. Each value is start + i * step
+    (NumPy steps by a rounded difference, some ulps off); an integer dtype truncates start,
+    stop and step to integers first, as PyTorch does (arange(-1.5, 3, dtype=int64) is
+    [-1, 0, 1, 2])."""
+    if stop is None:
+        start, stop = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, stop, step)]
+    vals = [int(v) if isinstance(v, (bool, np.bool_)) else v for v in vals]
+    for name, v in zip(("start", "end", "step"), vals):
+        check_number(v, name, "arange")
     if dtype is None:
-        dtype = np.int64 if arr.dtype.kind in "iu" else _DEFAULT_DTYPE
-    return Tensor(arr.astype(dtype), requires_grad=requires_grad)
+        ints = all(isinstance(v, (int, np.integer)) for v in vals)
+        dtype = np.int64 if ints else _DEFAULT_DTYPE
+    dtype = np.dtype(dtype)
+    d0, d1, dstep = (float(v) for v in vals)  # PyTorch checks the bounds in double
+    if dstep == 0:
+        raise ValueError("arange: step must be nonzero")
+    if not (np.isfinite(d0) and np.isfinite(d1)):
+        raise ValueError(f"arange: start and end must be finite, got {d0} and {d1}")
+    if not (dstep > 0 and d1 >= d0 or dstep < 0 and d1 <= d0):
+        raise ValueError(f"arange: end {d1} is on the wrong side of start {d0} for step "
+                         f"{dstep}; expected end >= start for a positive step, end <= start "
+                         f"for a negative one")
+    if dtype.kind in "biu":
+        s, e, st = (int(v) for v in vals)  # (truncated toward zero, as C++'s cast)
+        if dtype == np.int64:  # PyTorch counts in int64 for int64, in double otherwise
+            if st == 0:
+                raise ValueError(f"arange: step must be nonzero, got {step}, which is 0 as "
+                                 f"an integer for dtype int64")
+            n = (e - s + st - (1 if st > 0 else -1)) // st
+        else:
+            n = int(np.ceil((d1 - d0) / dstep))
+        arr = (s + st * np.arange(builtins.max(n, 0), dtype=np.int64)).astype(dtype)
+    else:
+        n = int(np.ceil((d1 - d0) / dstep))
+        arr = (d0 + dstep * np.arange(n, dtype=np.float64)).astype(dtype)
+    return Tensor(arr, requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = _DEFAULT_DTYPE,
@@ -643,10 +674,28 @@ def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = Fals
 
 def linspace(start: float, stop: float, num: int, dtype: Any = _DEFAULT_DTYPE,
              requires_grad: bool = False) -> Tensor:
-    """`num` evenly spaced values from start to stop, both included (float32 by default)."""
+    """`num` evenly spaced values from start to stop, both included (float32 by default), as
+    torch.linspace: the first half counts up from start and the second down from stop, in
+    the dtype's own precision; an integer dtype truncates start and stop to integers, then
+    each value (torch.linspace(0.65, 11, 8, dtype=int64) is [0, 1, 3, 4, 6, 7, 9, 11]; NumPy's
+    values cast afterwards gave [0, 2, 3, 5, 6, 8, 9, 11])."""
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
         raise ValueError(f"linspace: num must be a non-negative int, got {num!r}")
-    return Tensor(np.linspace(start, stop, int(num)).astype(dtype), requires_grad=requires_grad)
+    start, stop = (v.item() if isinstance(v, Tensor) else v for v in (start, stop))
+    check_number(start, "start", "linspace")
+    check_number(stop, "end", "linspace")
+    dtype, num = np.dtype(dtype), int(num)
+    if dtype.kind in "biu":  # the ends as integers, the step and the values in double
+        lo, hi, calc = np.float64(int(start)), np.float64(int(stop)), np.float64
+    else:
+        lo, hi, calc = dtype.type(start), dtype.type(stop), dtype.type
+    if num == 1:
+        values = np.full(1, lo)
+    else:
+        i = np.arange(num).astype(calc)
+        step = (hi - lo) / calc(num - 1)
+        values = np.where(i < num // 2, lo + step * i, hi - step * (calc(num - 1) - i))
+    return Tensor(values.astype(dtype), requires_grad=requires_grad)
 
 
 def randint(low: int, high: Any = None, shape: Any = (), dtype: Any = np.int64, *,

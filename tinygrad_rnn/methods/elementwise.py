@@ -69,8 +69,8 @@ class ElementwiseMethods:
         return ops.Cos.apply(floating(self))
 
     def square(self) -> "Tensor":
-        """self * self."""
-        return ops.Square.apply(self)
+        """self * self (of a bool tensor: int64, as PyTorch's self ** 2)."""
+        return ops.Square.apply(self if self.data.dtype.kind != "b" else self.astype(np.int64))
 
     def rsqrt(self) -> "Tensor":
         """1 / sqrt(self)."""

@@ -94,8 +94,12 @@ class ReduceMethods:
         p = check_number(p, "p", "norm")
         if not (p >= 0 or p == -np.inf):
             raise ValueError(f"norm: p must be positive, 0, inf or -inf, got {p!r}")
-        return ops.Norm.apply(floating(self), p=p, axis=norm_axis(axis, self.ndim, "norm"),
-                              keepdims=keepdims)
+        ax = norm_axis(axis, self.ndim, "norm")
+        if np.isinf(p) and 0 in (self.shape if ax is None else [self.shape[a] for a in ax]):
+            raise ValueError(f"norm: the {p} norm of no elements is undefined (max and min "
+                             f"have no identity); the tensor of shape {self.shape} is empty "
+                             f"along the reduced axes {ax if ax is not None else 'all'}")
+        return ops.Norm.apply(floating(self), p=p, axis=ax, keepdims=keepdims)
 
     @torch_names
     def cumsum(self, axis: int, *, dtype: Any = None) -> "Tensor":

@@ -114,14 +114,20 @@ class TorchSpellings:
     @torch_names
     def amax(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """max over `axis` (ties share the gradient equally, as torch.amax; axis=() is every
-        axis, as there)."""
-        return self.max(None if axis == () else axis, keepdims)
+        axis, as there). Every axis is named, never None: a NaN maximum then gives
+        every element a NaN gradient, as torch.amax (max() over all axes sends it to the NaNs)."""
+        if axis is None or axis == ():
+            axis = tuple(range(self.ndim))
+        return self.max(axis, keepdims)
 
     @torch_names
     def amin(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
         """min over `axis` (ties share the gradient equally, as torch.amin; axis=() is every
-        axis, as there)."""
-        return self.min(None if axis == () else axis, keepdims)
+        axis, as there). Every axis is named, never None: a NaN minimum then gives
+        every element a NaN gradient, as torch.amin (min() over all axes sends it to the NaNs)."""
+        if axis is None or axis == ():
+            axis = tuple(range(self.ndim))
+        return self.min(axis, keepdims)
 
     def numel(self) -> int:
         """The number of elements (the `size` attribute)."""

@@ -131,7 +131,10 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a ** b
+        try:
+            out = a ** b
+        except ValueError:  # NumPy refuses integers to negative integer powers
+            out = _integer_power(a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -150,6 +153,16 @@ class Pow(Function):
                 db = g * np.where((a == 0) & (b >= 0), 0,
                                   out * np.log(np.where((a == 0) & (b >= 0), 1, a)))
         return da, db
+
+
+def _integer_power(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a ** b of integer arrays where some b < 0, as PyTorch: there 1 ** b is 1, (-1) ** b is
+    1 or -1 by b's parity, and every other base gives 0 (1 / a ** |b| truncated)."""
+    neg = b < 0
+    out = a ** np.where(neg, 0, b).astype(b.dtype, copy=False)
+    odd = (b & 1).astype(bool)
+    small = np.where(a == 1, 1, np.where(a == -1, np.where(odd, -1, 1), 0))
+    return np.where(neg, small, out).astype(out.dtype, copy=False)
 
 
 class Neg(Function):
