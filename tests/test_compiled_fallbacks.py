@@ -375,3 +375,42 @@ def test_states_with_nested_tuples_or_python_values_still_run(compiled):
     outs, (h, n) = scan(lambda x, s: ((s[0] + x).tanh(), s[1] + 1), xs, (h0, 0),
                         compiled=compiled)
     assert n == 6
+
+
+def test_ops_of_another_thread_while_a_step_is_recorded_are_not_on_its_tape():
+    """The recorder watches the thread that records: another thread's ops, value reads and
+    in-place changes while steps 1 and 2 are recorded (a batch being prepared beside the
+    training loop) neither land on the tape nor send the scan to the eager loop."""
+    import threading
+    w = Tensor(np.full(3, 0.5), requires_grad=True)
+    go, done, stop = threading.Event(), threading.Event(), [False]
+
+    def other() -> None:
+        junk = Tensor(np.ones(3))
+        while not stop[0]:
+            if go.wait(0.05):
+                go.clear()
+                (junk * 2).exp().sum().item()
+                junk.add_(1)
+                done.set()
+    worker = threading.Thread(target=other, daemon=True)
+    worker.start()
+
+    def step(x, h):
+        done.clear()
+        go.set()  # the other thread works while this step runs
+        assert done.wait(10)
+        return (x + w * h).tanh()
+    try:
+        xs = Tensor(np.linspace(-1, 1, 18).reshape(6, 3))
+        out, _ = scan(step, xs, Tensor(np.zeros(3)))
+        info = scan_info()
+    finally:
+        stop[0] = True
+        worker.join(10)
+    assert info["path"] == "compiled", info["why"]
+    h, outs = Tensor(np.zeros(3)), []
+    for t in range(6):
+        h = (xs[t] + w * h).tanh()
+        outs.append(h)
+    np.testing.assert_array_equal(out.data, tg.stack(outs).data)

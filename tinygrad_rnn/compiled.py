@@ -27,6 +27,7 @@ and gives the same numbers, but as a handful of graph nodes instead of a dozen p
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -46,27 +47,34 @@ class NotStatic(Exception):
 
 
 class _Recorder(function.Observer):
-    """Keeps every op applied; a tensor's value read into Python taints the tape."""
+    """Keeps every op applied; a tensor's value read into Python taints the tape. Only what
+    the recording thread does counts: another thread's ops are none of the step's."""
 
     def __init__(self) -> None:
         self.ops: list = []
         self.tainted: str | None = None
         self.numbers: dict = {}  # id -> the 0-d tensors made from numbers written in the code
         self.where: list = []  # per op (line, module): _WatchingRecorder
+        self.thread = threading.get_ident()
 
     def number(self, t: Tensor) -> None:
-        self.numbers[id(t)] = t
+        if threading.get_ident() == self.thread:
+            self.numbers[id(t)] = t
 
     def after(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
-        self.ops.append((cls, ctx, parents, kwargs, result))
+        if threading.get_ident() == self.thread:
+            self.ops.append((cls, ctx, parents, kwargs, result))
 
     def read(self, how: str) -> None:
+        if threading.get_ident() != self.thread:
+            return
         why = (f"uses {how} (a hook must run at every step)" if how in ("register_hook",
                "retain_grad") else f"reads a tensor's value with {how}")
         self.tainted = self.tainted or why
 
     def modify(self, how: str) -> None:  # it happens, as in the loop: the step stays eager
-        self.tainted = self.tainted or f"changes a tensor in place ({how})"
+        if threading.get_ident() == self.thread:
+            self.tainted = self.tainted or f"changes a tensor in place ({how})"
 
 
 class _WatchingRecorder(_Recorder):
@@ -74,6 +82,8 @@ class _WatchingRecorder(_Recorder):
     reports of the replayed steps name (once per op of a recorded step, not per step)."""
 
     def after(self, cls: type, ctx: Function, parents: tuple, kwargs: dict, result: Any):
+        if threading.get_ident() != self.thread:
+            return
         super().after(cls, ctx, parents, kwargs, result)
         self.where.append((ctx.__dict__.get("anomaly_site") or anomaly.user_line(),
                            anomaly.calling_module()))
@@ -582,7 +592,8 @@ def scan(step: Callable[[Any, Any], Any], xs: Any, state: Any = None, *,
         why = "compiled=False"
     elif T < 4:
         why = "fewer than 4 steps"
-    elif function.observing(_Recorder):
+    elif any(isinstance(o, _Recorder) and o.thread == threading.get_ident()
+             for o in function._observers):
         why = "a scan inside a step that is being recorded"
     # (what scan_info says should steps 0-2 raise: they run as the loop runs them)
     _LAST.update(path="eager", why=why or "an error in steps 0-2, which run on the eager "
