@@ -276,6 +276,75 @@ def test_embedding_padding_idx_errors():
     assert repr(nn.Embedding(5, 2)) == "Embedding(5, 2)"
 
 
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(v=st.integers(1, 6), d=st.integers(1, 4), n=st.integers(0, 12),
+       max_norm=st.one_of(st.none(), st.floats(0.05, 3.0)),
+       norm_type=st.sampled_from([1.0, 2.0, 3.0, float("inf")]), freq=st.booleans(),
+       pad=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_embedding_max_norm_and_scale_grad_by_freq_match_torch(torch, v, d, n, max_norm,
+                                                               norm_type, freq, pad, seed):
+    """max_norm renormalises, in place, each row the indices pick whose norm exceeds it
+    (to max_norm / (norm + 1e-7) times itself, as torch.embedding_renorm_), before the
+    lookup; scale_grad_by_freq divides each row's gradient by how often the batch picks it."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.standard_normal((v, d)) * 2
+    idx = rng.integers(0, v, size=(n,) if n % 2 else (n // 2, 2))
+    g = rng.standard_normal(idx.shape + (d,))
+    padding_idx = int(rng.integers(0, v)) if pad else None
+    opts = dict(padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                scale_grad_by_freq=freq)
+    w, tw = Tensor(w0.copy(), requires_grad=True), torch.tensor(w0, requires_grad=True)
+    out = F.embedding(idx, w, **opts)
+    tout = torch.nn.functional.embedding(torch.from_numpy(idx), tw, **opts)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12, atol=1e-15)
+    if n:
+        out.backward(g)
+        tout.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12, atol=1e-15)
+    emb = nn.Embedding(v, d, **opts).double()
+    ref = torch.nn.Embedding(v, d, **opts).double()
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(emb.weight.data))
+    np.testing.assert_allclose(emb(idx).data, ref(torch.from_numpy(idx)).detach().numpy(),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(emb.weight.data, ref.weight.detach().numpy(), rtol=1e-12,
+                               atol=1e-15)
+
+
+def test_embedding_options_print_refuse_and_pass_through_from_pretrained(torch):
+    emb = nn.Embedding(5, 2, max_norm=1.0, scale_grad_by_freq=True)
+    assert repr(emb) == repr(torch.nn.Embedding(5, 2, max_norm=1.0, scale_grad_by_freq=True))
+    assert repr(nn.Embedding(5, 2, max_norm=2.0, norm_type=1.0)) == \
+        repr(torch.nn.Embedding(5, 2, max_norm=2.0, norm_type=1.0))
+    with pytest.raises(ValueError, match="sparse gradients are not supported"):
+        nn.Embedding(5, 2, sparse=True)
+    with pytest.raises(ValueError, match="sparse gradients are not supported"):
+        F.embedding(np.array([0]), Tensor(np.ones((2, 2))), sparse=True)
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        nn.Embedding(5, 2, max_norm=-1.0)
+    with pytest.raises(TypeError, match="scale_grad_by_freq must be a bool"):
+        nn.Embedding(5, 2, scale_grad_by_freq=1)
+    data = np.full((3, 2), 4.0)
+    pre = nn.Embedding.from_pretrained(data, max_norm=1.0)
+    out = pre(np.array([0, 0, 2]))
+    np.testing.assert_allclose(np.linalg.norm(out.data, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(pre.weight.data[1], [4.0, 4.0])  # not picked: kept
+    assert pre.max_norm == 1.0 and pre.weight.requires_grad is False
+
+
+def test_max_norm_renormalises_under_no_grad_and_marks_the_change():
+    """The renormalisation is an in-place change of the weight: a graph that saved the weight
+    before it refuses to backward (the numbers it would use are gone), as in PyTorch."""
+    w = Tensor(np.full((3, 2), 5.0), requires_grad=True)
+    x = Tensor(np.ones((4, 3)), requires_grad=True)
+    y = (x @ w).sum()  # MatMul saved w for x's gradient
+    F.embedding(np.array([1]), w, max_norm=1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
 def test_class_weights_where_pytorch_takes_them_get_a_clear_error():
     x = Tensor(np.zeros((2, 3)))
     w = np.array([1.0, 2.0, 3.0])

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import _validate, ops
+from tinygrad_rnn.function import no_grad
+from tinygrad_rnn.ops.nn_ops import check_rows
 from tinygrad_rnn.methods.movement import stack
 from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor, get_rng, zeros_like
@@ -136,16 +138,54 @@ def padding_index(padding_idx: Any, num_embeddings: int, owner: str) -> int | No
     return i % num_embeddings
 
 
-def embedding(idx: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(idx: Any, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) picked by integer indices: idx.shape + (dim,).
 
     Row padding_idx (when given; negative counts from the end) gets no gradient, as in
-    PyTorch; its value is whatever the weight holds (nn.Embedding starts it at zero)."""
+    PyTorch; its value is whatever the weight holds (nn.Embedding starts it at zero). With
+    max_norm, each picked row whose norm_type-norm exceeds it is first scaled, in place, to
+    max_norm / (norm + 1e-7) times itself (PyTorch's embedding_renorm_); scale_grad_by_freq
+    divides each row's gradient by how often idx picks it. Sparse gradients do not exist
+    here (sparse=True is refused)."""
     arr = _index_array(idx, "embedding", "indices", kind="row numbers")
-    if padding_idx is None:
-        return ops.Embedding.apply(weight, Tensor(arr))
-    row = padding_index(padding_idx, weight.shape[0], "embedding")
-    return ops.Embedding.apply(weight, Tensor(arr), padding_idx=row)
+    options = embedding_options(max_norm, norm_type, scale_grad_by_freq, sparse, "embedding")
+    kw = {"scale_grad_by_freq": True} if scale_grad_by_freq else {}
+    if padding_idx is not None:
+        kw["padding_idx"] = padding_index(padding_idx, weight.shape[0], "embedding")
+    if options[0] is not None:
+        _renorm_rows(weight, arr, options[0], options[1])
+    return ops.Embedding.apply(weight, Tensor(arr), **kw)
+
+
+def embedding_options(max_norm: Any, norm_type: Any, scale_grad_by_freq: Any, sparse: Any,
+                      owner: str) -> tuple:
+    """(max_norm or None, norm_type, scale_grad_by_freq) checked; sparse=True refused."""
+    if _validate.check_bool(sparse, "sparse", owner):
+        raise ValueError(f"{owner}: sparse gradients are not supported (every gradient is a "
+                         f"dense array); leave sparse=False")
+    if max_norm is not None:
+        max_norm = _validate.check_positive(max_norm, "max_norm", owner)
+    return (max_norm, _validate.check_number(norm_type, "norm_type", owner),
+            _validate.check_bool(scale_grad_by_freq, "scale_grad_by_freq", owner))
+
+
+def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """Scale the rows idx picks whose norm exceeds max_norm to max_norm / (norm + 1e-7)
+    times themselves, in place and unrecorded (the bound in double, the product in the
+    weight's dtype, as torch.embedding_renorm_)."""
+    check_rows(idx, weight.shape[0])
+    rows = np.unique(idx)
+    if not rows.size:
+        return
+    picked = weight.data[rows]
+    norms = np.linalg.norm(picked, ord=norm_type, axis=1).astype(np.float64)
+    over = norms > max_norm
+    if over.any():
+        scale = (max_norm / (norms[over] + 1e-7)).astype(weight.dtype)
+        with no_grad():
+            weight[rows[over]] = picked[over] * scale[:, None]
 
 
 def _dropout_mask(shape: tuple, p: float, dtype: Any) -> np.ndarray:

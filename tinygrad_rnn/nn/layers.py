@@ -64,15 +64,21 @@ class Embedding(Module):
 
     weight (num_embeddings, embedding_dim) starts as N(0, 1), as in PyTorch. Row
     padding_idx (when given; negative counts from the end, stored non-negative) starts at
-    zero and gets no gradient, so a padding token keeps its vector.
+    zero and gets no gradient, so a padding token keeps its vector. max_norm, norm_type and
+    scale_grad_by_freq as F.embedding's (PyTorch's options; sparse=True is refused).
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int,
-                 padding_idx: int | None = None):
+                 padding_idx: int | None = None, max_norm: float | None = None,
+                 norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False):
         super().__init__()
         self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
         self.padding_idx = F.padding_index(padding_idx, self.num_embeddings, "Embedding")
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = F.embedding_options(
+            max_norm, norm_type, scale_grad_by_freq, sparse, "Embedding")
+        self.sparse = False
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
         self.reset_parameters()
 
@@ -83,24 +89,37 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True,
-                        padding_idx: int | None = None) -> "Embedding":
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> "Embedding":
         """An Embedding holding a copy of `embeddings` (num_embeddings, embedding_dim), not
-        trained when freeze (PyTorch's default); padding_idx as in the constructor, its row
-        kept as given."""
+        trained when freeze (PyTorch's default); the other options as in the constructor,
+        the padding row kept as given."""
         data = np.array(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if data.ndim != 2 or data.dtype.kind != "f":
             raise ValueError(f"Embedding.from_pretrained: embeddings must be a 2-D float array, "
                              f"got shape {data.shape} and dtype {data.dtype}")
-        module = cls(data.shape[0], data.shape[1], padding_idx=padding_idx)
+        module = cls(data.shape[0], data.shape[1], padding_idx=padding_idx, max_norm=max_norm,
+                     norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                     sparse=sparse)
         module.weight = Parameter(data, requires_grad=not freeze)
         return module
 
     def forward(self, idx: Any) -> Tensor:
-        return F.embedding(idx, self.weight, self.padding_idx)
+        return F.embedding(idx, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
-        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
-        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += ", scale_grad_by_freq=True"
+        return s
 
 
 class Dropout(Module):

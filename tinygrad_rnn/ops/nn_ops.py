@@ -92,22 +92,18 @@ class Linear(Function):
 
 
 class Embedding(Function):
-    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx (row padding_idx: 0)"""
+    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx (row padding_idx: 0), each row divided by how often idx holds it with scale_grad_by_freq"""  # noqa: E501
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # indices are per step: run it step by step
         return None
 
     @staticmethod
-    def forward(ctx, weight, idx, padding_idx=None):
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
-        n = weight.shape[0]
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise IndexError(f"embedding: index out of range [0, {n}): "
-                             f"got min {idx.min()}, max {idx.max()}")
+    def forward(ctx, weight, idx, padding_idx=None, scale_grad_by_freq=False):
+        check_rows(idx, weight.shape[0])
         ctx.save_for_backward(idx)
         ctx.weight_shape, ctx.padding_idx = weight.shape, padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return weight[idx]
 
     @staticmethod
@@ -115,9 +111,21 @@ class Embedding(Function):
         (idx,) = ctx.saved_arrays
         dw = np.zeros(ctx.weight_shape, dtype=g.dtype)
         np.add.at(dw, idx.reshape(-1), g.reshape(-1, ctx.weight_shape[1]))
+        if ctx.scale_grad_by_freq:  # (PyTorch's option: a frequent row learns no faster)
+            counts = np.bincount(idx.reshape(-1), minlength=ctx.weight_shape[0])
+            dw /= np.maximum(counts, 1).astype(dw.dtype)[:, None]
         if ctx.padding_idx is not None:  # the padding row is a constant, as in PyTorch
             dw[ctx.padding_idx] = 0
         return dw, None
+
+
+def check_rows(idx: np.ndarray, n: int) -> None:
+    """Integer indices within [0, n), the rows of an embedding table of n rows."""
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range [0, {n}): "
+                         f"got min {idx.min()}, max {idx.max()}")
 
 
 class Dropout(Function):
