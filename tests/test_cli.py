@@ -428,6 +428,37 @@ def test_patience_stops_early(capsys, corpus, tmp_path):
     assert "--quiet" in TINY and err.count("early stop: no better validation loss") == 1, err
 
 
+def test_a_resume_keeps_the_runs_patience_and_cadence(capsys, corpus, tmp_path):
+    # --patience, --val-every, --checkpoint-every and --sample-length left out of a resume are
+    # the run's own (they were the defaults: the resumed run validated every 100 steps and
+    # never stopped early, where the run it continues would have)
+    args = ["train", "--data", corpus, "--out", tmp_path, *TINY, "--val-every", "1",
+            "--patience", "6", "--checkpoint-every", "1", "--lr", "1e-30", "--sample-length", "0"]
+    code, _, err = run(capsys, *args, "--steps", "200")
+    assert code == 0 and "early stop" in err, err
+    straight = load_checkpoint(tmp_path / "checkpoint.npz")["step"]
+    assert straight < 200
+    code, _, err = run(capsys, *args, "--steps", "3", "--overwrite")
+    assert code == 0, err
+    code, out, err = run(capsys, "train", "--out", tmp_path, "--resume", "--steps", "200")
+    assert code == 0 and "early stop" in err, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == straight
+    with open(tmp_path / "loss.csv", newline="") as f:
+        assert all(row["val_loss"] for row in csv.DictReader(f))  # every step validated
+    assert "--- sample" not in out
+
+
+def test_patience_may_be_added_at_a_resume(capsys, corpus, tmp_path):
+    args = ["train", "--data", corpus, "--out", tmp_path, *TINY, "--val-every", "1",
+            "--lr", "1e-30"]
+    code, _, err = run(capsys, *args, "--steps", "3")
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--out", tmp_path, "--resume", "--steps", "200",
+                       "--patience", "2")
+    assert code == 0 and "early stop" in err, err
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] < 200
+
+
 def test_diverged_training_is_one_line(capsys, corpus, tmp_path, monkeypatch):
     def poison(t):
         if t.step == 3:

@@ -218,6 +218,30 @@ def test_second_ctrl_c_inside_a_step_names_the_step_on_disk(tmp_path, sigint_def
     assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 4
 
 
+class _SlowEnd(cb.Callback):
+    """A Ctrl-C after step 3, and a second one while the run finishes (the final
+    validation and the save after a first Ctrl-C take a while on a big model)."""
+
+    def on_step_end(self, trainer, row):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def on_fit_end(self, trainer, result):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_second_ctrl_c_while_the_run_finishes_names_the_step_on_disk(tmp_path, sigint_default):
+    trainer = _setup(tmp_path, val=False, checkpoint_every=2, extra=[])
+    trainer.callbacks.insert(0, _SlowEnd())  # before Checkpoint: the end-of-run save never runs
+    logged = []
+    trainer.log = logged.append
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(steps=10)
+    assert "checkpoint on disk is" in logged[-1] and "(step 2)" in logged[-1], logged
+    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
 def test_nan_loss_stops_with_step_number_and_keeps_last_good_checkpoint(tmp_path):
     def poison(t):
         if t.step == 5:  # weights go bad after step 5: step 6's loss is NaN

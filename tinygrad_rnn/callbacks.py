@@ -209,10 +209,17 @@ class EarlyStopping(Callback):
             trainer.should_stop = (f"early stop: no better validation loss in {self.patience} "
                                    f"validations (best {self.best:.4f} at step {self.best_step})")
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict | None:
+        """None before the first validation (so that --patience may be added at a resume of
+        a run without it: there is nothing to restore)."""
+        if self.best is None:
+            return None
         return {"best": self.best, "best_step": self.best_step, "bad": self.bad}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict | None) -> None:
+        if state is None:
+            self.best, self.best_step, self.bad = None, None, 0
+            return
         _check_numbers(state, ("best", "best_step", "bad"), "EarlyStopping")
         self.best, self.best_step, self.bad = state["best"], state["best_step"], state["bad"]
 

@@ -152,9 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--lr, --clip-norm/--clip-value), the schedule (--lr-schedule, --lr-step-size) "
                    "and --seed: they are taken from the checkpoint (one given with another value "
                    "is refused, every difference named). It may change --steps, --time-budget, "
-                   "--val-every, "
-                   "--checkpoint-every, --patience, --sample-length, --threads (default: the run's "
-                   "own count) and --quiet; with "
+                   "--val-every, --checkpoint-every, --patience, --sample-length and --threads "
+                   "(each left out is the run's own) and --quiet; with "
                    "--lr-schedule cosine a new --steps re-targets the anneal: from the resumed "
                    "step on the rate follows the cosine that reaches 0 at the new total")
     t.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
@@ -348,7 +347,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta = {"model_config": model.config, "vocab": vocab.to_list(), "dtype": args.dtype,
             "seed": args.seed, "options": runs.options(args), "threads": args.threads,
             "data": runs.fingerprint(text, args.data),
-            "target": {"steps": steps, "time_budget": args.time_budget}}
+            "target": {"steps": steps, "time_budget": args.time_budget},
+            "cadence": runs.cadence(args)}
     callbacks = [cb.Validation(val_windows, every=args.val_every, max_windows=50),
                  cb.GradientFlow(val_windows, out / cb.GRAD_FLOW_NAME)]
     if args.patience:

@@ -13,7 +13,9 @@ loss.csv and the plots. This module decides where a run goes and what it may rep
 A resume takes the options that define the run (`KEPT`: the model, the data layout, the
 optimizer, the schedule, the seed, and the text) from the checkpoint: an option left out
 is the run's own, and one given with another value is refused, all differences named at
-once. Where neither --steps nor --time-budget is given, the run's own target stands. The text is recorded by path, length and SHA-256, so another text of the same
+once. Where neither --steps nor --time-budget is given, the run's own target stands; the
+options a resume may change (`CADENCE`: --val-every, --checkpoint-every, --patience,
+--sample-length) are the run's too where they are left out. The text is recorded by path, length and SHA-256, so another text of the same
 vocabulary is refused too.
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ from tinygrad_rnn.checkpoint import CheckpointError, get
 KEPT = ("cell", "hidden", "layers", "embedding", "dropout", "dtype", "seq_len", "batch_size",
         "val_fraction", "optimizer", "lr", "clip_norm", "clip_value", "lr_schedule",
         "lr_step_size", "seed")
+#: options a resume may change, and otherwise takes from the checkpoint (argparse's names)
+CADENCE = ("val_every", "checkpoint_every", "patience", "sample_length")
 RUN_FILES = (CHECKPOINT_NAME, BEST_NAME, "loss.csv", "loss.png", GRAD_FLOW_NAME)
 
 
@@ -46,6 +50,12 @@ def options(args: argparse.Namespace) -> dict:
     if args.clip_value is not None:
         opts["clip_norm"] = None  # the two are exclusive; the default norm is not in use
     return opts
+
+
+def cadence(args: argparse.Namespace) -> dict:
+    """The options of `args` that a resume may change (`CADENCE`), as the checkpoint records
+    them: a resume that leaves one out takes the run's."""
+    return {k: getattr(args, k) for k in CADENCE}
 
 
 def default_out(args: argparse.Namespace) -> Path:
@@ -147,6 +157,13 @@ def adopt(args: argparse.Namespace, given: set, saved: dict, path: Path) -> None
                 f"cannot resume {path}: {', '.join(wrong)}; a resume keeps the run's model, "
                 "data layout, optimizer and schedule: leave these options out to take the run's, "
                 "or start a new run with another --out")
+    kept = meta.get("cadence")  # validation, checkpoints, patience: the run's, unless given
+    if isinstance(kept, dict):
+        for key in CADENCE:
+            value = kept.get(key)
+            if key not in given and isinstance(value, int) and not isinstance(value, bool) \
+                    and value >= 0:
+                setattr(args, key, value)
     target = meta.get("target")  # how long the run was to train, unless given anew
     if isinstance(target, dict) and not {"steps", "time_budget"} & given:
         args.steps, args.time_budget = target.get("steps"), target.get("time_budget")

@@ -322,16 +322,25 @@ class Trainer:
                 raise
             interrupted = interrupted or pending.is_set()
             if interrupted and not consistent:
-                where = (f"the checkpoint on disk is {self.checkpoint[0]} (step {self.checkpoint[1]})"
-                         if self.checkpoint else "no checkpoint was written")
                 self.log(f"interrupted during step {self.step + 1}; not saving a half-updated "
-                         f"model; {where}")
-            result = self._end(start, start_step, interrupted, consistent)
+                         f"model; {self._on_disk()}")
+            try:
+                result = self._end(start, start_step, interrupted, consistent)
+            except KeyboardInterrupt:  # a second Ctrl-C during the final validation or save
+                self.log(f"interrupted while finishing the run at step {self.step}; "
+                         f"{self._on_disk()}")
+                raise
             if interrupted:
                 result.signal = caught[0] if caught else signal.SIGINT
             return result
         finally:
             self._restore_signals(old_handlers)
+
+    def _on_disk(self) -> str:
+        """Which checkpoint the callbacks last wrote (the files are written atomically)."""
+        if not self.checkpoint:
+            return "no checkpoint was written"
+        return f"the checkpoint on disk is {self.checkpoint[0]} (step {self.checkpoint[1]})"
 
     def _end(self, start: float, start_step: int, interrupted: bool, consistent: bool) -> TrainResult:
         result = TrainResult(step=self.step, smooth_loss=self.smooth_loss, val_loss=None,
