@@ -221,7 +221,7 @@ def assert_same_run(a, b):
     (["train", "--hidden", "0"], 2, "--hidden: expected a positive integer, got 0"),
     (["train", "--cell", "transformer"], 2, "--cell: invalid choice: 'transformer'"),
     (["train", "--dropout", "1.5"], 2, "--dropout: expected a number in [0, 1), got 1.5"),
-    (["train", "--lr", "abc"], 2, "--lr: expected a positive number, got 'abc'"),
+    (["train", "--lr", "abc"], 2, "--lr: expected a positive finite number, got 'abc'"),
     (["train", "--clip-norm", "1", "--clip-value", "1"], 2, "not allowed with argument"),
     (["train", "--bogus"], 2, "unrecognized arguments: --bogus"),
     (["sample"], 2, "the following arguments are required: --checkpoint"),
@@ -691,6 +691,29 @@ def test_time_budget_is_for_the_whole_run_and_the_summary_says_which_time(capsys
     assert code == 1
     line = one_line_error(err)
     assert "--time-budget 200" in line and "250" in line and "larger --time-budget" in line
+
+
+def test_a_resume_of_a_run_whose_own_budget_is_spent_has_nothing_to_train(capsys, corpus,
+                                                                          tmp_path):
+    """As a run that reached its own --steps: a note and exit 0 (a budget given anew that is
+    already spent stays an error, above)."""
+    code, _, err = run(capsys, "train", "--data", corpus, "--out", tmp_path, *TINY,
+                       "--time-budget", "100")
+    assert code == 0, err
+    (tmp_path / "late").mkdir()
+    _crafted(tmp_path / "checkpoint.npz", tmp_path / "late" / "checkpoint.npz",
+             lambda m: m["tree"].__setitem__("elapsed", 250.0))
+    code, out, err = run(capsys, "train", "--resume", tmp_path / "late")
+    assert code == 0, err
+    assert "has used its 100 s time budget: nothing to train" in " ".join(err.split())
+    assert "larger --time-budget" in err and "step" not in out
+
+
+def test_number_options_say_finite_and_greedy_says_what_it_leaves(capsys):
+    code, _, err = run(capsys, "sample", "--checkpoint", "x", "--temperature", "inf")
+    assert code == 2 and "expected a positive finite number, got inf" in err
+    _, out, _ = run(capsys, "sample", "--help")
+    assert "--temperature and --top-k do not apply" in " ".join(out.split())
 
 
 def test_help_says_the_time_budget_counts_the_whole_run(capsys):

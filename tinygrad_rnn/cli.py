@@ -74,7 +74,7 @@ def _number(cast: type, ok, expected: str):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
+_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive finite number")
 _dropout = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 _fraction = _number(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="softmax temperature (default 0.8)")
     s.add_argument("--top-k", type=_positive_int,
                    help="draw only from the K most likely characters")
-    s.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    s.add_argument("--greedy", action="store_true", help="always take the most likely character "
+                   "(--temperature and --top-k do not apply then)")
     s.add_argument("--prime", default="", help="text the model reads first (printed too)")
     s.add_argument("--seed", type=_nonneg_int, help="random seed for repeatable samples")
 
@@ -376,6 +377,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if steps is not None:
             _retarget_cosine(scheduler, steps)
     left = None if budget is None else budget - trainer.elapsed  # the budget is the run's
+    if left is not None and left <= 0 and "time_budget" not in _given_in(args):
+        print(f"the run in {resume_path} has used its {budget:g} s time budget: nothing to "
+              "train; give a larger --time-budget (for the whole run) to train further",
+              file=sys.stderr)
+        return 0
     if left is not None and left <= 0:
         raise ValueError(f"the run has trained {trainer.elapsed:.0f} s, its --time-budget "
                          f"{budget:g} is spent; give a larger --time-budget (for the whole run) "
