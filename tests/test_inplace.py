@@ -116,7 +116,6 @@ def test_changing_a_saved_input_in_place_raises_and_an_unsaved_one_does_not():
     np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
 
 
-
 @pytest.mark.parametrize("op", ["mul", "matmul", "linear"])
 def test_a_saved_input_only_another_inputs_gradient_reads_may_change(op, torch):
     """x * w, x @ w, linear(x, w, b): w is saved for x's gradient only. With x taking none,
@@ -264,12 +263,15 @@ def test_a_subclass_with_its_own_backward_keeps_every_saved_array_checked():
     lambda t: t.masked_fill_(Tensor(np.ones((3, 2), bool)), 0.0),
     lambda t: t.__setitem__((0, 0), 5.0), lambda t: t.__iadd__(1)])
 def test_an_expanded_view_or_a_read_only_array_refuses_in_place_changes(change, torch):
-    """expand() makes several elements one memory location: PyTorch refuses to write there
-    ("more than one element ... refers to a single memory location"), and so do we, saying
-    what to do, instead of a misleading broadcast error; the base is left unchanged."""
+    """expand() that stretches an axis makes several elements one memory location: PyTorch
+    refuses arithmetic in place there ("more than one element ... refers to a single memory
+    location"); we refuse every in-place change, saying why and what to do, instead of a
+    misleading broadcast error, and leave the base unchanged. A view of such a view too."""
     x = Tensor(np.array([1.0, 2.0]))
     with pytest.raises(RuntimeError, match=r"expanded view.*clone\(\)"):
         change(x.expand(3, 2))
+    with pytest.raises(RuntimeError, match=r"expanded view, or a view of one"):
+        change(x.expand(4, 3, 2)[0])
     np.testing.assert_array_equal(x.data, [1.0, 2.0])
     with pytest.raises(RuntimeError, match="single memory location"):
         torch.tensor([1.0, 2.0]).expand(3, 2).add_(1)
@@ -279,3 +281,28 @@ def test_an_expanded_view_or_a_read_only_array_refuses_in_place_changes(change, 
         change(Tensor.from_numpy(frozen))
     c = x.expand(3, 2).clone()
     change(c)  # a copy owns its memory
+
+
+@pytest.mark.parametrize("expand", [
+    lambda t: t.expand(1, 3), lambda t: t.expand(3), lambda t: t.expand_as(t),
+    lambda t: t.expand(0, 3), lambda t: t.reshape(3, 1).expand(3, 1)])
+def test_an_expand_that_stretches_nothing_writes_through_as_pytorch(expand, torch):
+    """New size-1 axes, the same shape, or no elements at all: no memory location is shared
+    by two elements, so an in-place change goes through to the base, as in PyTorch."""
+    ours, theirs = Tensor(np.ones(3)), torch.ones(3, dtype=torch.float64)
+    expand(ours).add_(1)
+    expand(theirs).add_(1)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_writes_outside_the_in_place_methods_name_a_read_only_target_too():
+    frozen = np.zeros((2, 3))
+    frozen.flags.writeable = False
+    with pytest.raises(RuntimeError, match="init: .*read-only array"):
+        nn.init.normal_(Tensor.from_numpy(frozen))
+    with pytest.raises(RuntimeError, match="init: .*expanded view"):
+        nn.init.zeros_(tg.ones(1, 3).expand(2, 3))
+    with pytest.raises(RuntimeError, match="SGD: parameter 0: .*read-only array"):
+        optim.SGD([Tensor.from_numpy(frozen).requires_grad_()], lr=0.1)
+    with pytest.raises(RuntimeError, match="vector_to_parameters: .*expanded view"):
+        nn.utils.vector_to_parameters(tg.ones(6), [tg.ones(1, 3).expand(2, 3)])

@@ -162,3 +162,29 @@ def one_axis(axis: Any, ndim: int, op: str) -> int:
         raise TypeError(f"{op}: axis must be one int, got {axis!r}")
     ax = norm_axis(axis, ndim, op)
     return ax[0] if ax else 0
+
+
+def overlaps(a: np.ndarray) -> bool:
+    """Whether several elements of `a` are one memory location (a stretched axis)."""
+    return a.size > 0 and any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape))
+
+
+def require_writeable(data: np.ndarray, op: str) -> None:
+    """Raise, saying why and what to do, where an in-place change cannot go into `data`: a
+    view of an expanded tensor (several elements, or the rows of its base, are one memory
+    location) or a read-only array."""
+    if data.flags.writeable:
+        return
+    a = data
+    while a is not None:
+        if overlaps(a):
+            raise RuntimeError(
+                f"{op}: this tensor of shape {data.shape} is an expanded view, or a view of "
+                f"one (expand, expand_as, broadcast_to): several of its elements are one memory "
+                f"location, so an in-place change is refused; change a copy (t = t.clone()) "
+                f"first")
+        a = a.base if isinstance(a.base, np.ndarray) else None
+    raise RuntimeError(
+        f"{op}: this tensor of shape {data.shape} wraps a read-only array (e.g. "
+        f"Tensor.from_numpy of an array with writeable=False), so it cannot be changed in "
+        f"place; change a copy (t = t.clone()) first")

@@ -701,8 +701,8 @@ def _static(rec1: tuple, rec2: tuple, xs: tuple, states: tuple, drew: bool) -> _
     if tainted:
         raise NotStatic(f"the step {tainted}")
     if drew:
-        raise NotStatic("draws random numbers (dropout, randn, np.random, random): they are "
-                        "never replayed")
+        raise NotStatic("draws random numbers (dropout, randn, np.random, random), or another "
+                        "thread drew while it was recorded: draws are never replayed")
     kinds = {isinstance(st, tuple) for st in states}
     s0, s1, s2 = (_structure(st) for st in states)
     metas = [[(t.shape, t.dtype) for t in st] for st in (s0, s1, s2)]

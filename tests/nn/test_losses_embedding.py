@@ -322,8 +322,21 @@ def test_embedding_options_print_refuse_and_pass_through_from_pretrained(torch):
         nn.Embedding(5, 2, sparse=True)
     with pytest.raises(ValueError, match="sparse gradients are not supported"):
         F.embedding(np.array([0]), Tensor(np.ones((2, 2))), sparse=True)
-    with pytest.raises(ValueError, match="max_norm must be positive"):
+    with pytest.raises(ValueError, match=r"max_norm must be in \[0, inf\]"):
         nn.Embedding(5, 2, max_norm=-1.0)
+    assert repr(nn.Embedding(5, 2, max_norm=1, norm_type=1)) == \
+        repr(torch.nn.Embedding(5, 2, max_norm=1, norm_type=1))  # values as given
+    w, tw = Tensor(np.ones((3, 2)), requires_grad=True), torch.ones(3, 2, dtype=torch.float64)
+    np.testing.assert_array_equal(F.embedding(np.array([1]), w, max_norm=0).data,
+                                  torch.nn.functional.embedding(torch.tensor([1]), tw,
+                                                                max_norm=0).numpy())
+    np.testing.assert_array_equal(w.data, tw.numpy())  # row 1 scaled to 0, as there
+    with pytest.raises(ValueError, match=r"embedding: weight must be a 2-D Tensor"):
+        F.embedding(np.array([0]), Tensor(np.ones(3)), max_norm=1.0)
+    frozen = np.ones((3, 2))
+    frozen.flags.writeable = False
+    with pytest.raises(RuntimeError, match=r"embedding \(max_norm renormalises in place\)"):
+        F.embedding(np.array([0]), Tensor.from_numpy(frozen), max_norm=0.5)
     with pytest.raises(TypeError, match="scale_grad_by_freq must be a bool"):
         nn.Embedding(5, 2, scale_grad_by_freq=1)
     data = np.full((3, 2), 4.0)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import function
+from tinygrad_rnn._validate import require_writeable
 from tinygrad_rnn.methods.movement import fill_value
 
 
@@ -24,7 +25,7 @@ class InplaceMethods:
         if function.observer is not None:  # e.g. a step being recorded: it cannot be
             function.observer.modify(op)   # replayed, and must not change anything yet
         if not self.data.flags.writeable:
-            _read_only(op, self.data)
+            require_writeable(self.data, op)
         if not function.is_grad_enabled():
             return
         if self.requires_grad:
@@ -171,20 +172,6 @@ class InplaceMethods:
             raise ValueError(f"setitem: value of shape {np.shape(v)} does not fit the "
                              f"selection of a tensor of shape {self.shape}: {e}") from None
         function.mark_modified(self)
-
-
-def _read_only(op: str, data: np.ndarray) -> None:
-    """The error for an in-place change of memory that cannot take it: an expanded view
-    (several elements share one memory location, as PyTorch says) or a read-only array."""
-    if any(st == 0 and n > 1 for st, n in zip(data.strides, data.shape)):
-        raise RuntimeError(
-            f"{op}: this tensor of shape {data.shape} is an expanded view (expand, expand_as, "
-            f"broadcast_to): several of its elements are one memory location, so an in-place "
-            f"change is unsupported; change a copy (t = t.clone()) first")
-    raise RuntimeError(
-        f"{op}: this tensor of shape {data.shape} wraps a read-only array (e.g. "
-        f"Tensor.from_numpy of an array with writeable=False), so it cannot be changed in "
-        f"place; change a copy (t = t.clone()) first")
 
 
 def _scaled(other: Any, alpha: float) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import _validate, ops
+from tinygrad_rnn import _validate, function, ops
 from tinygrad_rnn.function import no_grad
 from tinygrad_rnn.ops.nn_ops import check_rows
 from tinygrad_rnn.methods.movement import stack
@@ -151,6 +151,9 @@ def embedding(idx: Any, weight: Tensor, padding_idx: int | None = None,
     here (sparse=True is refused)."""
     arr = _index_array(idx, "embedding", "indices", kind="row numbers")
     options = embedding_options(max_norm, norm_type, scale_grad_by_freq, sparse, "embedding")
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be a 2-D Tensor (num_embeddings, "
+                         f"embedding_dim), got {getattr(weight, 'shape', type(weight).__name__)}")
     kw = {"scale_grad_by_freq": True} if scale_grad_by_freq else {}
     if padding_idx is not None:
         kw["padding_idx"] = padding_index(padding_idx, weight.shape[0], "embedding")
@@ -161,13 +164,15 @@ def embedding(idx: Any, weight: Tensor, padding_idx: int | None = None,
 
 def embedding_options(max_norm: Any, norm_type: Any, scale_grad_by_freq: Any, sparse: Any,
                       owner: str) -> tuple:
-    """(max_norm or None, norm_type, scale_grad_by_freq) checked; sparse=True refused."""
+    """(max_norm or None, norm_type, scale_grad_by_freq) checked, as given (a module prints
+    them so); sparse=True refused."""
     if _validate.check_bool(sparse, "sparse", owner):
         raise ValueError(f"{owner}: sparse gradients are not supported (every gradient is a "
                          f"dense array); leave sparse=False")
     if max_norm is not None:
-        max_norm = _validate.check_positive(max_norm, "max_norm", owner)
-    return (max_norm, _validate.check_number(norm_type, "norm_type", owner),
+        _validate.check_number(max_norm, "max_norm", owner, low=0)
+    _validate.check_number(norm_type, "norm_type", owner)
+    return (max_norm, norm_type,
             _validate.check_bool(scale_grad_by_freq, "scale_grad_by_freq", owner))
 
 
@@ -175,7 +180,10 @@ def _renorm_rows(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: fl
     """Scale the rows idx picks whose norm exceeds max_norm to max_norm / (norm + 1e-7)
     times themselves, in place and unrecorded (the bound in double, the product in the
     weight's dtype, as torch.embedding_renorm_)."""
+    if function.observer is not None:  # (a step being recorded: not replayed, eager)
+        function.observer.modify("embedding's max_norm renormalisation")
     check_rows(idx, weight.shape[0])
+    _validate.require_writeable(weight.data, "embedding (max_norm renormalises in place)")
     rows = np.unique(idx)
     if not rows.size:
         return

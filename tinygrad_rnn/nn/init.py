@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn._validate import check_number
+from tinygrad_rnn._validate import check_number, require_writeable
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.tensor import Tensor, get_rng
 
@@ -19,6 +19,7 @@ from tinygrad_rnn.tensor import Tensor, get_rng
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor, got {type(tensor).__name__}")
+    require_writeable(tensor.data, "init")
     np.copyto(tensor.data, np.asarray(values), casting="unsafe")
     mark_modified(tensor)
     return tensor

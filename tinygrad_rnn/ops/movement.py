@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_rnn._validate import overlaps
 from tinygrad_rnn.function import Function, IndexedGrad, axis_over_time
 
 
@@ -149,9 +150,13 @@ class BroadcastTo(Function):
                                  f"x, which needs {len(shape)} axes, got shape {x.shape}")
             shape = tuple(n if d == -1 else d for n, d in zip(x.shape, shape))
         try:
-            return np.broadcast_to(x, shape)
+            y = np.broadcast_to(x, shape)
         except ValueError:
             raise ValueError(f"broadcast_to: shape {x.shape} cannot broadcast to {tuple(shape)}") from None
+        if x.flags.writeable and not overlaps(y):  # (new size-1 axes, the same shape, no
+            # elements): a view that may be written through, as PyTorch's expand
+            y = np.lib.stride_tricks.as_strided(x, y.shape, y.strides, writeable=True)
+        return y
 
     @staticmethod
     def backward(ctx, g):

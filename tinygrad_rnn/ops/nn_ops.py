@@ -92,7 +92,9 @@ class Linear(Function):
 
 
 class Embedding(Function):
-    """y = weight[idx];  dweight = zeros with g scatter-added at rows idx (row padding_idx: 0), each row divided by how often idx holds it with scale_grad_by_freq"""  # noqa: E501
+    """y = weight[idx];  dweight = g scatter-added at rows idx (padding_idx: 0; / its count)
+
+    (the division by each row's count in idx with scale_grad_by_freq only)"""
 
     @staticmethod
     def over_time(kwargs, shapes, stacked):  # indices are per step: run it step by step

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from tinygrad_rnn._validate import check_bool, check_number
+from tinygrad_rnn._validate import check_bool, check_number, require_writeable
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.profiler import section
 from tinygrad_rnn.tensor import Tensor
@@ -82,6 +82,7 @@ class Optimizer:
                 )
             if not p.is_leaf:
                 raise ValueError(f"{name}: can't optimize a non-leaf Tensor (parameter {i})")
+            require_writeable(p.data, f"{name}: parameter {i}")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
             raise ValueError(f"{name}: some parameters appear more than once (in one or several groups)")

@@ -29,6 +29,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+from tinygrad_rnn._validate import require_writeable
 from tinygrad_rnn.function import mark_modified
 from tinygrad_rnn.methods.movement import concatenate
 from tinygrad_rnn.nn.module import Module
@@ -117,6 +118,8 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor] | Tensor) -> 
     if vec.size != total:
         raise ValueError(f"vector_to_parameters: vec has {vec.size} elements but the "
                          f"parameters hold {total}")
+    for p in params:
+        require_writeable(p.data, "vector_to_parameters")
     start = 0
     for p in params:
         np.copyto(p.data, vec.data[start:start + p.size].reshape(p.shape), casting="unsafe")
