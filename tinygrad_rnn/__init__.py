@@ -2,24 +2,29 @@
 from tinygrad_rnn._memory import keep_freed_memory
 from tinygrad_rnn.function import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygrad_rnn.tensor import (
-    Tensor, arange, eye, full, get_rng, linspace, manual_seed, ones, ones_like, rand, randint,
-    randn, tensor, zeros, zeros_like,
+    Tensor, arange, empty, empty_like, eye, full, full_like, get_rng, linspace, manual_seed, ones,
+    ones_like, rand, randint, randn, tensor, zeros, zeros_like,
 )
 from tinygrad_rnn.methods.elementwise import (
-    abs, clip, cos, elu, exp, expm1, gelu, leaky_relu, log, log1p, log_sigmoid, logical_and,
-    logical_not, logical_or, logical_xor, maximum, minimum, relu, rsqrt, sigmoid, sign, silu,
-    sin, softplus, sqrt, square, tanh, where,
+    abs, clip, cos, elu, exp, expm1, fmod, gelu, isfinite, isinf, isnan, leaky_relu, log, log1p,
+    log_sigmoid, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, relu, rsqrt,
+    sigmoid, sign, silu, sin, softplus, sqrt, square, tanh, where,
 )
-from tinygrad_rnn.methods.linalg import bmm, einsum, matmul
-from tinygrad_rnn.methods.torch_spellings import amax, amin, moveaxis
+from tinygrad_rnn.methods.linalg import bmm, diagonal, dot, einsum, matmul, mm, outer, tril, triu
+from tinygrad_rnn.methods.torch_spellings import (
+    amax, amin, div, eq, ge, greater, greater_equal, gt, le, less, less_equal, lt, moveaxis, ne,
+    not_equal, t,
+)
 from tinygrad_rnn.methods.movement import (
-    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_select,
-    masked_fill, movedim, narrow, permute, repeat, repeat_interleave, reshape, roll, split,
-    squeeze, stack, tensor_split, transpose, unbind, unsqueeze, view,
+    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_add,
+    index_select, masked_fill, movedim, narrow, permute, repeat, repeat_interleave, reshape, roll,
+    scatter_add, split, squeeze, stack, tensor_split, transpose, unbind, unflatten, unsqueeze,
+    view,
 )
 from tinygrad_rnn.methods.reduce import (
-    argmax, argmin, cumprod, cumsum, log_softmax, logcumsumexp, logsumexp, max, mean, min, norm, prod,
-    softmax, sort, std, sum, topk, var,
+    argmax, argmin, argsort, count_nonzero, cummax, cummin, cumprod, cumsum, log_softmax,
+    logcumsumexp, logsumexp, max, mean, min, nansum, norm, prod, softmax, sort, std, sum, topk,
+    var,
 )
 from tinygrad_rnn.methods.recurrence import linear_recurrence
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly

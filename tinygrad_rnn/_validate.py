@@ -39,6 +39,28 @@ def torch_names(fn: Callable, *, empty_dim_is_all: bool = False) -> Callable:
     return wrapper
 
 
+def torch_aliases(*pairs: tuple) -> Callable:
+    """A decorator accepting PyTorch's keyword names for ours: pairs of (theirs, ours), such
+    as ("dim1", "axis1"); passing both names of one argument is a TypeError."""
+
+    def decorate(fn: Callable) -> Callable:
+        owner = fn.__qualname__.replace(".__init__", "").split(".")[-1]  # a method or a Module
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for theirs, ours in pairs:
+                if theirs in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f"{owner}() got both {ours}= and {theirs}= "
+                                        f"({theirs} is PyTorch's name for {ours}); pass one")
+                    kwargs[ours] = kwargs.pop(theirs)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def torch_reduction(fn: Callable) -> Callable:
     """torch_names for a reduction over axes: dim=() is every axis, as in PyTorch."""
     return torch_names(fn, empty_dim_is_all=True)

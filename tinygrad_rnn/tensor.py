@@ -14,7 +14,7 @@ from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
 from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
-from tinygrad_rnn.methods.movement import MovementMethods
+from tinygrad_rnn.methods.movement import MovementMethods, fill_value
 from tinygrad_rnn.methods.reduce import ReduceMethods
 from tinygrad_rnn.methods.torch_spellings import TorchSpellings
 
@@ -613,6 +613,24 @@ def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Ten
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(t.shape, dtype=dtype or t.dtype), requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of t's shape filled with `value`, in t's dtype unless one is given (2.7 into
+    an integer tensor is 2, as torch.full_like; a value the dtype cannot hold is refused)."""
+    dtype = t.dtype if dtype is None else np.dtype(dtype)
+    return Tensor(np.full(t.shape, fill_value(value, dtype, "full_like"), dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    """A tensor of `shape` whose values are not to be relied on (zeros here), as torch.empty."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of t's shape and dtype (or `dtype`) whose values are not to be relied on."""
+    return zeros_like(t, dtype=dtype, requires_grad=requires_grad)
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,

@@ -24,6 +24,18 @@ class ElementwiseMethods:
     def logical_xor(self, other: Any) -> "Tensor":
         return logical_xor(self, other)
 
+    def isnan(self) -> "Tensor":
+        """Whether each element is NaN: a bool tensor (no gradient)."""
+        return _tensor.logical(np.isnan, self)
+
+    def isinf(self) -> "Tensor":
+        """Whether each element is +inf or -inf: a bool tensor (no gradient)."""
+        return _tensor.logical(np.isinf, self)
+
+    def isfinite(self) -> "Tensor":
+        """Whether each element is neither NaN nor infinite: a bool tensor (no gradient)."""
+        return _tensor.logical(np.isfinite, self)
+
     def exp(self) -> "Tensor":
         """e ** self."""
         return ops.Exp.apply(floating(self))
@@ -87,6 +99,11 @@ class ElementwiseMethods:
     def minimum(self, other: Any) -> "Tensor":
         """Elementwise min(self, other), broadcast; on a tie each side gets half the gradient."""
         return ops.Minimum.apply(*self._pair(other))
+
+    def fmod(self, other: Any) -> "Tensor":
+        """The remainder of self / other with self's sign (C's fmod, torch.fmod), broadcast;
+        `%` (remainder) takes the divisor's sign."""
+        return ops.Fmod.apply(*self._pair(other))
 
     # ----- activations ------------------------------------------------------------------
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> "Tensor":
@@ -253,6 +270,11 @@ def minimum(a: Any, b: Any) -> "Tensor":
     return _either_side(ops.Minimum, "minimum", a, b)
 
 
+def fmod(a: Any, b: Any) -> "Tensor":
+    """Tensor.fmod as a function (either side may be a number or an ndarray)."""
+    return _either_side(ops.Fmod, "fmod", a, b)
+
+
 def _either_side(op: Any, name: str, a: Any, b: Any) -> "Tensor":
     """op(a, b) where a Tensor on either side takes the other (a number, an ndarray) in."""
     Tensor = _tensor.Tensor
@@ -318,6 +340,21 @@ def _logical(ufunc: np.ufunc, *xs: Any) -> "Tensor":
     except ValueError:
         raise ValueError(f"{ufunc.__name__}: shapes {' and '.join(str(t.shape) for t in truths)}"
                          f" do not broadcast together") from None
+
+
+def isnan(t: "Tensor") -> "Tensor":
+    """Tensor.isnan as a function."""
+    return t.isnan()
+
+
+def isinf(t: "Tensor") -> "Tensor":
+    """Tensor.isinf as a function."""
+    return t.isinf()
+
+
+def isfinite(t: "Tensor") -> "Tensor":
+    """Tensor.isfinite as a function."""
+    return t.isfinite()
 
 
 def logical_not(t: Any) -> "Tensor":

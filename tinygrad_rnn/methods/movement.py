@@ -8,12 +8,13 @@ from __future__ import annotations
 import builtins
 import functools
 import math
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from tinygrad_rnn import _promotion, function, ops
-from tinygrad_rnn._validate import _is_int, check_int, norm_axis, one_axis, torch_names
+from tinygrad_rnn._validate import _is_int, check_int, check_number, norm_axis, one_axis, \
+    torch_aliases, torch_names
 
 
 @functools.lru_cache(maxsize=64)
@@ -30,22 +31,8 @@ def _shape_args(shape: Sequence) -> tuple:
         else tuple(shape)
 
 
-def flatten_names(fn: Callable) -> Callable:
-    """Accept PyTorch's `start_dim=` / `end_dim=` for `start_axis=` / `end_axis=`."""
-
-    owner = fn.__qualname__.replace(".__init__", "").split(".")[-1]  # a method or a Module
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for theirs, ours in (("start_dim", "start_axis"), ("end_dim", "end_axis")):
-            if theirs in kwargs:
-                if ours in kwargs:
-                    raise TypeError(f"{owner}() got both {ours}= and {theirs}= "
-                                    f"({theirs} is PyTorch's name for {ours}); pass one")
-                kwargs[ours] = kwargs.pop(theirs)
-        return fn(*args, **kwargs)
-
-    return wrapper
+# PyTorch's `start_dim=` / `end_dim=` for `start_axis=` / `end_axis=` (methods and nn.Flatten)
+flatten_names = torch_aliases(("start_dim", "start_axis"), ("end_dim", "end_axis"))
 
 
 def _ints(values: Sequence, what: str, op: str, minimum: int | None = None) -> tuple:
@@ -167,6 +154,28 @@ class MovementMethods:
             return self.reshape(1)
         merged = math.prod(self.shape[s: e + 1])
         return self.reshape(self.shape[:s] + (merged,) + self.shape[e + 1:])
+
+    @torch_names
+    def unflatten(self, axis: int, sizes: Any) -> "Tensor":
+        """Axis `axis` split into axes of `sizes` (a tuple or list of ints, one of which may be
+        -1 for the size that makes the product fit), as torch.unflatten."""
+        if self.ndim == 0:
+            raise ValueError("unflatten: needs a tensor of at least 1 dimension, got a 0-d "
+                             "tensor")
+        ax = one_axis(axis, self.ndim, "unflatten")
+        if not isinstance(sizes, (tuple, list)) or not all(_is_int(d) for d in sizes):
+            raise TypeError(f"unflatten: sizes must be a tuple or list of ints, got "
+                            f"{type(sizes).__name__} {sizes!r}")
+        sizes, n = _ints(sizes, "sizes", "unflatten", minimum=-1), self.shape[ax]
+        if not sizes:
+            raise ValueError("unflatten: sizes must be non-empty")
+        if sizes.count(-1) > 1:
+            raise ValueError(f"unflatten: at most one size may be -1, got sizes {sizes}")
+        known = math.prod(d for d in sizes if d != -1)
+        if not (known and n % known == 0 if -1 in sizes else known == n):
+            raise ValueError(f"unflatten: sizes {sizes} do not multiply to {n}, the size of "
+                             f"axis {axis} of the tensor of shape {self.shape}")
+        return self.reshape(self.shape[:ax] + sizes + self.shape[ax + 1:])
 
     def expand(self, *shape: int) -> "Tensor":
         """A broadcast view to `shape`: -1 keeps an axis' size, size-1 axes stretch, and new
@@ -410,6 +419,57 @@ class MovementMethods:
         _check_range(idx, self.shape[ax], ax, "index_select")
         return ops.IndexSelect.apply(self, index=idx.reshape(-1), axis=ax)
 
+    @torch_names
+    def scatter_add(self, axis: int, index: Any, src: Any) -> "Tensor":
+        """self with src[i][j] added at [index[i][j]][j] for axis 0 (likewise for any axis),
+        out of place, as torch.scatter_add: index has self's ndim and is no larger than src
+        on every axis, nor than self off `axis`; repeated indices accumulate. self's
+        gradient passes through; src's is the result's, gathered at index."""
+        idx = _index_array(index, "scatter_add")
+        src = self._operand(src)
+        ax = one_axis(axis, self.ndim, "scatter_add")
+        if src.dtype != self.dtype:
+            raise TypeError(f"scatter_add: src has dtype {src.dtype} but self {self.dtype} "
+                            f"(they must be the same); convert src with .astype")
+        if not idx.ndim == self.ndim == src.ndim:
+            raise ValueError(f"scatter_add: index must have as many dimensions as self "
+                             f"({self.ndim}) and src ({src.ndim}), got index shape {idx.shape}")
+        if any(i > n for i, n in zip(idx.shape, src.shape)) or any(
+                i > n for d, (i, n) in enumerate(zip(idx.shape, self.shape)) if d != ax):
+            raise ValueError(f"scatter_add: index shape {idx.shape} must be no larger than "
+                             f"src shape {src.shape} on every axis, and than self's shape "
+                             f"{self.shape} on every axis but {ax}")
+        if self.ndim == 0:  # as one of shape (1,)
+            return self.reshape(1).scatter_add(0, idx.reshape(1), src.reshape(1)).reshape(())
+        _check_range(idx, self.shape[ax], ax, "scatter_add")
+        return ops.ScatterAdd.apply(self, src, index=idx, axis=ax)
+
+    @torch_names
+    def index_add(self, axis: int, index: Any, source: Any, alpha: float = 1) -> "Tensor":
+        """self with alpha * source[i] added at entry index[i] along `axis` (repeats
+        accumulate), out of place, as torch.index_add: source has self's shape but
+        len(index) entries on `axis`. self's gradient passes through; source's is alpha
+        times the result's at index."""
+        idx = _index_array(index, "index_add")
+        source = self._operand(source)
+        ax = one_axis(axis, self.ndim, "index_add")
+        if idx.ndim > 1:
+            raise ValueError(f"index_add: index must be 0-d or 1-D, got shape {idx.shape}")
+        idx = idx.reshape(-1)
+        if self.ndim == 0:  # as one of shape (1,)
+            return self.reshape(1).index_add(0, idx, source.reshape(-1), alpha).reshape(())
+        want = self.shape[:ax] + (idx.size,) + self.shape[ax + 1:]
+        if source.shape != want:
+            raise ValueError(f"index_add: source shape {source.shape} must match self's shape "
+                             f"{self.shape} on every axis but {ax}, and have {idx.size} "
+                             f"entries (one per index) on it")
+        alpha = _scale(alpha, self.dtype, "index_add")
+        _check_range(idx, self.shape[ax], ax, "index_add")
+        # scatter_add with the index repeated across the other axes: one op for both
+        index = np.broadcast_to(idx.reshape([-1 if d == ax else 1 for d in range(self.ndim)]),
+                                want)
+        return self.scatter_add(ax, index, source if alpha == 1 else source * alpha)
+
     def masked_fill(self, mask: Any, value: Any) -> "Tensor":
         """`value` where the boolean `mask` (broadcast with self) is true, self elsewhere;
         value is a number or a 0-d Tensor (which then gets the masked part of the gradient),
@@ -435,6 +495,17 @@ class MovementMethods:
         else:
             value = function.as_number(fill_value(value, self.dtype, "masked_fill"))
         return ops.Where.apply(mask if isinstance(mask, Tensor) else Tensor(m), value, self)
+
+
+def _scale(alpha: Any, dtype: np.dtype, op: str) -> Any:
+    """alpha as a number for a tensor of dtype: an integer for an integer tensor."""
+    alpha = check_number(alpha, "alpha", op)
+    if dtype.kind in "biu":
+        if not alpha.is_integer():
+            raise TypeError(f"{op}: alpha must be an integer for a tensor of dtype {dtype}, "
+                            f"got {alpha}")
+        return int(alpha)
+    return alpha
 
 
 def fill_value(value: Any, dtype: Any, op: str) -> np.ndarray:
@@ -572,6 +643,24 @@ def chunk(t: "Tensor", chunks: int, axis: int = 0) -> tuple:
 def gather(t: "Tensor", axis: int, index: Any) -> "Tensor":
     """Tensor.gather as a function."""
     return t.gather(axis, index)
+
+
+@torch_names
+def unflatten(t: "Tensor", axis: int, sizes: Any) -> "Tensor":
+    """Tensor.unflatten as a function."""
+    return t.unflatten(axis, sizes)
+
+
+@torch_names
+def scatter_add(t: "Tensor", axis: int, index: Any, src: Any) -> "Tensor":
+    """Tensor.scatter_add as a function."""
+    return t.scatter_add(axis, index, src)
+
+
+@torch_names
+def index_add(t: "Tensor", axis: int, index: Any, source: Any, alpha: float = 1) -> "Tensor":
+    """Tensor.index_add as a function."""
+    return t.index_add(axis, index, source, alpha)
 
 
 @torch_names

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import function, ops
 from tinygrad_rnn._validate import check_bool, check_int, check_number, norm_axis, one_axis, \
     torch_names, torch_reduction
 from tinygrad_rnn.methods.elementwise import floating
@@ -39,13 +39,34 @@ class ReduceMethods:
 
     @torch_names
     def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Maximum over `axis`; the gradient goes to the arg-max, ties share it equally."""
+        """Maximum over `axis`; the gradient goes to the arg-max, ties share it equally. With
+        a Tensor for `axis`, the elementwise maximum(self, other), as torch.max(a, b)."""
+        if isinstance(axis, _tensor.Tensor):
+            return self.maximum(_other(axis, keepdims, "max"))
         return ops.Max.apply(self, axis=norm_axis(axis, self.ndim, "max"), keepdims=keepdims)
 
     @torch_names
     def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
-        """Minimum over `axis`; the gradient goes to the arg-min, ties share it equally."""
+        """Minimum over `axis`; the gradient goes to the arg-min, ties share it equally. With
+        a Tensor for `axis`, the elementwise minimum(self, other), as torch.min(a, b)."""
+        if isinstance(axis, _tensor.Tensor):
+            return self.minimum(_other(axis, keepdims, "min"))
         return ops.Min.apply(self, axis=norm_axis(axis, self.ndim, "min"), keepdims=keepdims)
+
+    @torch_reduction
+    def nansum(self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None
+               ) -> "Tensor":
+        """sum with NaNs counted as zero (they get no gradient), as torch.nansum."""
+        x = self
+        if self.data.dtype.kind == "f":
+            x = ops.Where.apply(self.isnan(), function.as_number(0, self.dtype), self)
+        return x.sum(axis, keepdims, dtype)
+
+    @torch_reduction
+    def count_nonzero(self, axis: Any = None) -> "Tensor":
+        """The number of nonzero elements (NaN is nonzero) over `axis` (an int or a tuple;
+        every axis when None), int64, no gradient."""
+        return (self != 0).sum(axis)
 
     @torch_names
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
@@ -134,6 +155,31 @@ class ReduceMethods:
         return SortResult(self.gather(ax, order), _tensor.Tensor(order))
 
     @torch_names
+    def argsort(self, axis: int = -1, descending: bool = False, stable: bool = False
+                ) -> "Tensor":
+        """The int64 indices that sort self along `axis` (sort(...).indices; no gradient):
+        NaN counts as the largest value and equal values keep their order (always stable)."""
+        check_bool(descending, "descending", "argsort")
+        check_bool(stable, "stable", "argsort")
+        ax = one_axis(axis, self.ndim, "argsort")
+        _tensor._read_into_python("argsort")  # (the order depends on the values)
+        if self.ndim == 0:
+            return _tensor.Tensor(np.zeros((), dtype=np.int64))
+        return _tensor.Tensor(_sort_order(self.data, ax, descending))
+
+    @torch_names
+    def cummax(self, axis: int) -> tuple:
+        """(values, indices) of the running maximum along `axis`, as torch.cummax: the index
+        is the last of equal values, and a NaN, once reached, stays (the latest one). The
+        values are self gathered at the indices: the gradient goes to those places."""
+        return _running_extreme(self, np.maximum, axis, "cummax")
+
+    @torch_names
+    def cummin(self, axis: int) -> tuple:
+        """(values, indices) of the running minimum along `axis`; see cummax."""
+        return _running_extreme(self, np.minimum, axis, "cummin")
+
+    @torch_names
     def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
         """(values, indices) of the k largest (largest=False: smallest) entries along `axis`,
         in order (largest first); the gradient goes back to where each value came from."""
@@ -208,6 +254,38 @@ def max(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
 def min(t: "Tensor", axis: Any = None, keepdims: bool = False) -> "Tensor":
     """Tensor.min as a function."""
     return t.min(axis, keepdims)
+
+
+@torch_reduction
+def nansum(t: "Tensor", axis: Any = None, keepdims: bool = False, *, dtype: Any = None
+           ) -> "Tensor":
+    """Tensor.nansum as a function."""
+    return t.nansum(axis, keepdims, dtype=dtype)
+
+
+@torch_reduction
+def count_nonzero(t: "Tensor", axis: Any = None) -> "Tensor":
+    """Tensor.count_nonzero as a function."""
+    return t.count_nonzero(axis)
+
+
+@torch_names
+def argsort(t: "Tensor", axis: int = -1, descending: bool = False, stable: bool = False
+            ) -> "Tensor":
+    """Tensor.argsort as a function."""
+    return t.argsort(axis, descending, stable)
+
+
+@torch_names
+def cummax(t: "Tensor", axis: int) -> tuple:
+    """Tensor.cummax as a function."""
+    return t.cummax(axis)
+
+
+@torch_names
+def cummin(t: "Tensor", axis: int) -> tuple:
+    """Tensor.cummin as a function."""
+    return t.cummin(axis)
 
 
 @torch_names
@@ -317,6 +395,35 @@ def _wide(t: "Tensor") -> "Tensor":
 
 SortResult = collections.namedtuple("sort", ["values", "indices"])
 TopkResult = collections.namedtuple("topk", ["values", "indices"])
+CumResults = {"cummax": collections.namedtuple("cummax", ["values", "indices"]),
+              "cummin": collections.namedtuple("cummin", ["values", "indices"])}
+
+
+def _other(other: "Tensor", keepdims: Any, op: str) -> "Tensor":
+    """max(other) / min(other): the tensor, with no keepdims (torch takes none there)."""
+    if keepdims is not False:
+        raise TypeError(f"{op}: keepdims is not taken with a tensor (max(a, b) is the "
+                        f"elementwise maximum); got keepdims={keepdims!r}")
+    return other
+
+
+def _running_extreme(t: "Tensor", ufunc: np.ufunc, axis: Any, op: str) -> tuple:
+    """(values, indices) of cummax (ufunc np.maximum) or cummin (np.minimum) along axis."""
+    ax = one_axis(axis, t.ndim, op)
+    _tensor._read_into_python(op)  # (the indices depend on the values)
+    if t.ndim == 0:
+        return CumResults[op](t.gather(0, np.zeros((), np.int64)), _tensor.Tensor(
+            np.zeros((), dtype=np.int64)))
+    x = t.data
+    # position i holds the running extreme where x_i reaches it (>=, so ties take the later
+    # index, as torch) or is NaN; each index is the last such position so far
+    hit = x == ufunc.accumulate(x, axis=ax)
+    if x.dtype.kind == "f":
+        hit |= np.isnan(x)
+    at = np.arange(x.shape[ax], dtype=np.int64).reshape([-1 if d == ax else 1
+                                                         for d in range(x.ndim)])
+    index = np.maximum.accumulate(np.where(hit, at, 0), axis=ax)
+    return CumResults[op](t.gather(ax, index), _tensor.Tensor(index))
 
 
 def _sort_order(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:

@@ -1,6 +1,7 @@
 """PyTorch's spellings of what the other methods already do (t.clamp is t.clip, t.pow(2) is
-t ** 2, t.swapaxes(0, 1) is torch.transpose(t, 0, 1)), so code written for torch runs; each
-one calls the method or operator it names, which holds the semantics and the gradient."""
+t ** 2, t.swapaxes(0, 1) is torch.transpose(t, 0, 1), t.eq(u) is t == u), so code written
+for torch runs; each one calls the method or operator it names, which holds the semantics
+and the gradient."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
-from tinygrad_rnn._validate import norm_axis, one_axis, torch_names
+from tinygrad_rnn._validate import check_choice, norm_axis, one_axis, torch_names
 
 
 class TorchSpellings:
@@ -26,8 +27,17 @@ class TorchSpellings:
     def mul(self, other: Any) -> "Tensor":
         return self * other
 
-    def div(self, other: Any) -> "Tensor":
-        return self / other
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> "Tensor":
+        """self / other; rounding_mode="trunc" rounds the quotient toward zero and "floor"
+        down (self // other), keeping an integer dtype, as torch.div (gradient zero)."""
+        if rounding_mode is None:
+            return self / other
+        check_choice(rounding_mode, "rounding_mode", "div", (None, "trunc", "floor"))
+        if rounding_mode == "floor":
+            return self // other
+        return ops.TruncDiv.apply(*self._pair(other))
+
+    divide = div
 
     def pow(self, exponent: Any) -> "Tensor":
         return self ** exponent
@@ -44,6 +54,33 @@ class TorchSpellings:
     def clamp(self, min: float | None = None, max: float | None = None) -> "Tensor":
         """clip(min, max) under PyTorch's name."""
         return self.clip(min, max)
+
+    # ----- comparisons (bool tensors, no gradient) --------------------------------------
+    def eq(self, other: Any) -> "Tensor":
+        """self == other."""
+        return self == other
+
+    def ne(self, other: Any) -> "Tensor":
+        """self != other."""
+        return self != other
+
+    def lt(self, other: Any) -> "Tensor":
+        """self < other."""
+        return self < other
+
+    def le(self, other: Any) -> "Tensor":
+        """self <= other."""
+        return self <= other
+
+    def gt(self, other: Any) -> "Tensor":
+        """self > other."""
+        return self > other
+
+    def ge(self, other: Any) -> "Tensor":
+        """self >= other."""
+        return self >= other
+
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
     # ----- shape, dtype, copies ---------------------------------------------------------
     def swapaxes(self, axis0: int, axis1: int) -> "Tensor":
@@ -67,6 +104,28 @@ class TorchSpellings:
             return self  # (as in PyTorch: no copy when nothing changes)
         return self.astype(dtype)
 
+    def t(self) -> "Tensor":
+        """The transpose of a matrix; a tensor of 0 or 1 axes is itself (torch.t)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() needs a tensor of at most 2 dimensions, got shape "
+                             f"{self.shape}; for more use mT (each matrix) or swapaxes")
+        return self.transpose() if self.ndim == 2 else self
+
+    def view_as(self, other: Any) -> "Tensor":
+        """self reshaped to other's shape (self.view(*other.shape))."""
+        return self.view(_shape_of(other, "view_as"))
+
+    def reshape_as(self, other: Any) -> "Tensor":
+        """self reshaped to other's shape (self.reshape(*other.shape))."""
+        return self.reshape(_shape_of(other, "reshape_as"))
+
+    def type_as(self, other: Any) -> "Tensor":
+        """self in other's dtype (itself when that is its own), differentiable between
+        floating dtypes."""
+        if not isinstance(other, (_tensor.Tensor, np.ndarray)):
+            raise TypeError(f"type_as: other must be a Tensor, got {type(other).__name__}")
+        return self.to(other.dtype)
+
     def long(self) -> "Tensor":
         return self.astype(np.int64)
 
@@ -78,6 +137,15 @@ class TorchSpellings:
 
     def half(self) -> "Tensor":
         return self.astype(np.float16)
+
+    def short(self) -> "Tensor":
+        return self.astype(np.int16)
+
+    def char(self) -> "Tensor":
+        return self.astype(np.int8)
+
+    def byte(self) -> "Tensor":
+        return self.astype(np.uint8)
 
     @property
     def mT(self) -> "Tensor":
@@ -97,9 +165,7 @@ class TorchSpellings:
 
     def expand_as(self, other: Any) -> "Tensor":
         """self expanded to other's shape (self.expand(*other.shape))."""
-        if not isinstance(other, (_tensor.Tensor, np.ndarray)):
-            raise TypeError(f"expand_as: other must be a Tensor, got {type(other).__name__}")
-        return self.expand(*other.shape)
+        return self.expand(*_shape_of(other, "expand_as"))
 
     def moveaxis(self, source: Any, destination: Any) -> "Tensor":
         """movedim under NumPy's name (torch has both)."""
@@ -157,6 +223,67 @@ class TorchSpellings:
     def _truth(self, fn: Any, axis: Any, keepdims: bool) -> "Tensor":
         ax = norm_axis(axis, self.ndim, fn.__name__)
         return _tensor.Tensor(np.asarray(fn(self.data, axis=ax, keepdims=keepdims)))
+
+
+def _shape_of(other: Any, op: str) -> tuple:
+    if not isinstance(other, (_tensor.Tensor, np.ndarray)):
+        raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+    return other.shape
+
+
+def eq(t: Any, other: Any) -> "Tensor":
+    """t == other (Tensor.eq as a function)."""
+    return t == other
+
+
+def ne(t: Any, other: Any) -> "Tensor":
+    """t != other (Tensor.ne as a function)."""
+    return t != other
+
+
+def lt(t: Any, other: Any) -> "Tensor":
+    """t < other (Tensor.lt as a function)."""
+    return t < other
+
+
+def le(t: Any, other: Any) -> "Tensor":
+    """t <= other (Tensor.le as a function)."""
+    return t <= other
+
+
+def gt(t: Any, other: Any) -> "Tensor":
+    """t > other (Tensor.gt as a function)."""
+    return t > other
+
+
+def ge(t: Any, other: Any) -> "Tensor":
+    """t >= other (Tensor.ge as a function)."""
+    return t >= other
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> "Tensor":
+    """Tensor.div as a function (either side may be a number or an ndarray)."""
+    Tensor = _tensor.Tensor
+    if isinstance(a, Tensor):
+        return a.div(b, rounding_mode=rounding_mode)
+    if not isinstance(b, Tensor):
+        raise TypeError(f"div: expected a Tensor on at least one side, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    if rounding_mode is None:
+        return a / b
+    check_choice(rounding_mode, "rounding_mode", "div", (None, "trunc", "floor"))
+    if rounding_mode == "floor":
+        return a // b
+    b, a = b._pair(a)
+    return ops.TruncDiv.apply(a, b)
+
+
+def t(x: "Tensor") -> "Tensor":
+    """Tensor.t as a function."""
+    return x.t()
 
 
 @torch_names

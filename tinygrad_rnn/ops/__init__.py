@@ -1,16 +1,17 @@
 """The built-in ops, one Function subclass each."""
 from tinygrad_rnn.ops.activation import ELU, GELU, GELUTanh, LeakyReLU, LogSigmoid, SiLU, Softplus
 from tinygrad_rnn.ops.elementwise import (
-    Abs, Add, AsType, Clip, Cos, Detach, Div, Exp, Expm1, FloorDiv, Log, Log1p, Logical, Maximum,
-    Minimum, Mul, Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub, Tanh,
-    Where,
+    Abs, Add, AsType, Clip, Cos, Detach, Div, Exp, Expm1, FloorDiv, Fmod, Log, Log1p, Logical,
+    Maximum, Minimum, Mul, Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub,
+    Tanh, TruncDiv, Where,
 )
 from tinygrad_rnn.ops.linalg import Einsum, MatMul
-from tinygrad_rnn.ops.indexing import Gather, IndexSelect
+from tinygrad_rnn.ops.indexing import Gather, IndexSelect, ScatterAdd
 from tinygrad_rnn.ops.movement import (
     BroadcastTo, Concatenate, Flip, GetItem, Pad, Repeat, Reshape, Roll, Split, Stack,
     Transpose,
 )
+from tinygrad_rnn.ops.matrix import Diagonal, Tril, Triu
 from tinygrad_rnn.ops.losses import BinaryCrossEntropy, Huber, KLDiv, SmoothL1
 from tinygrad_rnn.ops.nn_ops import CrossEntropy, Dropout, Embedding, Linear, LogSoftmax
 from tinygrad_rnn.ops.normalization import LayerNorm
@@ -29,4 +30,5 @@ __all__ = [
     "Minimum", "Rsqrt", "SiLU", "Sign", "Sin", "Softplus", "Square", "FloorDiv", "Remainder",
     "CumProd", "CumSum", "Einsum", "LogCumSumExp", "Norm", "Prod", "Std", "Var",
     "IndRecurrence", "LinearRecurrence",
+    "Diagonal", "Fmod", "ScatterAdd", "Tril", "Triu", "TruncDiv",
 ]

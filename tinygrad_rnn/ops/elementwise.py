@@ -113,6 +113,44 @@ class Remainder(Function):
         return (g if needs_a else None), (-(g * np.floor_divide(a, b)) if needs_b else None)
 
 
+class TruncDiv(FloorDiv):
+    """out = trunc(a / b) (toward zero, as C's integer division);  da = db = 0"""
+
+    @staticmethod
+    def forward(ctx, a, b):  # (backward is FloorDiv's: zeros)
+        _no_integer_zero(a, b, "div")
+        ctx.shapes = (np.shape(a), np.shape(b))
+        return trunc_divide(a, b)
+
+
+class Fmod(Function):
+    """out = a - trunc(a / b) * b  (the sign of a, as C's fmod);  da = g,
+    db = -trunc(a / b) * g"""
+
+    over_time = staticmethod(same_over_time)
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _no_integer_zero(a, b, "fmod")
+        ctx.save_for_backward(a, b)
+        return np.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_arrays
+        needs_a, needs_b = ctx.needs_input_grad  # the quotient only where b takes a gradient
+        return (g if needs_a else None), (-(g * trunc_divide(a, b)) if needs_b else None)
+
+
+def trunc_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b rounded toward zero: trunc(a / b) for floats, as PyTorch; for integers the
+    floor quotient, one up where it rounded a negative quotient down (exact for any int64)."""
+    if np.result_type(a, b).kind not in "biu":
+        return np.trunc(a / b)
+    q = np.floor_divide(a, b)
+    return q + ((q < 0) & (q * b != a))
+
+
 class IntegerDivisionByZero(ZeroDivisionError, RuntimeError):
     """Integer // or % by zero: a ZeroDivisionError, and a RuntimeError as PyTorch raises."""
 

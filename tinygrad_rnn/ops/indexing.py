@@ -48,3 +48,30 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, g):
         return IndexedGrad(ctx.index, g, ctx.in_shape, True)
+
+
+class ScatterAdd(Function):
+    """y = x with src[i][j] added at [index[i][j]][j] along axis 0 (likewise for any axis;
+    repeats accumulate);  dx = g,  dsrc = g[index[i][j]][j] where index reaches, 0 beyond"""
+
+    @staticmethod
+    def over_time(kwargs, shapes, stacked):  # the index has the step's shape: not over time
+        return None
+
+    @staticmethod
+    def forward(ctx, x, src, index=None, axis=0):
+        ctx.src_shape = src.shape
+        ctx.index = along_axis(index, axis)
+        ctx.reach = tuple(slice(0, n) for n in index.shape)  # the part of src that is added
+        out = x.copy()
+        np.add.at(out, ctx.index, src[ctx.reach])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        needs_x, needs_src = ctx.needs_input_grad
+        dsrc = None
+        if needs_src:
+            dsrc = np.zeros(ctx.src_shape, g.dtype)
+            dsrc[ctx.reach] = g[ctx.index]
+        return (g if needs_x else None), dsrc

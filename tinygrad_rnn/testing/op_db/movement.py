@@ -411,6 +411,81 @@ def _np_topk(x, k, axis, largest):
     return np.take(np.flip(y, axis) if largest else y, np.arange(k), axis=axis)
 
 
+def _unflatten_args(pick, s):
+    """An axis and sizes whose product is its size: a factor pair, maybe 1s, maybe a -1."""
+    axis = pick(range(-len(s), len(s)))
+    n = s[axis]
+    a = pick([d for d in range(1, n + 1) if n % d == 0])
+    sizes = [a, n // a]
+    for _ in range(pick(range(2))):
+        sizes.insert(pick(range(len(sizes) + 1)), 1)
+    if pick((False, True)):
+        sizes[pick(range(len(sizes)))] = -1
+    return {"axis": axis, "sizes": tuple(sizes)}
+
+
+def _np_unflatten(x, axis, sizes):
+    ax = axis % x.ndim
+    return x.reshape(x.shape[:ax] + tuple(sizes) + x.shape[ax + 1:])
+
+
+def _reshape_as_case(pick):
+    """x and an integer array of the shape to take (x's sizes shuffled, merged, 1s added)."""
+    s = shape(pick)
+    dims = shuffled(pick, s)
+    if len(dims) >= 2 and pick((False, True)):
+        dims[:2] = [dims[0] * dims[1]]
+    for _ in range(pick(range(2))):
+        dims.insert(pick(range(len(dims) + 1)), 1)
+    return [s, np.zeros(tuple(dims), dtype=np.int64)], {}
+
+
+def _scatter_add_case(larger_src: bool):
+    """x, src and an index of x's ndim (no larger than x off the axis, any length on it,
+    repeats); src of the index's shape, or (larger_src) larger on some axes."""
+    def sample(pick):
+        s = shape(pick, min_dims=1)
+        axis = pick(range(-len(s), len(s)))
+        ax = axis % len(s)
+        idx_shape = tuple(pick(range(1, 5)) if d == ax else pick(range(1, n + 1))
+                          for d, n in enumerate(s))
+        src_shape = tuple(i + (pick((0, 1)) if larger_src else 0) for i in idx_shape)
+        return [s, src_shape, ints(pick, 0, s[ax] - 1, idx_shape)], {"axis": axis}
+    return sample
+
+
+def _np_scatter_add(x, src, index, axis):
+    out = x.copy()
+    at = list(np.indices(index.shape, sparse=True))
+    at[axis % x.ndim] = index
+    np.add.at(out, tuple(at), src[tuple(slice(0, n) for n in index.shape)])
+    return out
+
+
+def _index_add_case(pick):
+    """x, a source with len(index) entries on the axis, an index with repeats, and alpha."""
+    s = shape(pick, min_dims=1)
+    axis = pick(range(-len(s), len(s)))
+    ax = axis % len(s)
+    index = ints(pick, 0, s[ax] - 1, (pick(range(1, 5)),))
+    return [s, s[:ax] + index.shape + s[ax + 1:], index], {"axis": axis,
+                                                            "alpha": pick((1, 2.5, -1.0))}
+
+
+def _np_index_add(x, source, index, axis, alpha):
+    out = x.copy()
+    np.add.at(out, (slice(None),) * (axis % x.ndim) + (index,), alpha * source)
+    return out
+
+
+def _t_scatter_add(x, src, index, axis):
+    return x.scatter_add(axis, index, src)
+
+
+def _t_index_add(x, source, index, axis, alpha):
+    return x.index_add(axis, index, source, alpha=alpha)
+
+
 def _t_pad(x, pad, value):
     import torch.nn.functional as tF
     return tF.pad(x, pad, value=value)
@@ -532,6 +607,30 @@ OPS: list = [
     OpInfo("sort (values)", lambda x, axis, descending: x.sort(axis, descending)[0], _np_sort,
            unary(_sort_params, min_dims=1), ("Gather",), "distinct", composed=True,
            torch=lambda x, axis, descending: x.sort(dim=axis, descending=descending).values),
+    OpInfo("argsort (x gathered there)",
+           lambda x, axis, descending: x.gather(axis, x.argsort(axis, descending)), _np_sort,
+           unary(_sort_params, min_dims=1), ("Gather",), "distinct", composed=True,
+           torch=lambda x, axis, descending: x.gather(axis, x.argsort(dim=axis,
+                                                                     descending=descending))),
+    OpInfo("unflatten", lambda x, axis, sizes: x.unflatten(axis, sizes), _np_unflatten,
+           unary(_unflatten_args, min_dims=1), ("Reshape",), torch=SAME, composed=True),
+    OpInfo("view_as", lambda x, other: x.view_as(tg.Tensor(other)),
+           lambda x, other: x.reshape(other.shape), _reshape_as_case, ("Reshape",),
+           torch=lambda x, other: x.view_as(other), composed=True),
+    OpInfo("reshape_as", lambda x, other: x.reshape_as(tg.Tensor(other)),
+           lambda x, other: x.reshape(other.shape), _reshape_as_case, ("Reshape",),
+           torch=lambda x, other: x.reshape_as(other), composed=True),
+    OpInfo("t", lambda x: x.t(), lambda x: x.T, unary(min_dims=2, max_dims=2), ("Transpose",),
+           torch=SAME, composed=True),
+    OpInfo("scatter_add", lambda x, src, index, axis: x.scatter_add(axis, index, src),
+           _np_scatter_add, _scatter_add_case(False), ("ScatterAdd",), torch=_t_scatter_add),
+    # (torch's backward refuses a src larger than the index: NumPy is the reference)
+    OpInfo("scatter_add larger src", lambda x, src, index, axis: tg.scatter_add(x, axis,
+                                                                                 index, src),
+           _np_scatter_add, _scatter_add_case(True), ("ScatterAdd",)),
+    OpInfo("index_add", lambda x, source, index, axis, alpha: x.index_add(axis, index, source,
+                                                                          alpha=alpha),
+           _np_index_add, _index_add_case, ("ScatterAdd",), torch=_t_index_add, composed=True),
     OpInfo("topk (values)", lambda x, k, axis, largest: x.topk(k, axis, largest)[0], _np_topk,
            unary(_topk_params, min_dims=1), ("Gather",), "distinct", composed=True,
            torch=lambda x, k, axis, largest: x.topk(k, dim=axis, largest=largest).values),

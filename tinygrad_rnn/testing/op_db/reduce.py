@@ -99,6 +99,19 @@ def _cumprod_with_zeros(pick):
     return [x], one_axis(pick, s)
 
 
+def _with_nans(pick):
+    """Values on a small grid, NaN among them (nansum counts those as 0, with gradient 0)."""
+    s = shape(pick)
+    vals = [pick((-1.5, np.nan, 0.25, 1.0, np.nan, 1.75)) for _ in range(int(np.prod(s)))]
+    return [np.asarray(vals, dtype=np.float64).reshape(s)], axis_keepdims(pick, s)
+
+
+def _np_running(ufunc):
+    def ref(x, axis):
+        return ufunc.accumulate(x, axis=axis) if x.ndim else x.copy()
+    return ref
+
+
 def _np_logcumsumexp(x, axis):
     return np.log(np.cumsum(np.exp(x), axis=axis)) if x.ndim else x.copy()
 
@@ -199,6 +212,15 @@ OPS: list = [
            torch=lambda x, axis: x.cumprod(axis)),
     OpInfo("cumprod with zeros", lambda x, axis: x.cumprod(axis), _np_cumprod,
            _cumprod_with_zeros, ("CumProd",), torch=lambda x, axis: x.cumprod(axis)),
+    OpInfo("nansum", lambda x, axis, keepdims: x.nansum(axis, keepdims),
+           lambda x, axis, keepdims: np.nansum(x, axis=axis, keepdims=keepdims), _with_nans,
+           ("Logical", "Where", "Sum"), composed=True,
+           torch=lambda x, axis, keepdims: x.nansum(dim=dims(x, axis), keepdim=keepdims)),
+    OpInfo("cummax (values)", lambda x, axis: x.cummax(axis)[0], _np_running(np.maximum), S,
+           ("Gather",), "distinct", composed=True, torch=lambda x, axis: x.cummax(axis).values),
+    OpInfo("cummin (values)", lambda x, axis: x.cummin(dim=axis).values,
+           _np_running(np.minimum), S, ("Gather",), "distinct", composed=True,
+           torch=lambda x, axis: x.cummin(axis).values),
     OpInfo("logcumsumexp", lambda x, axis: x.logcumsumexp(axis), _np_logcumsumexp, S,
            ("LogCumSumExp",), torch=lambda x, axis: x.logcumsumexp(axis)),
     OpInfo("argmax (x at the arg-max)", _at_arg("argmax"),
