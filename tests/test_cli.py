@@ -698,14 +698,14 @@ def test_a_resume_of_a_run_whose_own_budget_is_spent_has_nothing_to_train(capsys
     """As a run that reached its own --steps: a note and exit 0 (a budget given anew that is
     already spent stays an error, above)."""
     code, _, err = run(capsys, "train", "--data", corpus, "--out", tmp_path, *TINY,
-                       "--time-budget", "100")
+                       "--time-budget", "0.5")
     assert code == 0, err
     (tmp_path / "late").mkdir()
     _crafted(tmp_path / "checkpoint.npz", tmp_path / "late" / "checkpoint.npz",
              lambda m: m["tree"].__setitem__("elapsed", 250.0))
     code, out, err = run(capsys, "train", "--resume", tmp_path / "late")
     assert code == 0, err
-    assert "has used its 100 s time budget: nothing to train" in " ".join(err.split())
+    assert "has used its 0.5 s time budget: nothing to train" in " ".join(err.split())
     assert "larger --time-budget" in err and "step" not in out
 
 
