@@ -157,6 +157,7 @@ def test_a_saved_input_only_another_inputs_gradient_reads_may_change(op, torch):
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
 
+
 def test_changing_a_saved_output_in_place_raises():
     x = Tensor(np.array([0.5]), requires_grad=True)
     y = x.exp()  # Exp saves its output

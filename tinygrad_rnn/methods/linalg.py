@@ -34,7 +34,6 @@ class LinalgMethods:
                              f"second)")
         return ops.MatMul.apply(a, b)
 
-
     def mm(self, other: Any) -> "Tensor":
         """Product of two matrices (n, m) @ (m, p), strictly 2-D, as torch.mm; matmul takes
         other ranks."""
