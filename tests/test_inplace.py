@@ -243,7 +243,7 @@ def test_a_compiled_sequence_checks_its_inputs_too():
 
 
 def test_a_subclass_with_its_own_backward_keeps_every_saved_array_checked():
-    from tinygrad_rnn.ops.elementwise import Mul
+    from tinygrad_rnn.ops.arithmetic import Mul
 
     class Scaled(Mul):  # reads b for b's own gradient: Mul's saved_for does not hold
         @staticmethod

@@ -1,9 +1,11 @@
 """The built-in ops, one Function subclass each."""
 from tinygrad_rnn.ops.activation import ELU, GELU, GELUTanh, LeakyReLU, LogSigmoid, SiLU, Softplus
+from tinygrad_rnn.ops.arithmetic import (
+    Add, Div, FloorDiv, Fmod, Maximum, Minimum, Mul, Neg, Pow, Remainder, Sub, TruncDiv,
+)
 from tinygrad_rnn.ops.elementwise import (
-    Abs, Add, AsType, Clip, Cos, Detach, Div, Exp, Expm1, FloorDiv, Fmod, Log, Log1p, Logical,
-    Maximum, Minimum, Mul, Neg, Pow, ReLU, Remainder, Rsqrt, Sigmoid, Sign, Sin, Sqrt, Square, Sub,
-    Tanh, TruncDiv, Where,
+    Abs, AsType, Clip, Cos, Detach, Exp, Expm1, Log, Log1p, Logical, ReLU, Rsqrt, Sigmoid, Sign,
+    Sin, Sqrt, Square, Tanh, Where,
 )
 from tinygrad_rnn.ops.linalg import Einsum, MatMul
 from tinygrad_rnn.ops.indexing import Gather, IndexSelect, ScatterAdd
