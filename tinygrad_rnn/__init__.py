@@ -15,11 +15,11 @@ from tinygrad_rnn.methods.torch_spellings import (
     amax, amin, div, eq, ge, greater, greater_equal, gt, le, less, less_equal, lt, moveaxis, ne,
     not_equal, t,
 )
+from tinygrad_rnn.methods.indexing import gather, index_add, index_select, masked_fill, scatter_add
 from tinygrad_rnn.methods.movement import (
-    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, gather, index_add,
-    index_select, masked_fill, movedim, narrow, permute, repeat, repeat_interleave, reshape, roll,
-    scatter_add, split, squeeze, stack, tensor_split, transpose, unbind, unflatten, unsqueeze,
-    view,
+    broadcast_to, cat, chunk, concatenate, expand, flatten, flip, movedim, narrow, permute, repeat,
+    repeat_interleave, reshape, roll, split, squeeze, stack, tensor_split, transpose, unbind,
+    unflatten, unsqueeze, view,
 )
 from tinygrad_rnn.methods.reduce import (
     argmax, argmin, argsort, count_nonzero, cummax, cummin, cumprod, cumsum, log_softmax,

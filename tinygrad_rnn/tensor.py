@@ -14,6 +14,7 @@ from tinygrad_rnn._validate import check_number
 from tinygrad_rnn.methods.elementwise import ElementwiseMethods
 from tinygrad_rnn.methods.inplace import InplaceMethods
 from tinygrad_rnn.methods.linalg import LinalgMethods
+from tinygrad_rnn.methods.indexing import IndexingMethods
 from tinygrad_rnn.methods.movement import MovementMethods, fill_value
 from tinygrad_rnn.methods.reduce import ReduceMethods
 from tinygrad_rnn.methods.torch_spellings import TorchSpellings
@@ -70,8 +71,8 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     )
 
 
-class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, LinalgMethods, InplaceMethods,
-             TorchSpellings):
+class Tensor(ElementwiseMethods, ReduceMethods, MovementMethods, IndexingMethods, LinalgMethods,
+             InplaceMethods, TorchSpellings):
     """An n-dimensional array that can record the operations applied to it.
 
     `data` is a NumPy array. Floating arrays keep their dtype; Python numbers and lists become
