@@ -919,6 +919,43 @@ def test_sigterm_finishes_the_step_saves_and_exits_143(capsys, corpus, tmp_path,
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
+@pytest.mark.parametrize("second", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("when", ["in the step", "while finishing"])
+def test_after_a_sigterm_a_second_signal_aborts_and_the_status_stays_143(
+        capsys, corpus, tmp_path, monkeypatch, second, when):
+    """SIGTERM asks the run to stop; a second signal (in the same step, or while the run
+    validates and saves at its end) aborts at once. The status is the first signal's, the
+    reason the run stopped, on both paths (a Ctrl-C while finishing gave 130)."""
+    import os
+    import signal
+    from tinygrad_rnn.nn import functional as F
+    original, calls = F.cross_entropy, []
+
+    def loss(out, y):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+            if when == "in the step":
+                os.kill(os.getpid(), getattr(signal, second))
+        return original(out, y)
+    monkeypatch.setattr(cli.F, "cross_entropy", loss)
+    end = Trainer._end
+
+    def finishing(self, *args):
+        os.kill(os.getpid(), getattr(signal, second))
+        return end(self, *args)
+    if when == "while finishing":
+        monkeypatch.setattr(Trainer, "_end", finishing)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _, err = run(capsys, "train", "--data", corpus, "--steps", "8", "--out",
+                           tmp_path, *TINY, "--val-every", "0")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert code == 128 + signal.SIGTERM, err
+    assert "the checkpoint on disk is" in err or "no checkpoint was written" in err
+
+
 def test_a_resume_without_steps_continues_to_the_runs_own_target(capsys, corpus, tmp_path,
                                                                  monkeypatch):
     _interrupt_at(monkeypatch, 3)

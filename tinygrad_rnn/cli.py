@@ -555,9 +555,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             msg = f"{e.strerror}: {e.filename}"
         print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # 143 where a SIGTERM came first (train.Interrupted)
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -365,7 +365,7 @@ class Trainer:
         def handler(signum, frame):
             caught.append(signum)
             if pending.is_set():
-                raise KeyboardInterrupt
+                raise Interrupted(caught[0])
             pending.set()
             what = "interrupt" if signum == signal.SIGINT else "terminate signal"
             self.log(f"{what}: finishing this step, saving a checkpoint (Ctrl-C again to abort)")
@@ -384,6 +384,15 @@ class Trainer:
     def _restore_signals(old: dict) -> None:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The second signal's abort; `signum` is the first signal, the reason the run stopped
+    (its exit status is 128 + signum, as for a process that signal killed)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _sq(a: np.ndarray) -> float:
