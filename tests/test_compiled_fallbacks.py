@@ -414,3 +414,69 @@ def test_ops_of_another_thread_while_a_step_is_recorded_are_not_on_its_tape():
         h = (xs[t] + w * h).tanh()
         outs.append(h)
     np.testing.assert_array_equal(out.data, tg.stack(outs).data)
+
+
+# x at steps 1 and 2 is the same, and at the later steps another: a value computed from it
+# (an index, a mask, a bound) agrees at the two recorded steps and changes after them. (An
+# index of one element compared equal even before options holding arrays compared as
+# arrays: most of these indices have one.)
+_A = np.array([[1.0, -0.5, 2.0]])
+_SAME_THEN_NOT = np.stack([_A, _A, _A, -_A, -_A[:, ::-1], -_A])
+
+_MADE_IN_THE_STEP = {
+    "gather, an index from a mask": lambda x, h: h.gather(
+        1, (x[:, :1] > 0).astype(np.int64) * 2) + x,
+    "getitem, an integer index": lambda x, h: h[:, (x[0, :1] > 0).astype(np.int64)] + x,
+    "getitem, a boolean mask": lambda x, h: h * 0.5 + h[:, x[0] * x[0, ::-1] > 0].sum() + x,
+    "index_select": lambda x, h: h.index_select(1, (x[0, :1] > 0).astype(np.int64)) + x,
+    "scatter_add": lambda x, h: h.scatter_add(1, (x[:, :1] < 0).astype(np.int64),
+                                              x[:, :1]) * 0.5,
+    "topk": lambda x, h: h * 0.5 + x.topk(1, 1).values,
+    "sort": lambda x, h: h * 0.5 + x.sort(1).values,
+    "argmax": lambda x, h: h.gather(1, x.argmax(1, keepdims=True)) + x,
+    "argmin": lambda x, h: h.gather(1, x.argmin(1, keepdims=True)) + x,
+    "clip to a bound of the step": lambda x, h: (h + x).clip(-0.5, x.max() * 0.5),
+    "tensor_split at a section of the step": lambda x, h: h * 0.5 + h.tensor_split(
+        (x[0, :1] > 0).astype(np.int64) + 1, 1)[0].sum(1, keepdims=True),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_MADE_IN_THE_STEP))
+def test_an_index_or_option_computed_in_the_step_is_never_frozen(how):
+    """An op option made from the step's values (an index tensor made in the step turned
+    into an array, the order sort/topk/argmax read from the values, a clip bound read into
+    Python) was taken for a constant of the code wherever steps 1 and 2 happened to agree,
+    and the replay froze it: other numbers from step 3 on. Such a step runs eagerly."""
+    step = _MADE_IN_THE_STEP[how]
+    h0 = np.array([[0.3, -0.2, 0.9]])
+    res, info = _both(step, _SAME_THEN_NOT, h0)
+    assert info["path"] == "eager", info
+    _equal(res)
+
+
+def test_an_index_array_written_in_the_step_compiles():
+    """Options holding an array (a gather's index written in the step, a new array at each
+    step) compare by value: they once always differed (a dict of arrays compared with ==),
+    sending the step to the eager loop."""
+    w = Tensor(np.full((2, 3), 0.5), requires_grad=True)
+
+    def step(x, h):
+        return (x + w * h.gather(1, np.array([[2, 0, 1], [1, 1, 0]]))
+                + h[:, np.array([1, 2, 0])]).tanh()
+    res, info = _both(step, XS, np.zeros((2, 3)), [w])
+    assert info["path"] == "compiled", info["why"]
+    _equal(res)
+
+
+def test_a_value_read_by_an_array_index_and_by_another_op_takes_its_gradient():
+    """A step value read by a GetItem with an array index and by another op: the backward
+    raised ValueError (the readers' indices were searched with `in`, which compares an
+    array element by element)."""
+    w = Tensor(np.full(3, 0.5), requires_grad=True)
+    rows = np.array([1, 0])
+
+    def step(x, h):
+        return (x + h[rows] * w + h.sum(0)).tanh()
+    res, info = _both(step, XS, np.zeros((2, 3)), [w])
+    assert info["path"] == "compiled", info["why"]
+    _equal(res)

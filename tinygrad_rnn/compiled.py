@@ -11,8 +11,10 @@ and gives the same numbers, but as a handful of graph nodes instead of a dozen p
 2. **Check.** Both tapes must be the same (same ops, same wiring, same options, constants of
    equal value: numbers written in the code; a tensor made inside the step is refused),
    every op must declare how it batches over a leading time axis (`Function.over_time`),
-   and nothing may read values into Python (`item()`, `numpy()`, `bool()`), draw random
-   numbers or change a tensor in place. Otherwise the loop goes on from step 3: the same
+   nothing may read values into Python (`item()`, `numpy()`, `bool()`, and the methods
+   that work on the values outside the graph: sort, topk, argmax...), no op option may be
+   a value of the step (an index tensor made in the step, given to gather as an array),
+   and nothing may draw random numbers or change a tensor in place. Otherwise the loop goes on from step 3: the same
    numbers, the same draws and side effects, slower. Steps 3.. are replayed from the tape:
    Python code in the step (a counter, a list it appends to) runs for steps 0-2 only.
 3. **Split.** Ops that depend only on parameters run once (ordinary graph nodes). Ops that
@@ -123,12 +125,26 @@ def _same(a: Any, b: Any) -> bool:
             a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, (tuple, list)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):  # an op's options: arrays among them compare as arrays
+        return type(a) is type(b) and a.keys() == b.keys() and all(_same(v, b[k])
+                                                                   for k, v in a.items())
     if isinstance(a, Tensor):  # (numbers written in the code: _Tape.matches)
         return a is b
     try:
         return bool(a == b) and type(a) is type(b)
     except Exception:
         return False
+
+
+def _of_the_step(v: Any, made: set) -> bool:
+    """Whether an op option holds one of the arrays in `made` (ids), or a view of one."""
+    if isinstance(v, np.ndarray):
+        return id(v) in made or v.base is not None and id(v.base) in made
+    if isinstance(v, (tuple, list)):
+        return any(_of_the_step(e, made) for e in v)
+    if isinstance(v, dict):
+        return any(_of_the_step(e, made) for e in v.values())
+    return False
 
 
 class _Tape:
@@ -146,12 +162,22 @@ class _Tape:
         self.out_shapes: list = []
         self.out_dtypes: list = []
         self.multi: list = []  # per op: whether it has several outputs
+        # the arrays of the step's own values (its input, the state, every op's result): an
+        # op option that is one of them (an index or a mask tensor made in the step, turned
+        # into an array) changes from step to step, even where steps 1 and 2 agree
+        made = {id(t.data) for t in (*xs, *state)}
+        made.update(id(t.data.base) for t in (*xs, *state) if t.data.base is not None)
         for m, (cls, ctx, parents, kwargs, result) in enumerate(ops):
             if cls.over_time is None:
                 raise NotStatic(f"uses {cls.__name__}, which does not declare how it runs "
                                 f"over a time axis (Function.over_time)")
             keyed = [k for k, v in kwargs.items() if isinstance(v, Tensor)]
             plain = {k: v for k, v in kwargs.items() if not isinstance(v, Tensor)}
+            if any(_of_the_step(v, made) for v in plain.values()):
+                raise NotStatic(f"gives {cls.__name__} an option (an index, a mask) made from "
+                                f"a value of the step, which the replay would freeze: keep "
+                                f"it a tensor input of an op (where, masked_fill), or pass "
+                                f"it in xs")
             refs = tuple(self._ref(where, p) for p in parents)
             self.ops.append((cls, refs, plain, tuple(keyed), ctx))
             self.shapes.append(tuple(p.shape for p in parents))
@@ -161,6 +187,7 @@ class _Tape:
             self.multi.append(isinstance(result, tuple))
             for k, o in enumerate(outs):
                 where[id(o)] = ("o", m, k) if isinstance(result, tuple) else ("o", m, None)
+                made.add(id(o.data))
         self.new = tuple(self._ref(where, s) for s in new)
         self.new_shapes = tuple(s.shape for s in new)
 

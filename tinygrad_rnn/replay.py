@@ -307,6 +307,9 @@ def backward_function(plan: Any, routes: list, slot_meta: list, watch: bool) -> 
     return types.FunctionType(code, namespace, "backward")
 
 
+_OTHER = object()  # (tiled_slots: a reader of a slot that is not a GetItem's input)
+
+
 def tiled_slots(plan: Any, routes: list, slot_meta: list) -> frozenset:
     """The slots whose gradients all come from GetItem ops with basic indices that select
     no element twice between them (the gates of a step value sliced apart, say): those are
@@ -315,19 +318,21 @@ def tiled_slots(plan: Any, routes: list, slot_meta: list) -> frozenset:
     new each call) and cheap: per pair of slices an interval test, or for strided ones a
     membership test over at most 4096 positions."""
     from tinygrad_rnn.ops.movement import GetItem
-    readers: dict = {}  # slot -> [index of each GetItem reading it], None: another reader
+    # slot -> [index of each GetItem reading it], _OTHER: another reader (an index may be
+    # an array, which `in` would compare element by element, or None, a new axis)
+    readers: dict = {}
     for m, rs in enumerate(routes[:-1]):
         for i, route in enumerate(rs):
             if route is not None and route[0] == 0:
                 ok = plan.ops[m][0] is GetItem and i == 0
                 readers.setdefault(route[1], []).append(plan.ops[m][2]["index"] if ok
-                                                        else None)
+                                                        else _OTHER)
     for route in routes[-1]:  # the new state's gradient arrives as a whole array
         if route is not None and route[0] == 0:
-            readers.setdefault(route[1], []).append(None)
+            readers.setdefault(route[1], []).append(_OTHER)
     tiled = set()
     for j, indices in readers.items():
-        if len(indices) < 2 or None in indices:
+        if len(indices) < 2 or any(index is _OTHER for index in indices):
             continue
         shape = slot_meta[j][0]
         sets = [_selection(index, shape) for index in indices]

@@ -163,7 +163,7 @@ def _bound(v: Any, name: str) -> Any:
         if v.ndim:
             raise TypeError(f"clip: {name} must be a number or a 0-d tensor, got a tensor of "
                             f"shape {v.shape}; for elementwise bounds use maximum / minimum")
-        return v.data.item()
+        return v.item()  # (a value read into Python: a recorded step is not static)
     return v
 
 

@@ -335,6 +335,8 @@ class MovementMethods:
         ax, n = self._split_axis(axis, "tensor_split")
         arg = indices_or_sections
         if isinstance(arg, (_tensor.Tensor, np.ndarray)):
+            if isinstance(arg, _tensor.Tensor):  # (the sections become Python ints)
+                _tensor._read_into_python("tensor_split with a tensor of sections")
             arr = _integer_values(arg, "indices_or_sections", "tensor_split")
             arg = int(arr) if arr.ndim == 0 else arr.tolist()
         if isinstance(arg, (list, tuple)):

@@ -151,6 +151,7 @@ class ReduceMethods:
         ax = one_axis(axis, self.ndim, "sort")
         if self.ndim == 0:
             return SortResult(self, _tensor.Tensor(np.zeros((), dtype=np.int64)))
+        _tensor._read_into_python("sort")  # (the order depends on the values)
         order = _sort_order(self.data, ax, descending)
         return SortResult(self.gather(ax, order), _tensor.Tensor(order))
 
@@ -194,6 +195,7 @@ class ReduceMethods:
         if self.ndim == 0:  # (k is 0 or 1 here: 0 gives the empty selection, as PyTorch)
             return TopkResult(self if k else self.reshape(1)[:0],
                               _tensor.Tensor(np.zeros(() if k else (0,), dtype=np.int64)))
+        _tensor._read_into_python("topk")  # (the order depends on the values)
         order = np.take(_sort_order(self.data, ax, largest), np.arange(k), axis=ax)
         return TopkResult(self.gather(ax, order), _tensor.Tensor(order))
 
@@ -449,11 +451,13 @@ def _arg(t: "Tensor", f: Any, op: str, axis: Any, keepdims: bool) -> "Tensor":
         if t.shape[ax] == 0:
             raise ValueError(f"{op}: axis {axis} of the tensor of shape {t.shape} is empty: "
                              f"there is no {op[3:]}imum to point to")
+        _tensor._read_into_python(op)  # (the index depends on the values)
         i = f(t.data, axis=ax, keepdims=keepdims)
     else:
         if t.size == 0:
             raise ValueError(f"{op}: the tensor of shape {t.shape} is empty: there is no "
                              f"{op[3:]}imum to point to")
+        _tensor._read_into_python(op)
         i = f(t.data, keepdims=keepdims)
     return _tensor.Tensor(np.asarray(i, dtype=np.int64))
 
