@@ -81,19 +81,20 @@ def backward_pass() -> int:
     return _PASSES[1]
 
 
-def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None) -> dict:
+def _run(roots: Sequence, seeds: Sequence, retain_graph: bool, wanted: dict | None,
+         run_wanted: bool = False) -> dict:
     previous, _RETAINING[0] = _RETAINING[0], retain_graph
     outer = _PASSES[1]
     _PASSES[0] += 1
     _PASSES[1] = _PASSES[0]
     try:
-        return _propagate(roots, seeds, retain_graph, wanted)
+        return _propagate(roots, seeds, retain_graph, wanted, run_wanted)
     finally:
         _RETAINING[0], _PASSES[1] = previous, outer
 
 
 def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
-               wanted: dict | None) -> dict:
+               wanted: dict | None, run_wanted: bool = False) -> dict:
     """Propagate seeds from roots, newest node first. Leaf gradients accumulate into
     `.grad`, or, for grad(), into the returned dict for the `wanted` inputs.
 
@@ -105,6 +106,12 @@ def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
     leaf_out: dict = {}
     heap: list = []  # (-seq, node): newest first; a node enters when its first gradient arrives
     inner = _wanted_nodes(wanted)
+    # grad() and backward(inputs=): only the nodes through which a wanted tensor is reached
+    # run (as in PyTorch: no other hook fires, retain_grad keeps nothing, nothing is checked);
+    # backward(inputs=) runs the nodes that made its inner inputs too (run_wanted), as
+    # PyTorch's does
+    needed = _needed_nodes(roots, wanted, inner if run_wanted else None) \
+        if wanted is not None else None
     changed = _function.last_inplace  # nodes older than the latest in-place change get checked
     obs = _function.observer
     deliver = _deliver
@@ -113,20 +120,27 @@ def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
         hooked = _hooked_nodes()
 
         def deliver(node, g, wanted, leaf_out):  # noqa: F811
-            if id(node) in _HOOKS:
+            if id(node) in _HOOKS and (wanted is None or id(node) in wanted):
                 prev = held.get(id(node))
                 held[id(node)] = (node, g if prev is None else prev[1] + g)
-            else:
+            else:  # (a leaf that grad() does not ask for: its hooks do not run)
                 _deliver(node, g, wanted, leaf_out)
     else:
         held = hooked = None
-    special = hooked is not None or inner is not None or obs is not None
+    special = hooked is not None or needed is not None or obs is not None
     plain = _tensor.Tensor
+    # grad() / inputs= of one output: the output's own hooks (and retain_grad) see its seed
+    # even where no wanted tensor lies behind it; PyTorch runs them then (with several
+    # outputs it does not)
+    alone = needed is not None and len(roots) == 1
     for r, s in zip(roots, seeds):
         if r._ctx is None:
+            if alone and id(r) not in wanted and id(r) in _HOOKS:
+                _apply_fns(_HOOKS[id(r)], r, s)
             deliver(r, s, wanted, leaf_out)
         else:
             _add(grads, heap, owned, r, s)
+    rooted = id(roots[0]._ctx) if alone and roots[0]._ctx is not None else None
 
     while heap:
         ctx = heappop(heap)[1]
@@ -136,17 +150,31 @@ def _propagate(roots: Sequence, seeds: Sequence, retain_graph: bool,
         g = grads.pop(id(ctx))
         if owned:
             owned.discard(id(ctx))
-        if changed > ctx.seq:  # something changed in place since this node ran
-            _check_saved_unchanged(ctx)
         outs = ctx.outputs
-        if outs and not ctx.none_for_missing:
-            g = [np.zeros(shape, dtype) if gi is None else gi for gi, (shape, dtype) in zip(g, outs)]
-        if special:  # hooks, grad() of inner tensors, observers: none in a plain backward
+        if special:  # hooks, grad() / inputs=, observers: none in a plain backward
+            if needed is not None and id(ctx) not in needed:
+                # no wanted tensor lies behind this node: it does not run (nothing is
+                # checked); an input of grad() that it made takes its gradient all the same
+                if inner is not None and id(ctx) in inner or id(ctx) == rooted:
+                    _before_node(ctx, g, outs, hooked, inner, None, wanted, leaf_out)
+                continue
+            if changed > ctx.seq:  # something changed in place since this node ran
+                _check_saved_unchanged(ctx)
+            # an output that got no gradient has none for its hooks, retain_grad and grad()
+            # (as in PyTorch); the node's backward gets zeros for it
             g = _before_node(ctx, g, outs, hooked, inner, obs, wanted, leaf_out)
+            if outs and not ctx.none_for_missing:
+                g = [np.zeros(shape, dtype) if gi is None else gi
+                     for gi, (shape, dtype) in zip(g, outs)]
             pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
             if obs is not None:
                 obs.backward_after(ctx, g, pgrads if pgrads.__class__ is tuple else (pgrads,))
         else:
+            if changed > ctx.seq:  # something changed in place since this node ran
+                _check_saved_unchanged(ctx)
+            if outs and not ctx.none_for_missing:
+                g = [np.zeros(shape, dtype) if gi is None else gi
+                     for gi, (shape, dtype) in zip(g, outs)]
             pgrads = ctx.backward(ctx, *g) if outs else ctx.backward(ctx, g)
         if pgrads.__class__ is not tuple:
             pgrads = (pgrads,)
@@ -388,6 +416,38 @@ def _add(grads: dict, heap: list, owned: set, t: Any, g: np.ndarray) -> None:
     slots[i] = g if slots[i] is None else slots[i] + g
 
 
+def _needed_nodes(roots: Sequence, wanted: dict, own: dict | None) -> set:
+    """For grad() and backward(inputs=): ids of the nodes from which a wanted tensor, or the
+    node that made one (whichever of its outputs the path reaches, as PyTorch's engine does),
+    is reached through the inputs that require grad; the nodes in `own` (those that made a
+    wanted tensor, for backward(inputs=)) count as needed themselves. A released node counts
+    as needed, so that using it raises."""
+    made = {id(t._ctx) for t in wanted.values() if t._ctx is not None}
+    own = own or ()
+    memo: dict = {}  # id(node) -> whether needed; set when the node's inputs are done
+    stack = [(r._ctx, False) for r in roots if r._ctx is not None]
+    while stack:
+        ctx, done = stack.pop()
+        k = id(ctx)
+        parents = ctx.parents
+        if done:
+            memo[k] = k in own or any(p.requires_grad and (id(p) in wanted or (
+                p._ctx is not None and (memo.get(id(p._ctx), False) or id(p._ctx) in made)))
+                for p in parents)
+            continue
+        if k in memo:
+            continue
+        if parents is None:
+            memo[k] = True
+            continue
+        memo[k] = False  # (a DAG: every input is done before the node itself)
+        stack.append((ctx, True))
+        for p in parents:
+            if p.requires_grad and p._ctx is not None and id(p._ctx) not in memo:
+                stack.append((p._ctx, False))
+    return {k for k, v in memo.items() if v}
+
+
 def _wanted_nodes(wanted: dict | None) -> dict | None:
     """For grad(): the non-leaf inputs by node id, as (output index, tensor) pairs."""
     if not wanted:
@@ -483,7 +543,7 @@ def backward(t: Any, grad: Any = None, retain_graph: bool | None = None,
                     if isinstance(x, _tensor.Tensor) else f"item {i} is a {type(x).__name__}")
             raise RuntimeError(f"backward(): inputs=: {what}; pass tensors that require grad")
     wanted = {id(x): x for x in ins}
-    found = _run([t], [_seed(t, grad)], bool(retain_graph), wanted)
+    found = _run([t], [_seed(t, grad)], bool(retain_graph), wanted, run_wanted=True)
     for k, x in wanted.items():
         entry = _HOOKS.get(k)
         if k in found and not (x._ctx is not None and entry is not None and entry.retain):
